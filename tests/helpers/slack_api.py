@@ -1,0 +1,829 @@
+"""A local stand-in for Slack's Web API that records every call.
+
+Slack cannot be reached from the test machines, so tests point
+``slack_sdk.WebClient(base_url=server.base_url)`` at :class:`SlackAPIServer`.
+It is a real HTTP server (stdlib only) that implements the Web API methods the
+bot uses, keeps enough state to answer "what does the thread look like now?",
+and can inject failures (``ok: false``, HTTP 429 with ``Retry-After``, 5xx,
+slow responses).
+
+Besides ``/api/<method>`` it serves two endpoints Slack hosts elsewhere:
+
+* ``/upload/<file_id>`` -- the ``upload_url`` handed out by
+  ``files.getUploadURLExternal`` (recorded as method ``"upload"``);
+* ``/response/<id>`` -- a slash command / interaction ``response_url``
+  (recorded as method ``"response_url"``; see :meth:`SlackAPIServer.response_url`).
+
+Both pseudo-methods accept the same fault injection as real API methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.parser
+import email.policy
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Collection, Deque, Dict, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, urlsplit
+
+logger = logging.getLogger(__name__)
+
+#: Parameters that carry JSON documents; form-encoded bodies send them as strings.
+JSON_PARAMS = frozenset(
+    {"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks", "outputs"}
+)
+
+UPLOAD = "upload"
+RESPONSE_URL = "response_url"
+
+_TS_BASE_MICROS = 1_700_000_000 * 1_000_000
+
+
+@dataclass
+class Call:
+    """One request received by the server."""
+
+    method: str
+    params: Dict[str, Any]
+    headers: Dict[str, str]
+    time: float
+    path: str = ""
+    body: bytes = b""
+    status: int = 200
+    response: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call was answered with HTTP 200 and (for API methods) ``ok: true``."""
+        if self.status != 200:
+            return False
+        return not isinstance(self.response, dict) or bool(self.response.get("ok", True))
+
+    def summary(self) -> str:
+        """One line for failure dumps."""
+        params = json.dumps(self.params, default=str)
+        if len(params) > 300:
+            params = params[:300] + "..."
+        return f"{self.time:.3f} {self.method} status={self.status} ok={self.ok} params={params}"
+
+
+@dataclass
+class Upload:
+    """A file announced by files.getUploadURLExternal and (maybe) uploaded / completed."""
+
+    id: str
+    filename: str
+    length: Optional[int]
+    alt_txt: Optional[str] = None
+    snippet_type: Optional[str] = None
+    content: Optional[bytes] = None
+    title: Optional[str] = None
+    channel: Optional[str] = None
+    thread_ts: Optional[str] = None
+    initial_comment: Optional[str] = None
+    completed: bool = False
+
+
+@dataclass
+class _Fault:
+    kind: str  # "fail" | "ratelimit" | "server_error"
+    error: str = ""
+    retry_after: int = 1
+    status: int = 503
+
+
+@dataclass
+class _State:
+    calls: List[Call] = field(default_factory=list)
+    messages: Dict[Tuple[str, str], Dict[str, Any]] = field(default_factory=dict)
+    ephemerals: List[Dict[str, Any]] = field(default_factory=list)
+    uploads: Dict[str, Upload] = field(default_factory=dict)
+    views: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    counter: int = 0
+
+
+class SlackAPIServer:
+    """Records Web API calls on 127.0.0.1 and answers them like Slack would.
+
+    Usage::
+
+        with SlackAPIServer() as slack:
+            client = WebClient(token="xoxb-test", base_url=slack.base_url)
+            client.chat_postMessage(channel="C1", text="hi")
+            assert slack.last("chat.postMessage").params["text"] == "hi"
+    """
+
+    def __init__(
+        self,
+        token: Union[str, Collection[str]] = "xoxb-test",
+        *,
+        team_id: str = "T0TEST",
+        team_name: str = "chainscan-test",
+        bot_user_id: str = "U0BOT",
+        bot_id: str = "B0BOT",
+        scopes: str = "chat:write,commands,files:write,users:read,channels:read,groups:read,im:write",
+    ) -> None:
+        self.tokens = {token} if isinstance(token, str) else set(token)
+        self.team_id = team_id
+        self.team_name = team_name
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.scopes = scopes
+        self.channels: Dict[str, Dict[str, Any]] = {}
+        self.users: Dict[str, Dict[str, Any]] = {}
+        self._cond = threading.Condition(threading.RLock())
+        self._state = _State()
+        self._faults: Dict[str, Deque[_Fault]] = {}
+        self._delays: Dict[str, float] = {}
+        self._httpd: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._methods: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "chat.delete": self._chat_delete,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
+            "conversations.replies": self._conversations_replies,
+            "users.info": self._users_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "SlackAPIServer":
+        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        if self._httpd is not None:
+            return self
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.daemon_threads = True
+        httpd.api = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-api-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> "SlackAPIServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("SlackAPIServer is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Value for ``WebClient(base_url=...)``: ``http://127.0.0.1:PORT/api/``."""
+        return f"{self.root_url}/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        """A ``response_url`` served here; posts to it show up in :meth:`responses`."""
+        return f"{self.root_url}/response/{key}"
+
+    # ---------------------------------------------------------------- directory
+
+    def add_channel(self, channel_id: str, name: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+        """Register a channel for conversations.info (unknown ids get a synthesised public channel)."""
+        info = self._default_channel(channel_id)
+        if name is not None:
+            info["name"] = name
+            info["name_normalized"] = name
+        info.update(fields)
+        with self._cond:
+            self.channels[channel_id] = info
+        return info
+
+    def add_user(self, user_id: str, name: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+        """Register a user for users.info (unknown ids get a synthesised user)."""
+        info = self._default_user(user_id)
+        if name is not None:
+            info["name"] = name
+            info["real_name"] = name
+            info["profile"].update(real_name=name, display_name=name)
+        info.update(fields)
+        with self._cond:
+            self.users[user_id] = info
+        return info
+
+    # ---------------------------------------------------------- fault injection
+
+    def fail_next(self, method: str, error: str = "not_in_channel", times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP 200 ``{"ok": false, "error": error}``."""
+        self._add_fault(method, _Fault("fail", error=error), times)
+
+    def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """Answer the next ``times`` calls with HTTP 429, ``Retry-After: retry_after`` (whole seconds)."""
+        self._add_fault(method, _Fault("ratelimit", error="ratelimited", retry_after=int(retry_after)), times)
+
+    def server_error_next(self, method: str, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` calls with an HTTP ``status`` server error."""
+        self._add_fault(method, _Fault("server_error", status=status), times)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Sleep ``seconds`` before answering every call of ``method`` (0 removes the delay)."""
+        with self._cond:
+            if seconds > 0:
+                self._delays[method] = seconds
+            else:
+                self._delays.pop(method, None)
+
+    def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
+        with self._cond:
+            queue = self._faults.setdefault(method, deque())
+            queue.extend(copy.copy(fault) for _ in range(times))
+
+    def _take_fault(self, method: str) -> Optional[_Fault]:
+        with self._cond:
+            queue = self._faults.get(method)
+            return queue.popleft() if queue else None
+
+    # ---------------------------------------------------------------- inspection
+
+    def calls(self, method: Optional[str] = None) -> List[Call]:
+        """Every recorded call (optionally of one method), oldest first, faulted ones included."""
+        with self._cond:
+            return [c for c in self._state.calls if method is None or c.method == method]
+
+    def last(self, method: str) -> Call:
+        """The most recent call of ``method``; AssertionError if there is none."""
+        found = self.calls(method)
+        if not found:
+            raise AssertionError(f"no {method} call recorded; calls so far:\n{self._dump()}")
+        return found[-1]
+
+    def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 10,
+        predicate: Optional[Callable[[Call], bool]] = None,
+    ) -> List[Call]:
+        """Block until ``count`` calls of ``method`` matching ``predicate`` arrived; return them."""
+        deadline = time.monotonic() + timeout
+
+        def matching() -> List[Call]:
+            return [
+                c
+                for c in self._state.calls
+                if c.method == method and (predicate is None or predicate(c))
+            ]
+
+        with self._cond:
+            while True:
+                found = matching()
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for {count} {method} call(s)"
+                        f"{' matching predicate' if predicate else ''}; got {len(found)}. "
+                        f"All calls:\n{self._dump()}"
+                    )
+                self._cond.wait(remaining)
+
+    def uploads(self, completed_only: bool = False) -> List[Upload]:
+        """Files announced via files.getUploadURLExternal, with bytes and where they were shared."""
+        with self._cond:
+            found = [copy.copy(u) for u in self._state.uploads.values()]
+        return [u for u in found if u.completed or not completed_only]
+
+    def responses(self, key: Optional[str] = None) -> List[Dict[str, Any]]:
+        """JSON bodies posted to :meth:`response_url` endpoints, oldest first."""
+        return [
+            c.params
+            for c in self.calls(RESPONSE_URL)
+            if c.status == 200 and (key is None or c.path.rsplit("/", 1)[-1] == key)
+        ]
+
+    def messages_in_thread(self, channel: str, thread_ts: str) -> List[Dict[str, Any]]:
+        """Current state of the parent message and its replies (updates applied, deletes removed)."""
+        with self._cond:
+            found = [
+                copy.deepcopy(m)
+                for (ch, ts), m in self._state.messages.items()
+                if ch == channel and (ts == thread_ts or m.get("thread_ts") == thread_ts)
+            ]
+        return sorted(found, key=lambda m: m["ts"])
+
+    def messages(self, channel: str) -> List[Dict[str, Any]]:
+        """Current state of every message in ``channel`` (top level and replies)."""
+        with self._cond:
+            found = [copy.deepcopy(m) for (ch, _), m in self._state.messages.items() if ch == channel]
+        return sorted(found, key=lambda m: m["ts"])
+
+    def ephemeral_messages(self, channel: Optional[str] = None, user: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Messages sent with chat.postEphemeral."""
+        with self._cond:
+            return [
+                copy.deepcopy(m)
+                for m in self._state.ephemerals
+                if (channel is None or m["channel"] == channel) and (user is None or m["user"] == user)
+            ]
+
+    def views(self) -> List[Dict[str, Any]]:
+        """Current state of every view opened / updated / published."""
+        with self._cond:
+            return [copy.deepcopy(v) for v in self._state.views.values()]
+
+    def reset(self) -> None:
+        """Forget calls, messages, uploads, views, pending faults and delays."""
+        with self._cond:
+            self._state = _State()
+            self._faults.clear()
+            self._delays.clear()
+
+    def _dump(self) -> str:
+        with self._cond:
+            return "\n".join("  " + c.summary() for c in self._state.calls) or "  (none)"
+
+    # ------------------------------------------------------------ request entry
+
+    def handle(
+        self, method: str, path: str, params: Dict[str, Any], headers: Dict[str, str], body: bytes
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """Answer one request; returns (status, extra headers, body). Called by the HTTP handler."""
+        with self._cond:
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            time.sleep(delay)
+        status, extra_headers, payload = self._answer(method, path, params, headers, body)
+        if isinstance(payload, (bytes, str)):
+            raw = payload.encode() if isinstance(payload, str) else payload
+            extra_headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        else:
+            raw = json.dumps(payload).encode()
+            extra_headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        call = Call(
+            method=method,
+            params=params,
+            headers=headers,
+            time=time.time(),
+            path=path,
+            body=body,
+            status=status,
+            response=payload,
+        )
+        with self._cond:
+            self._state.calls.append(call)
+            self._cond.notify_all()
+        return status, extra_headers, raw
+
+    def _answer(
+        self, method: str, path: str, params: Dict[str, Any], headers: Dict[str, str], body: bytes
+    ) -> Tuple[int, Dict[str, str], Any]:
+        fault = self._take_fault(method)
+        if fault is not None:
+            if fault.kind == "ratelimit":
+                return 429, {"Retry-After": str(fault.retry_after)}, {"ok": False, "error": "ratelimited"}
+            if fault.kind == "server_error":
+                return fault.status, {}, {"ok": False, "error": "fatal_error"}
+            if method in (UPLOAD, RESPONSE_URL):
+                return 404, {}, fault.error
+            return 200, {}, {"ok": False, "error": fault.error}
+
+        if method == UPLOAD:
+            return self._receive_upload(path, params, body)
+        if method == RESPONSE_URL:
+            return 200, {}, "ok"
+
+        handler = self._methods.get(method)
+        if handler is None:
+            return 200, {}, {"ok": False, "error": "unknown_method", "req_method": method}
+        auth_error = self._check_auth(headers, params)
+        if auth_error:
+            return 200, {}, {"ok": False, "error": auth_error}
+        with self._cond:
+            result = handler(params)
+        extra = {"X-OAuth-Scopes": self.scopes} if method == "auth.test" else {}
+        return 200, extra, result
+
+    def _check_auth(self, headers: Dict[str, str], params: Dict[str, Any]) -> Optional[str]:
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        token: Optional[str] = None
+        if auth and auth.startswith("Bearer "):
+            token = auth[len("Bearer ") :].strip()
+        elif params.get("token"):
+            token = str(params["token"])
+        if not token:
+            return "not_authed"
+        if token not in self.tokens:
+            return "invalid_auth"
+        return None
+
+    # ----------------------------------------------------------------- helpers
+
+    def _next_ts(self) -> str:
+        self._state.counter += 1
+        micros = _TS_BASE_MICROS + self._state.counter * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._state.counter += 1
+        return f"{prefix}{self._state.counter:08d}"
+
+    def _permalink(self, channel: str, ts: str) -> str:
+        return f"https://{self.team_name}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+    def _default_channel(self, channel_id: str) -> Dict[str, Any]:
+        return {
+            "id": channel_id,
+            "name": channel_id.lower(),
+            "name_normalized": channel_id.lower(),
+            "is_channel": channel_id.startswith("C"),
+            "is_group": channel_id.startswith("G"),
+            "is_im": channel_id.startswith("D"),
+            "is_private": channel_id.startswith("G"),
+            "is_archived": False,
+            "is_member": True,
+            "context_team_id": self.team_id,
+        }
+
+    def _default_user(self, user_id: str) -> Dict[str, Any]:
+        name = user_id.lower()
+        return {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": name,
+            "deleted": False,
+            "is_bot": user_id == self.bot_user_id,
+            "tz": "Etc/UTC",
+            "tz_offset": 0,
+            "profile": {"real_name": name, "display_name": name, "email": f"{name}@example.com"},
+        }
+
+    @staticmethod
+    def _has_content(params: Dict[str, Any]) -> bool:
+        return any(params.get(k) for k in ("text", "blocks", "attachments"))
+
+    # ------------------------------------------------------------ Web API methods
+
+    def _auth_test(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{self.team_name}.slack.com/",
+            "team": self.team_name,
+            "user": "chainscan",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not self._has_content(params):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message: Dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "team": self.team_id,
+            "text": params.get("text", ""),
+        }
+        for key in ("blocks", "attachments", "thread_ts", "metadata"):
+            if params.get(key):
+                message[key] = params[key]
+        self._state.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)}
+
+    def _chat_update(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("ts")
+        message = self._state.messages.get((channel, ts))  # type: ignore[arg-type]
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not self._has_content(params):
+            return {"ok": False, "error": "no_text"}
+        for key in ("text", "blocks", "attachments", "metadata"):
+            if key in params and params[key] is not None:
+                message[key] = params[key]
+        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": message.get("text", ""),
+            "message": copy.deepcopy(message),
+        }
+
+    def _chat_delete(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("ts")
+        if self._state.messages.pop((channel, ts), None) is None:  # type: ignore[arg-type]
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_post_ephemeral(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel, user = params.get("channel"), params.get("user")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not user:
+            return {"ok": False, "error": "user_not_found"}
+        if not self._has_content(params):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message = {"ts": ts, "channel": channel, "user": user, "text": params.get("text", "")}
+        for key in ("blocks", "attachments", "thread_ts"):
+            if params.get(key):
+                message[key] = params[key]
+        self._state.ephemerals.append(message)
+        return {"ok": True, "message_ts": ts}
+
+    def _chat_get_permalink(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("message_ts")
+        if not channel or not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "channel": channel, "permalink": self._permalink(str(channel), str(ts))}
+
+    def _store_view(self, view: Dict[str, Any], view_id: str, **extra: Any) -> Dict[str, Any]:
+        stored = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "app_id": "A0TEST",
+            "bot_id": self.bot_id,
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}.{self._state.counter}",
+            "private_metadata": "",
+            "callback_id": "",
+            "external_id": "",
+            **view,
+            **extra,
+        }
+        self._state.views[view_id] = stored
+        return copy.deepcopy(stored)
+
+    def _views_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        view = params.get("view")
+        if not params.get("trigger_id") and not params.get("interactivity_pointer"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._store_view(view, self._next_id("V"))}
+
+    def _views_update(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        view = params.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = params.get("view_id")
+        if not view_id and params.get("external_id"):
+            view_id = next(
+                (k for k, v in self._state.views.items() if v.get("external_id") == params["external_id"]),
+                None,
+            )
+        if not view_id or view_id not in self._state.views:
+            return {"ok": False, "error": "not_found"}
+        return {"ok": True, "view": self._store_view(view, view_id)}
+
+    def _views_publish(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        view, user_id = params.get("view"), params.get("user_id")
+        if not isinstance(view, dict) or not user_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = next(
+            (k for k, v in self._state.views.items() if v.get("type") == "home" and v.get("user_id") == user_id),
+            None,
+        ) or self._next_id("V")
+        return {"ok": True, "view": self._store_view(view, view_id, user_id=user_id)}
+
+    def _conversations_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        info = self.channels.get(channel) or self._default_channel(channel)
+        return {"ok": True, "channel": copy.deepcopy(info)}
+
+    def _conversations_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        users = str(params.get("users") or "")
+        if not users and not params.get("channel"):
+            return {"ok": False, "error": "users_list_not_supplied"}
+        channel_id = params.get("channel") or "D" + users.replace(",", "").upper()
+        return {"ok": True, "channel": {"id": channel_id}}
+
+    def _conversations_replies(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("ts")
+        if (channel, ts) not in self._state.messages:
+            return {"ok": False, "error": "thread_not_found"}
+        return {
+            "ok": True,
+            "messages": self.messages_in_thread(str(channel), str(ts)),
+            "has_more": False,
+        }
+
+    def _users_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        user = params.get("user")
+        if not user:
+            return {"ok": False, "error": "user_not_found"}
+        info = self.users.get(user) or self._default_user(user)
+        return {"ok": True, "user": copy.deepcopy(info)}
+
+    def _files_get_upload_url_external(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        filename = params.get("filename")
+        length = params.get("length")
+        if not filename or length in (None, ""):
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = self._next_id("F")
+        self._state.uploads[file_id] = Upload(
+            id=file_id,
+            filename=str(filename),
+            length=int(length),
+            alt_txt=params.get("alt_txt"),
+            snippet_type=params.get("snippet_type"),
+        )
+        return {"ok": True, "upload_url": f"{self.root_url}/upload/{file_id}", "file_id": file_id}
+
+    def _receive_upload(self, path: str, params: Dict[str, Any], body: bytes) -> Tuple[int, Dict[str, str], Any]:
+        file_id = path.rstrip("/").rsplit("/", 1)[-1]
+        content = params.get("file") if isinstance(params.get("file"), bytes) else body
+        with self._cond:
+            upload = self._state.uploads.get(file_id)
+            if upload is None:
+                return 404, {}, "file_not_found"
+            upload.content = content
+        return 200, {}, f"OK - {len(content)}"
+
+    def _files_complete_upload_external(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        entries = params.get("files")
+        if not isinstance(entries, list) or not entries:
+            return {"ok": False, "error": "invalid_arguments"}
+        uploads: List[Tuple[Upload, Optional[str]]] = []
+        for entry in entries:
+            upload = self._state.uploads.get(entry.get("id"))
+            if upload is None or upload.content is None:
+                return {"ok": False, "error": "file_not_found"}
+            uploads.append((upload, entry.get("title")))
+        channels = [c for c in str(params.get("channels") or "").split(",") if c]
+        channel = params.get("channel_id") or (channels[0] if channels else None)
+        thread_ts = params.get("thread_ts") or None
+        comment = params.get("initial_comment") or None
+        files = []
+        for upload, title in uploads:
+            upload.title = title or upload.filename
+            upload.channel, upload.thread_ts, upload.initial_comment = channel, thread_ts, comment
+            upload.completed = True
+            files.append(
+                {
+                    "id": upload.id,
+                    "name": upload.filename,
+                    "title": upload.title,
+                    "size": len(upload.content or b""),
+                    "permalink": f"https://{self.team_name}.slack.com/files/{self.bot_user_id}/{upload.id}/{upload.filename}",
+                }
+            )
+        if channel:
+            ts = self._next_ts()
+            message: Dict[str, Any] = {
+                "type": "message",
+                "subtype": "file_share",
+                "ts": ts,
+                "user": self.bot_user_id,
+                "text": comment or "",
+                "files": copy.deepcopy(files),
+            }
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            self._state.messages[(channel, ts)] = message
+        return {"ok": True, "files": files}
+
+
+# ---------------------------------------------------------------------- HTTP layer
+
+
+def _decode_json_params(params: Dict[str, Any]) -> Dict[str, Any]:
+    """Turn JSON documents sent as strings in form bodies (``blocks=[...]``) into objects."""
+    for key in JSON_PARAMS:
+        value = params.get(key)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                pass
+    return params
+
+
+def _parse_multipart(content_type: str, body: bytes) -> Dict[str, Any]:
+    """Parse multipart/form-data: text fields become str, file fields bytes."""
+    raw = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + body
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    fields: Dict[str, Any] = {}
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            fields[name] = payload
+            fields.setdefault("filename", part.get_filename())
+        else:
+            fields[name] = payload.decode("utf-8", "replace")
+    return fields
+
+
+def parse_params(query: str, content_type: str, body: bytes) -> Dict[str, Any]:
+    """Query string + JSON / form / multipart body -> one dict, JSON-string params decoded."""
+    params: Dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if body:
+        if ctype == "application/json" or (not ctype and body[:1] == b"{"):
+            decoded = json.loads(body.decode("utf-8"))
+            if isinstance(decoded, dict):
+                params.update(decoded)
+        elif ctype == "multipart/form-data":
+            params.update(_parse_multipart(content_type, body))
+        else:
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return _decode_json_params(params)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "SlackAPIServer/1.0"
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._serve()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve()
+
+    def _serve(self) -> None:
+        api: SlackAPIServer = self.server.api  # type: ignore[attr-defined]
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k: v for k, v in self.headers.items()}
+        content_type = self.headers.get("Content-Type", "")
+
+        if url.path.startswith("/api/"):
+            method = url.path[len("/api/") :].strip("/")
+            params = self._params(url.query, content_type, body)
+        elif url.path.startswith("/upload/"):
+            method = UPLOAD
+            ctype = content_type.split(";", 1)[0].strip().lower()
+            params = _parse_multipart(content_type, body) if ctype == "multipart/form-data" else {}
+        elif url.path.startswith("/response/"):
+            method = RESPONSE_URL
+            params = self._params(url.query, content_type or "application/json", body)
+        else:
+            self._reply(404, {"Content-Type": "text/plain"}, b"not found")
+            return
+
+        try:
+            status, extra_headers, raw = api.handle(method, url.path, params, headers, body)
+        except Exception:  # pragma: no cover - a bug in the stand-in itself
+            logger.exception("SlackAPIServer failed on %s", self.path)
+            self._reply(500, {"Content-Type": "text/plain"}, b"stand-in error")
+            return
+        self._reply(status, extra_headers, raw)
+
+    @staticmethod
+    def _params(query: str, content_type: str, body: bytes) -> Dict[str, Any]:
+        try:
+            return parse_params(query, content_type, body)
+        except ValueError:
+            return {"_unparsed": body.decode("utf-8", "replace")}
+
+    def _reply(self, status: int, headers: Dict[str, str], raw: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("%s - %s", self.address_string(), format % args)

@@ -1,0 +1,112 @@
+"""The scan pipeline: reference → digest → cache or Trivy → report → store.
+
+One :class:`Scanner` per worker process. Its collaborators (Redis, the Docker
+client) are handed in, so the CLI, RQ jobs, tests and benchmarks all drive the
+same code. Concurrent requests for the same (digest, platform, DB) take a Redis
+lock: the first runs Trivy, the others wait for it and read its cached result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+import docker
+from redis import Redis
+from redis.exceptions import LockError
+
+from . import trivy
+from .config import Settings
+from .errors import ScanError
+from .reference import ImageRef, parse_reference
+from .report import DbInfo, ScanReport, normalize
+from .resolve import ResolvedImage, resolve
+from .store import ReportStore, cache_key, db_version_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scanner:
+    settings: Settings
+    redis: Redis
+    docker_factory: Callable[[], docker.DockerClient] = docker.from_env
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def __post_init__(self) -> None:
+        self.store = ReportStore(self.redis, ttl=self.settings.result_ttl, history_length=self.settings.history_length)
+        self._docker: docker.DockerClient | None = None
+
+    @property
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            try:
+                self._docker = self.docker_factory()
+            except docker.errors.DockerException:
+                raise ScanError(
+                    "docker_unavailable",
+                    "The Docker engine is not reachable from the workers. Check DOCKER_HOST and that dockerd is running.",
+                ) from None
+        return self._docker
+
+    def scan(self, reference: str | ImageRef, *, force: bool = False) -> ScanReport:
+        """Scan an image from its registry; answers from the cache when the digest and DB are unchanged."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        resolved = resolve(ref, self.settings, self.docker)
+        db = trivy.db_info(self.env)
+        key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version)) if db else None
+        if key and not force and (hit := self._cached(key, ref)):
+            return hit
+        if key is None:  # no DB yet: Trivy downloads it on this run; nothing to coalesce on
+            return self._run(resolved, ref)
+        lock = self.store.lock(key, timeout=self.settings.scan_timeout + 60, wait=self.settings.scan_timeout + 60)
+        if not lock.acquire():
+            raise ScanError("busy", f"Another scan of {ref.familiar} is taking too long. Try again in a few minutes.")
+        try:
+            if not force and (hit := self._cached(key, ref)):
+                return hit  # someone else scanned it while we waited
+            return self._run(resolved, ref)
+        finally:
+            try:
+                lock.release()
+            except LockError:  # expired while Trivy ran: harmless, the result is stored
+                log.warning("scan lock for %s expired before release", key)
+
+    def _cached(self, key: str, ref: ImageRef) -> ScanReport | None:
+        report = self.store.get(key)
+        if report is None:
+            return None
+        report.image.reference = str(ref)
+        report.cached = True
+        return report
+
+    def _run(self, resolved: ResolvedImage, ref: ImageRef) -> ScanReport:
+        source = resolved.source
+        target = f"{source.name}@{resolved.digest}"
+        credential = self.settings.credential_for(source.registry)
+        extra_env = {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
+        args = trivy.image_command(
+            self.settings.trivy_bin,
+            target,
+            platform=resolved.platform if resolved.is_index else None,
+            timeout=self.settings.scan_timeout,
+            insecure=self.settings.is_insecure(source.registry),
+            env=self.env,
+        )
+        self.store.count_trivy_run()
+        output = trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
+        db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
+        report = normalize(
+            output,
+            reference=str(ref),
+            digest=resolved.digest,
+            db=db,
+            platform=resolved.platform,
+            scanned_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
+        self.store.put(key, report, ref.name)
+        return report

@@ -1,0 +1,81 @@
+"""Putting scans on the RQ queue and waiting for their outcome."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+
+from .config import Settings
+from .errors import ScanError
+from .report import ScanReport
+
+UNEXPECTED = ScanError(
+    "internal", "The scan failed unexpectedly on the worker. Try again; if it keeps failing, ask an admin to check the worker logs."
+)
+
+
+def scan_queue(redis: Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_name, connection=redis)
+
+
+def enqueue_scan(queue: Queue, settings: Settings, reference: str, *, force: bool = False, **job_options) -> Job:
+    """Enqueue :func:`workers.jobs.scan_image` with the retry policy for transient failures."""
+    return queue.enqueue(
+        "workers.jobs.scan_image",
+        reference,
+        force=force,
+        job_timeout=settings.scan_timeout + 120,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        retry=Retry(max=settings.job_retries, interval=[5, 20, 60][: max(settings.job_retries, 1)]) if settings.job_retries else None,
+        **job_options,
+    )
+
+
+@dataclass
+class Outcome:
+    """What a finished scan job produced: a report or a user-facing error."""
+
+    report: ScanReport | None = None
+    error: ScanError | None = None
+
+
+def outcome_of(job: Job) -> Outcome | None:
+    """The outcome of a finished job, or None while it is still queued, running or awaiting a retry."""
+    status = job.get_status(refresh=True)
+    if status == JobStatus.FINISHED:
+        return outcome_from_result(job.return_value())
+    if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return Outcome(error=error_from_meta(job))
+    return None
+
+
+def outcome_from_result(result: dict | None) -> Outcome:
+    if result and "report" in result:
+        return Outcome(report=ScanReport.from_dict(result["report"]))
+    if result and "error" in result:
+        return Outcome(error=ScanError.from_dict(result["error"]))
+    return Outcome(error=UNEXPECTED)
+
+
+def error_from_meta(job: Job) -> ScanError:
+    job.refresh()
+    meta_error = job.meta.get("error")
+    return ScanError.from_dict(meta_error) if meta_error else UNEXPECTED
+
+
+def wait_for(job: Job, timeout: float) -> Outcome:
+    """Poll until the job ends (cheap on a local Redis; backs off from 2 ms to 100 ms)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while time.monotonic() < deadline:
+        outcome = outcome_of(job)
+        if outcome is not None:
+            return outcome
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+    return Outcome(error=ScanError("timeout", f"No worker finished the scan within {int(timeout)} seconds. Check that workers are running (`python -m bot status`)."))

@@ -1,0 +1,97 @@
+"""Resolving a reference to a digest through the Docker engine's registry client.
+
+The engine speaks the registry protocol for us (token auth, mirrors, insecure
+loopback registries): ``GET /distribution/{name}/json`` returns the manifest
+descriptor and the platforms an index offers, without pulling anything. The
+layers themselves are later fetched by Trivy straight from the registry, pinned
+to this digest, so what is scanned is exactly what was resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .config import Settings
+from .errors import ScanError, registry_error
+from .reference import DOCKER_HUB, ImageRef
+
+INDEX_MEDIA_TYPES = {
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+}
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    requested: ImageRef  # what the user asked for, normalized
+    source: ImageRef  # where the bytes come from (mirror applied), pinned to the digest
+    digest: str
+    platform: str
+    platforms: tuple[str, ...]
+    is_index: bool
+
+
+def source_reference(ref: ImageRef, settings: Settings) -> ImageRef:
+    """Apply ``DOCKERHUB_MIRROR``: every docker.io image comes from the mirror instead."""
+    if ref.registry == DOCKER_HUB and settings.dockerhub_mirror:
+        return ref.with_registry(settings.dockerhub_mirror)
+    return ref
+
+
+def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> ResolvedImage:
+    """Ask the registry (through the engine) for the digest and platforms of ``ref``."""
+    source = source_reference(ref, settings)
+    credential = settings.credential_for(source.registry)
+    try:
+        data = client.api.inspect_distribution(
+            str(source), auth_config=credential.as_docker_auth() if credential else None
+        )
+    except docker.errors.APIError as exc:
+        raise registry_error(classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar) from None
+    except requests.exceptions.Timeout:
+        raise registry_error("timeout", ref.familiar) from None
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException):
+        raise registry_error("docker_unavailable", ref.familiar) from None
+    descriptor = data.get("Descriptor") or {}
+    platforms = tuple(_platform_name(p) for p in data.get("Platforms") or [])
+    is_index = descriptor.get("mediaType") in INDEX_MEDIA_TYPES
+    if is_index and platforms and settings.platform not in platforms:
+        raise ScanError(
+            "platform_missing",
+            f"{ref.familiar} has no {settings.platform} image (it offers {', '.join(platforms)}). "
+            "Set SCAN_PLATFORM to one of those to scan it.",
+        )
+    digest = ref.digest or descriptor["digest"]
+    return ResolvedImage(
+        requested=ref,
+        source=source.with_digest(digest),
+        digest=digest,
+        platform=settings.platform,
+        platforms=platforms,
+        is_index=is_index,
+    )
+
+
+def classify_engine_error(message: str, status: int | None) -> str:
+    """Which kind of registry failure the engine's error message describes. Pure."""
+    low = message.lower()
+    if "toomanyrequests" in low or "rate limit" in low or status == 429:
+        return "rate_limited"
+    if "unauthorized" in low or "denied" in low or "authentication required" in low or status in (401, 403):
+        return "access_denied"
+    if "manifest unknown" in low or "not found" in low or "name unknown" in low or status == 404:
+        return "not_found"
+    if "timeout" in low or "deadline exceeded" in low:
+        return "timeout"
+    if "connection refused" in low or "no such host" in low or "dial tcp" in low or "network is unreachable" in low:
+        return "unreachable"
+    return "registry_error"
+
+
+def _platform_name(platform: dict) -> str:
+    name = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
+    return f"{name}/{platform['variant']}" if platform.get("variant") else name

