@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--size", type=int, default=None, help="number of worker processes (WORKER_POOL_SIZE, default 2)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(handler=cmd_worker)
+
+    serve = sub.add_parser("serve", help="run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
+    serve.add_argument("--web-workers", type=int, default=1, help="gunicorn worker processes")
+    serve.set_defaults(handler=cmd_serve)
+
+    scheduler = sub.add_parser("scheduler", help="run periodic jobs: closing threads stuck at scanning…")
+    scheduler.add_argument("--once", action="store_true", help="run one round and exit")
+    scheduler.set_defaults(handler=cmd_scheduler)
+
+    status = sub.add_parser("status", help="queue depth, workers alive, DB age, recent failures")
+    status.set_defaults(handler=cmd_status)
     return parser
 
 
@@ -114,3 +125,60 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the Slack app. Without REDIS_URL, an embedded Valkey and a worker pool come along."""
+    import os
+    import subprocess
+
+    from .config import SlackSettings
+    from .runtime import embedded_url
+
+    settings = SlackSettings.from_env()
+    if not settings.bot_token or not (settings.signing_secret or settings.app_token):
+        return _fail("Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode); see the README.")
+    with redis_connection(settings.engine) as (redis, embedded):
+        url = settings.engine.redis_url or embedded_url(redis)
+        helper = None
+        if embedded:  # nobody else can reach an embedded server: run the workers here too
+            env = {**os.environ, "REDIS_URL": url}
+            helper = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env)
+        try:
+            if settings.app_token:
+                from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+                from .app import create_app
+
+                SocketModeHandler(create_app(settings, redis), settings.app_token).start()
+            else:
+                from .web import serve
+
+                serve(settings, url, workers=args.web_workers)
+        finally:
+            if helper:
+                helper.terminate()
+                helper.wait(10)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from .scheduler import run_scheduler
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        return _fail("Set REDIS_URL so the scheduler shares the workers' Redis.")
+    with redis_connection(settings) as (redis, _):
+        run_scheduler(redis, settings, once=args.once)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import status_text
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        return _fail("Set REDIS_URL to see the status of a running installation.")
+    with redis_connection(settings) as (redis, _):
+        print(status_text(redis, settings).replace("*", ""))
+    return 0

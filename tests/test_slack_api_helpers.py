@@ -297,9 +297,8 @@ def bolt_app(slack: SlackAPIServer) -> Iterator[Dict[str, Any]]:
     @app.shortcut("scan_message")
     def shortcut(ack, shortcut, client):  # type: ignore[no-untyped-def]
         ack()
-        client.views_open(trigger_id=shortcut["trigger_id"], view={"type": "modal", "callback_id": "scan_modal",
-                                                                   "title": {"type": "plain_text", "text": "Scan"},
-                                                                   "blocks": []})
+        modal = {"type": "modal", "callback_id": "scan_modal", "title": {"type": "plain_text", "text": "Scan"}}
+        client.views_open(trigger_id=shortcut["trigger_id"], view={**modal, "blocks": []})
 
     server: WSGIServer = make_server("127.0.0.1", 0, SlackRequestHandler(app), handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

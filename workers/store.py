@@ -7,17 +7,18 @@ Keys (all under ``chainscan:``, JSON values carry a schema number):
 - ``lock:{digest}:{platform}:{db}``     held while Trivy runs, so one scan serves everyone
 - ``stats:trivy_runs``                  how many times Trivy actually ran
 - ``failures``                          the last failures, for ``/scan status``
+- ``db``                                the DB version of the latest scan
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from redis import Redis
 
-from .report import ScanReport
+from .report import DbInfo, ScanReport
 
 PREFIX = "chainscan:"
 
@@ -60,7 +61,13 @@ class ReportStore:
             pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
             pipe.lpush(history, json.dumps(summary))
             pipe.ltrim(history, 0, self.history_length - 1)
+            pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
             pipe.execute()
+
+    def last_db(self) -> DbInfo | None:
+        """The vulnerability DB the workers used for their latest scan."""
+        raw = self.redis.get(f"{PREFIX}db")
+        return DbInfo(**json.loads(raw)) if raw else None
 
     def history(self, repository: str, limit: int = 50) -> list[dict]:
         return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}history:{repository}", 0, limit - 1)]

@@ -1,0 +1,109 @@
+"""Parsing the text of ``/scan``. Pure: text in, a command object out.
+
+``/scan mariadb --severity high --fixed`` → :class:`ScanCommand`. ``help``,
+``status`` and ``build`` are subcommands; anything unrecognised gets the help
+text with a line saying what was not understood, never a bare error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workers.reference import ImageRef, InvalidReference, parse_reference
+from workers.report import SEVERITIES
+
+MAX_TEXT = 1000
+
+HELP = """*Scan a container image for known vulnerabilities* (and compare it with its Chainguard alternative)
+• `/scan IMAGE` — e.g. `/scan mariadb`, `/scan mariadb:11.4`, `/scan ghcr.io/org/app:1.2`
+• Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison)
+• `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
+• `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
+• `/scan help` — this text
+Results appear in a thread under the message the bot posts in this channel."""
+
+
+@dataclass(frozen=True)
+class ScanCommand:
+    image: ImageRef
+    severity: str = "low"  # list findings at or above this
+    only_fixed: bool = False
+    force: bool = False
+    alternative: bool = True
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    problem: str | None = None  # what was not understood, shown above the help
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class BuildCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class InvalidCommand:
+    message: str  # a sentence saying what is wrong and what to do
+
+
+Command = ScanCommand | HelpCommand | StatusCommand | BuildCommand | InvalidCommand
+
+_FLAGS = {
+    "--fixed": ("only_fixed", True),
+    "--only-fixed": ("only_fixed", True),
+    "--rescan": ("force", True),
+    "--force": ("force", True),
+    "--no-alternative": ("alternative", False),
+}
+_SEVERITY_FLAGS = ("--severity", "--min", "-s")
+
+
+def parse_command(text: str | None) -> Command:
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT:
+        return InvalidCommand(f"That is {len(text)} characters; `/scan` takes one image name and a few options. Try `/scan help`.")
+    words = text.split()
+    if not words or words[0].lower() in ("help", "-h", "--help", "?"):
+        return HelpCommand()
+    head = words[0].lower()
+    if head == "status" and len(words) == 1:
+        return StatusCommand()
+    if head == "build" and len(words) == 1:
+        return BuildCommand()
+    if words[0].startswith("-"):
+        return HelpCommand(f"Put the image name first, then options (you wrote `{_shown(words[0])}`).")
+    return _scan(words)
+
+
+def _scan(words: list[str]) -> Command:
+    try:
+        image = parse_reference(words[0])
+    except InvalidReference as exc:
+        return InvalidCommand(f"{exc} See `/scan help` for examples.")
+    options: dict = {}
+    rest = iter(words[1:])
+    for word in rest:
+        flag, _, value = word.partition("=")
+        flag = flag.lower()
+        if flag in _FLAGS:
+            name, setting = _FLAGS[flag]
+            options[name] = setting
+        elif flag in _SEVERITY_FLAGS:
+            level = (value or next(rest, "")).lower()
+            if level not in SEVERITIES[:4]:
+                return HelpCommand(f"`{_shown(level) or '(nothing)'}` is not a severity; use critical, high, medium or low.")
+            options["severity"] = level
+        else:
+            return HelpCommand(f"I did not understand `{_shown(word)}`.")
+    return ScanCommand(image=image, **options)
+
+
+def _shown(word: str) -> str:
+    """A user's word, safe to echo back inside backticks."""
+    return word.replace("`", "'")[:60]

@@ -1,0 +1,48 @@
+"""Slack-side settings from the environment (the engine's are in ``workers/config.py``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from workers.config import Settings
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    host: str = "127.0.0.1"  # set HOST=0.0.0.0 in a container behind a proxy
+    port: int = 3000
+    web_threads: int = 8
+    allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
+    allowed_users: frozenset[str] = frozenset()  # empty: everyone in the workspace
+    top_findings: int = 20
+    engine: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SlackSettings":
+        env = os.environ if env is None else env
+        api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            app_token=env.get("SLACK_APP_TOKEN") or None,
+            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            host=env.get("HOST") or "127.0.0.1",
+            port=int(env.get("PORT") or 3000),
+            web_threads=int(env.get("WEB_THREADS") or 8),
+            allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
+            allowed_users=_ids(env.get("ALLOWED_USERS")),
+            top_findings=int(env.get("TOP_FINDINGS") or 20),
+            engine=Settings.from_env(env),
+        )
+
+
+def _ids(raw: str | None) -> frozenset[str]:
+    return frozenset(part.strip() for part in (raw or "").split(",") if part.strip())

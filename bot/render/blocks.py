@@ -1,0 +1,183 @@
+"""Block Kit messages for the scan thread. Pure: reports in, ``Message`` out.
+
+Slack's limits are enforced here, not hoped for: at most 50 blocks a message,
+3,000 characters a section text, 10 fields a section, and a total kept well under
+the ~13k characters Slack accepts. What does not fit is left to the attached
+file, and the message says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workers.report import Finding, ScanReport, at_or_above
+
+from .format import age, counts_line, day, human_size, short_counts, short_digest, truncate
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_TOTAL_CHARS = 11000  # Slack refuses around 13k; leave room for JSON overhead
+
+
+@dataclass
+class Message:
+    text: str  # the notification / screen-reader fallback: the verdict in one line
+    blocks: list[dict] = field(default_factory=list)
+
+    def size(self) -> int:
+        return len(self.text) + sum(_block_chars(b) for b in self.blocks)
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn needs &, < and > escaped; anything else is shown as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def severity_emoji(counts: dict[str, int]) -> str:
+    if counts.get("critical"):
+        return "🔴"
+    if counts.get("high"):
+        return "🟠"
+    if counts.get("medium"):
+        return "🟡"
+    return "🟢"
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+
+
+def context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}]}
+
+
+def count_summary(report: ScanReport) -> str:
+    fixable = sum(report.fixable.values())
+    return f"{counts_line(report.counts)}  ({fixable} fixable)"
+
+
+def image_line(report: ScanReport) -> str:
+    return f"{severity_emoji(report.counts)} *{escape(report.image.reference)}* — {count_summary(report)}"
+
+
+def facts_line(report: ScanReport) -> str:
+    image = report.image
+    layers = len(report.layers)
+    return (
+        f"{human_size(image.size_bytes)}, {age(image.created)}, {layers} layer{'s' if layers != 1 else ''}"
+        f" · {escape(image.os or 'OS not recognised')} · `{short_digest(image.digest)}`"
+    )
+
+
+def progress_message(reference: str, state: str) -> Message:
+    """The parent message while work is running ("queued", "scanning 1 of 2 images…")."""
+    text = f"⏳ {reference}: {state}"
+    return Message(text=text, blocks=[section(f"⏳ *{escape(reference)}* — {escape(state)}")])
+
+
+def summary_card(report: ScanReport, *, extra_lines: list[str] | None = None, notes: list[str] | None = None) -> Message:
+    """The parent message once the scan is done: the verdict in the first two lines."""
+    lines = [image_line(report), *(extra_lines or [])]
+    lines.append(f"{facts_line(report)} · DB of {day(report.db.updated_at)}" + (" · cached result" if report.cached else ""))
+    blocks = [section("\n".join(lines))]
+    if notes:
+        blocks.append(context("\n".join(f"Note: {escape(n)}" for n in notes)))
+    text = f"{report.image.reference}: {counts_line(report.counts)} ({sum(report.fixable.values())} fixable)"
+    return Message(text=text, blocks=blocks)
+
+
+def layers_message(report: ScanReport) -> Message:
+    """Where the findings come from, one line per layer, like ``docker scout quickview``."""
+    if not report.layers:
+        return Message(text="No layer information.", blocks=[section("No layer information was available for this image.")])
+    lines = [
+        f"`layer {layer.index:>2}`  {escape(truncate(layer.created_by or layer.diff_id, 70))}  —  {short_counts(layer.counts)}"
+        for layer in report.layers
+    ]
+    blocks = [section("*Where the findings come from*")] + [section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)]
+    return _fit(Message(text=f"{len(report.layers)} layers in {report.image.reference}", blocks=blocks[:MAX_BLOCKS]))
+
+
+def finding_line(finding: Finding) -> str:
+    link = finding.url or (f"https://nvd.nist.gov/vuln/detail/{finding.id}" if finding.id.startswith("CVE-") else None)
+    ident = f"<{link}|{escape(finding.id)}>" if link else escape(finding.id)
+    fix = f"→ {escape(finding.fixed)}" if finding.fixed else f"(no fix: {escape(finding.status)})"
+    cvss = f"CVSS {finding.cvss_score:.1f}" if finding.cvss_score is not None else "CVSS n/a"
+    title = escape(truncate(finding.title, 90)) if finding.title else ""
+    return f"{ident}  *{finding.severity.upper()}*  `{escape(finding.package)}` {escape(finding.installed)} {fix}  {cvss}  {title}".rstrip()
+
+
+def selected_findings(report: ScanReport, *, severity: str = "low", only_fixed: bool = False) -> list[Finding]:
+    wanted = at_or_above(severity)
+    return [f for f in report.vulnerabilities if f.severity in wanted and (f.fixable or not only_fixed)]
+
+
+def findings_message(
+    report: ScanReport, *, severity: str = "low", only_fixed: bool = False, top: int = 20, file_attached: bool = True
+) -> tuple[Message, bool]:
+    """The worst findings first; returns the message and whether the rest needs the attached file."""
+    selected = selected_findings(report, severity=severity, only_fixed=only_fixed)
+    scope = _scope(severity, only_fixed)
+    if not selected:
+        text = f"No {scope}findings in {report.image.reference}." if report.image.os else (
+            f"Trivy found no OS packages in {report.image.reference}, so there is nothing to report.")
+        return Message(text=text, blocks=[section(escape(text))]), False
+    header_budget = 400
+    lines, used = [], header_budget
+    for finding in selected[:top]:
+        line = finding_line(finding)
+        if used + len(line) + 1 > MAX_TOTAL_CHARS - 500:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    overflow = len(lines) < len(selected) or len(selected) < report.total
+    header = f"*Worst {scope}findings* — showing {len(lines)} of {len(selected)}"
+    if overflow and file_attached:
+        header += f" ({report.total} in all); the full list is attached"
+    blocks = [section(header)] + [section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)]
+    text = f"{len(selected)} {scope}findings in {report.image.reference}"
+    return _fit(Message(text=text, blocks=blocks[:MAX_BLOCKS])), overflow
+
+
+def error_message(reference: str, sentence: str) -> Message:
+    return Message(text=f"⚠️ {reference}: {sentence}", blocks=[section(f"⚠️ *{escape(reference)}* — {escape(sentence)}")])
+
+
+def _scope(severity: str, only_fixed: bool) -> str:
+    parts = []
+    if severity != "low":
+        parts.append(f"{severity}-or-worse")
+    if only_fixed:
+        parts.append("fixable")
+    return " ".join(parts) + " " if parts else ""
+
+
+def _chunks(lines: list[str], limit: int) -> list[list[str]]:
+    """Group lines into chunks whose joined text stays under ``limit``."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        line = truncate(line, limit)
+        if chunks[-1] and size + len(line) + 1 > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(line)
+        size += len(line) + 1
+    return [c for c in chunks if c]
+
+
+def _fit(message: Message) -> Message:
+    """Drop trailing blocks until the message is within the total budget (callers say what was left out)."""
+    while len(message.blocks) > 1 and message.size() > MAX_TOTAL_CHARS:
+        message.blocks.pop()
+    return message
+
+
+def _block_chars(block: dict) -> int:
+    total = 0
+    if "text" in block:
+        total += len(block["text"].get("text", ""))
+    for element in block.get("elements", []) + block.get("fields", []):
+        total += len(element.get("text", "")) if isinstance(element.get("text"), str) else len(str(element.get("text", "")))
+    return total

@@ -1,0 +1,50 @@
+"""The full report as a file (Markdown) for everything that does not fit in a message. Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from workers.report import ScanReport
+
+from .format import counts_line, day, human_size
+
+
+def report_markdown(report: ScanReport) -> str:
+    image = report.image
+    out = [
+        f"# {image.reference}",
+        "",
+        f"- digest: `{image.digest}`",
+        f"- OS: {image.os or 'not recognised'}; platform {image.platform or 'n/a'}",
+        f"- size: {human_size(image.size_bytes)}; created {day(image.created)}",
+        f"- Trivy DB: v{report.db.version}, updated {day(report.db.updated_at)}",
+        f"- findings: {counts_line(report.counts, include_unknown=True)}",
+        f"- fixable: {counts_line(report.fixable, include_unknown=True)}",
+        "",
+        "## Layers",
+        "",
+        "| # | created by | critical | high | medium | low | unknown |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for layer in report.layers:
+        c = layer.counts
+        out.append(f"| {layer.index} | {_cell(layer.created_by or layer.diff_id)} | {c['critical']} | {c['high']} | {c['medium']} | {c['low']} | {c['unknown']} |")
+    out += ["", f"## Findings ({report.total})", "", "| id | severity | package | installed | fixed | status | CVSS | title |", "|---|---|---|---|---|---|---|---|"]
+    for f in report.vulnerabilities:
+        cvss = f"{f.cvss_score:.1f}" if f.cvss_score is not None else ""
+        out.append(f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {f.status} | {cvss} | {_cell(f.title)} |")
+    return "\n".join(out) + "\n"
+
+
+def report_csv(report: ScanReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "severity", "package", "installed", "fixed", "status", "cvss_score", "cvss_vector", "layer", "title", "url"])
+    for f in report.vulnerabilities:
+        writer.writerow([f.id, f.severity, f.package, f.installed, f.fixed or "", f.status, f.cvss_score or "", f.cvss_vector or "", f.layer or "", f.title, f.url or ""])
+    return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

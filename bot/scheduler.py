@@ -1,0 +1,44 @@
+"""The ``scheduler`` process: periodic jobs, run through RQ like everything else.
+
+Today: closing threads left at "scanning…" (a job lost with a Redis restart or a
+killed worker whose retries were spent) with a clear sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis import Redis
+from rq import Queue
+
+from workers.config import Settings
+
+from .threads import ThreadStore
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 60  # seconds
+
+
+def sweep_stale_threads(redis: Redis, settings: Settings) -> int:
+    """Enqueue a closing job for every thread still scanning long after any scan could take."""
+    limit = (settings.scan_timeout + 180) * (settings.job_retries + 1)
+    queue = Queue(settings.queue_name, connection=redis)
+    stale = ThreadStore(redis).stale(older_than=limit)
+    for key in stale:
+        queue.enqueue("bot.tasks.close_stale_thread", key, job_id=f"close-{key.replace(':', '-')}")
+    return len(stale)
+
+
+def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> None:
+    while True:
+        try:
+            closed = sweep_stale_threads(redis, settings)
+            if closed:
+                log.info("closing %d stale threads", closed)
+        except Exception:
+            log.exception("scheduler round failed; trying again")
+        if once:
+            return
+        time.sleep(SWEEP_EVERY)

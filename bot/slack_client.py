@@ -1,0 +1,79 @@
+"""The Slack Web API client, with slack_sdk's own retry handlers.
+
+429s are retried after their Retry-After (``RateLimitErrorRetryHandler``), 5xx
+and connection errors a few times (``ServerErrorRetryHandler``,
+``ConnectionErrorRetryHandler``). Errors that another try cannot fix are
+recognised by :func:`is_permanent` and told to the user instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from .config import SlackSettings
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = {
+    "not_in_channel": "I am not in this channel. Invite me with `/invite @chainscan` and run the command again.",
+    "channel_not_found": "I cannot see this channel (private channels need an invite: `/invite @chainscan`).",
+    "is_archived": "This channel is archived, so I cannot post the results here.",
+    "invalid_auth": "My Slack token is not valid. Ask an admin to reinstall the app or update SLACK_BOT_TOKEN.",
+    "not_authed": "My Slack token is missing. Ask an admin to set SLACK_BOT_TOKEN.",
+    "token_revoked": "My Slack token was revoked. Ask an admin to reinstall the app.",
+    "account_inactive": "My Slack token belongs to a deactivated app. Ask an admin to reinstall it.",
+    "missing_scope": "The app is missing a permission it needs. Ask an admin to reinstall it from the manifest in deploy/.",
+    "restricted_action": "This workspace does not let me post in this channel.",
+    "msg_too_long": "The message was too long for Slack; the full report is in the attached file.",
+}
+
+
+def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:
+    return WebClient(
+        token=token or settings.bot_token,
+        base_url=settings.api_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def error_code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or "unknown_error")
+    except Exception:  # a response without a JSON body
+        return "unknown_error"
+
+
+def is_permanent(exc: SlackApiError) -> bool:
+    return error_code(exc) in PERMANENT_ERRORS
+
+
+def explain(exc: SlackApiError) -> str:
+    return PERMANENT_ERRORS.get(error_code(exc), f"Slack refused the message ({error_code(exc)}).")
+
+
+def tell_user(response_url: str | None, text: str) -> bool:
+    """Send an ephemeral note through the slash command's response_url (works without channel access)."""
+    if not response_url:
+        return False
+    try:
+        response = WebhookClient(
+            response_url, timeout=10, retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler()]
+        ).send(text=text, response_type="ephemeral", replace_original=False)
+        return response.status_code == 200
+    except Exception:  # the user note is best effort; the failure is logged by the caller
+        log.warning("could not reach response_url", exc_info=True)
+        return False

@@ -1,0 +1,48 @@
+"""``/scan status`` and ``python -m bot status``: what the queue and workers are doing."""
+
+from __future__ import annotations
+
+import time
+
+from redis import Redis
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from workers import trivy
+from workers.config import Settings
+from workers.store import ReportStore
+
+from .render.format import day, parse_time
+
+
+def status_text(redis: Redis, settings: Settings) -> str:
+    queue = Queue(settings.queue_name, connection=redis)
+    workers = Worker.all(queue=queue)
+    store = ReportStore(redis)
+    db = store.last_db() or trivy.db_info()
+    lines = [
+        f"*Queue* `{settings.queue_name}`: {len(queue)} waiting, {StartedJobRegistry(queue=queue).count} running, "
+        f"{FailedJobRegistry(queue=queue).count} failed in the last week",
+        f"*Workers alive*: {len(workers)}" + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
+        f"*Trivy runs so far*: {store.trivy_runs()}",
+        "*Vulnerability DB*: " + (_db_line(db) if db else "unknown until the first scan (workers download it then)"),
+    ]
+    failures = store.recent_failures(5)
+    if failures:
+        lines.append("*Recent failures*:")
+        lines += [f"• `{f['reference']}` {_ago(f['at'])}: {f['message']}" for f in failures]
+    else:
+        lines.append("*Recent failures*: none")
+    return "\n".join(lines)
+
+
+def _db_line(db) -> str:
+    updated = parse_time(db.updated_at)
+    hours = int((time.time() - updated.timestamp()) / 3600) if updated else None
+    age_text = f"{hours} hours old" if hours is not None and hours < 72 else f"{hours // 24} days old" if hours else "age unknown"
+    return f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+
+
+def _ago(at: float) -> str:
+    minutes = int((time.time() - at) / 60)
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"

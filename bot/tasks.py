@@ -1,0 +1,207 @@
+"""RQ jobs that talk to Slack. They run on the workers, never in request threads.
+
+``open_thread`` posts the parent message and enqueues the scans plus one
+``publish_thread`` job that depends on them (RQ ``Dependency`` with
+``allow_failure``), so exactly one job renders the outcome — success, failure
+or a worker killed mid-scan — and nothing is posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from rq import Callback, Queue, Retry, get_current_job
+from rq.job import Dependency, Job
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from workers.errors import ScanError
+from workers.queue import Outcome, UNEXPECTED, enqueue_scan, outcome_of, scan_queue
+
+from .config import SlackSettings
+from .render import blocks as render
+from .render.files import report_markdown
+from .slack_client import error_code, explain, is_permanent, tell_user, web_client
+from .threads import ThreadState, ThreadStore
+
+log = logging.getLogger(__name__)
+
+PUBLISH_RETRY = Retry(max=3, interval=[5, 15, 60])
+
+
+def open_thread(request: dict) -> dict:
+    """Post "queued" in the channel, then enqueue the scans and the publisher."""
+    job = get_current_job()
+    settings = SlackSettings.from_env()
+    client = web_client(settings)
+    thread = ThreadState(ts="", **request)
+    progress = render.progress_message(_familiar(thread.image), "queued — scanning 1 image…")
+    try:
+        posted = client.chat_postMessage(channel=thread.channel, text=progress.text, blocks=progress.blocks)
+    except SlackApiError as exc:
+        if is_permanent(exc):
+            log.warning("cannot post in %s: %s", thread.channel, error_code(exc))
+            tell_user(thread.response_url, f"I could not start the scan of `{_familiar(thread.image)}` here: {explain(exc)}")
+            return {"error": error_code(exc)}
+        raise
+    thread.ts = posted["ts"]
+    queue = scan_queue(job.connection, settings.engine)
+    scan = enqueue_scan(queue, settings.engine, thread.image, force=thread.force)
+    thread.jobs = {"original": scan.id}
+    ThreadStore(job.connection).save(thread)
+    queue.enqueue(
+        publish_thread,
+        thread.key,
+        depends_on=Dependency(jobs=[scan], allow_failure=True),
+        retry=PUBLISH_RETRY,
+        on_failure=Callback(publish_failed),
+        result_ttl=3600,
+    )
+    return {"channel": thread.channel, "ts": thread.ts}
+
+
+def publish_thread(key: str) -> dict:
+    """Render the scan outcome into the parent message and the thread."""
+    job = get_current_job()
+    store = ThreadStore(job.connection)
+    thread = store.load(key)
+    if thread is None:
+        return {"error": "thread expired"}
+    settings = SlackSettings.from_env()
+    client = web_client(settings)
+    outcome = _outcome(job.connection, thread.jobs.get("original"))
+    try:
+        if outcome.error:
+            _publish_failure(client, store, thread, outcome.error)
+        else:
+            _publish_report(client, store, thread, outcome, settings)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise  # RQ retries; parts already posted are not posted again
+        log.warning("publishing %s failed: %s", key, error_code(exc))
+        tell_user(thread.response_url, f"I scanned `{_familiar(thread.image)}` but could not post the results: {explain(exc)}")
+        thread.state = "failed"
+        store.save(thread)
+        return {"error": error_code(exc)}
+    return {"state": thread.state}
+
+
+def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ on_failure for ``publish_thread``: once retries are spent, tell the user privately."""
+    if job.retries_left:
+        return
+    store = ThreadStore(connection)
+    thread = store.load(job.args[0]) if job.args else None
+    if thread is None:
+        return
+    tell_user(thread.response_url, f"I could not post the results for `{_familiar(thread.image)}` to Slack. Try `/scan {_familiar(thread.image)}` again in a few minutes.")
+    thread.state = "failed"
+    store.save(thread)
+
+
+def close_stale_thread(key: str) -> None:
+    """Used by the scheduler's sweeper: a thread stuck at "scanning…" gets a clear ending."""
+    job = get_current_job()
+    store = ThreadStore(job.connection)
+    thread = store.load(key)
+    if thread is None or thread.state != "scanning":
+        return
+    client = web_client(SlackSettings.from_env())
+    error = ScanError("lost", "The scan did not finish: its job was lost (a worker or Redis restarted). Run the command again.")
+    _publish_failure(client, store, thread, error)
+
+
+def _outcome(connection, job_id: str | None) -> Outcome:
+    if not job_id:
+        return Outcome(error=UNEXPECTED)
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except Exception:  # NoSuchJobError: expired or lost with a Redis restart
+        return Outcome(error=ScanError("lost", "The scan job was lost (Redis restarted or the job expired). Run the command again."))
+    return outcome_of(job) or Outcome(error=UNEXPECTED)
+
+
+def _publish_failure(client: WebClient, store: ThreadStore, thread: ThreadState, error: ScanError) -> None:
+    reference = _familiar(thread.image)
+    if not store.posted(thread, "error"):
+        message = render.error_message(reference, error.message)
+        client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
+        store.mark_posted(thread, "error")
+    card = render.error_message(reference, "the scan failed; the reason is in the thread.")
+    client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
+    thread.state = "failed"
+    store.save(thread)
+
+
+def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, outcome: Outcome, settings: SlackSettings) -> None:
+    report = outcome.report
+    parts = []
+    layers = render.layers_message(report)
+    findings, overflow = render.findings_message(
+        report, severity=thread.severity, only_fixed=thread.only_fixed, top=settings.top_findings
+    )
+    parts.append(("layers", layers))
+    parts.append(("findings", findings))
+    for name, message in parts:
+        if not store.posted(thread, name):
+            client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
+            store.mark_posted(thread, name)
+    if overflow and not store.posted(thread, "file"):
+        client.files_upload_v2(
+            channel=thread.channel,
+            thread_ts=thread.ts,
+            content=report_markdown(report),
+            filename=f"{report.image.reference.rsplit('/', 1)[-1].replace(':', '-').replace('@', '-')}-report.md",
+            title=f"Full report: {report.image.reference}",
+            initial_comment=f"All {report.total} findings for {report.image.reference}.",
+        )
+        store.mark_posted(thread, "file")
+    card = render.summary_card(report)
+    client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
+    thread.state = "done"
+    store.save(thread)
+
+
+def _familiar(reference: str) -> str:
+    from workers.reference import parse_reference
+
+    try:
+        return parse_reference(reference).familiar
+    except ValueError:
+        return reference
+
+
+def request_from_command(command: dict, scan) -> dict:
+    """The fields of a ThreadState that the slash command provides (ts comes once posted)."""
+    return {
+        "channel": command["channel_id"],
+        "user": command["user_id"],
+        "team": command.get("team_id"),
+        "response_url": command.get("response_url"),
+        "image": str(scan.image),
+        "severity": scan.severity,
+        "only_fixed": scan.only_fixed,
+        "force": scan.force,
+        "alternative_wanted": scan.alternative,
+    }
+
+
+def enqueue_open_thread(queue: Queue, request: dict) -> Job:
+    return queue.enqueue(
+        open_thread,
+        request,
+        retry=Retry(max=3, interval=[2, 10, 30]),
+        on_failure=Callback(open_failed),
+        result_ttl=600,
+        failure_ttl=24 * 3600,
+    )
+
+
+def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ on_failure for ``open_thread``: once retries are spent, say so privately."""
+    if job.retries_left:
+        return
+    request = job.args[0] if job.args else {}
+    tell_user(request.get("response_url"), f"I could not start the scan of `{_familiar(request.get('image', '?'))}`: Slack did not accept my message. Try again in a few minutes.")
+
+
+__all__ = ["open_thread", "publish_thread", "publish_failed", "close_stale_thread", "request_from_command", "enqueue_open_thread", "open_failed"]

@@ -1,0 +1,76 @@
+"""The state of each scan thread in Slack, kept in Redis.
+
+A thread is one ``/scan`` request: the parent message's channel and ts, who asked,
+where to send private notes (response_url), the request options, the scan jobs,
+and which parts have been posted — so a retried publish never posts twice.
+Open threads are also in a sorted set, so the scheduler can close any that a
+lost job left at "scanning…".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+from redis import Redis
+
+PREFIX = "chainscan:thread:"
+OPEN_SET = "chainscan:threads:open"
+TTL = 30 * 24 * 3600
+
+
+@dataclass
+class ThreadState:
+    channel: str
+    ts: str
+    user: str
+    image: str
+    response_url: str | None = None
+    team: str | None = None
+    severity: str = "low"
+    only_fixed: bool = False
+    force: bool = False
+    alternative_wanted: bool = True
+    jobs: dict[str, str | None] = field(default_factory=dict)  # role ("original", "alternative") → job id
+    alternative: dict | None = None  # the catalog's answer, when looked up
+    created_at: float = field(default_factory=time.time)
+    state: str = "scanning"  # scanning | done | failed
+
+    @property
+    def key(self) -> str:
+        return f"{PREFIX}{self.channel}:{self.ts}"
+
+
+class ThreadStore:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def save(self, thread: ThreadState) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.set(thread.key, json.dumps(asdict(thread)), ex=TTL)
+            if thread.state == "scanning":
+                pipe.zadd(OPEN_SET, {thread.key: thread.created_at})
+            else:
+                pipe.zrem(OPEN_SET, thread.key)
+            pipe.execute()
+
+    def load(self, key: str) -> ThreadState | None:
+        raw = self.redis.get(key)
+        return ThreadState(**json.loads(raw)) if raw else None
+
+    def find(self, channel: str, ts: str) -> ThreadState | None:
+        return self.load(f"{PREFIX}{channel}:{ts}")
+
+    def posted(self, thread: ThreadState, part: str) -> bool:
+        return bool(self.redis.sismember(f"{thread.key}:posted", part))
+
+    def mark_posted(self, thread: ThreadState, part: str) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.sadd(f"{thread.key}:posted", part)
+            pipe.expire(f"{thread.key}:posted", TTL)
+            pipe.execute()
+
+    def stale(self, older_than: float) -> list[str]:
+        """Keys of threads still "scanning" after ``older_than`` seconds."""
+        return [k.decode() if isinstance(k, bytes) else k for k in self.redis.zrangebyscore(OPEN_SET, 0, time.time() - older_than)]

@@ -1,0 +1,70 @@
+import pytest
+
+from bot.commands import BuildCommand, HelpCommand, InvalidCommand, ScanCommand, StatusCommand, parse_command
+
+
+@pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "?"])
+def test_help(text):
+    assert parse_command(text) == HelpCommand()
+
+
+def test_subcommands():
+    assert parse_command("status") == StatusCommand()
+    assert parse_command("build") == BuildCommand()
+
+
+def test_scan_with_defaults():
+    cmd = parse_command("mariadb")
+    assert isinstance(cmd, ScanCommand)
+    assert str(cmd.image) == "docker.io/library/mariadb:latest"
+    assert (cmd.severity, cmd.only_fixed, cmd.force, cmd.alternative) == ("low", False, False, True)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mariadb --severity high", {"severity": "high"}),
+        ("mariadb --severity=CRITICAL", {"severity": "critical"}),
+        ("mariadb -s medium --fixed", {"severity": "medium", "only_fixed": True}),
+        ("mariadb --rescan --no-alternative", {"force": True, "alternative": False}),
+    ],
+)
+def test_options(text, expected):
+    cmd = parse_command(text)
+    assert all(getattr(cmd, k) == v for k, v in expected.items())
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("mariadb please", "did not understand `please`"),
+        ("frobnicate the image", "did not understand `the`"),
+        ("mariadb --bogus", "did not understand `--bogus`"),
+        ("mariadb --severity extreme", "not a severity"),
+        ("mariadb --severity", "not a severity"),
+        ("--fixed mariadb", "image name first"),
+        ("status now", "did not understand `now`"),
+    ],
+)
+def test_unknown_words_get_help(text, says):
+    cmd = parse_command(text)
+    assert isinstance(cmd, HelpCommand) and says in cmd.problem
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("MariaDB", "lower case"),
+        ("mariadb;rm", "cannot contain"),
+        ("$(curl evil)", "cannot contain"),
+        ("x" * 1001, "characters"),
+    ],
+)
+def test_bad_images_get_a_sentence(text, says):
+    cmd = parse_command(text)
+    assert isinstance(cmd, InvalidCommand) and says in cmd.message
+
+
+def test_backticks_cannot_break_out_of_code_spans():
+    cmd = parse_command("mariadb `oops`")
+    assert "``" not in cmd.problem and "'oops'" in cmd.problem
