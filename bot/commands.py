@@ -26,7 +26,7 @@ Results appear in a thread under the message the bot posts in this channel."""
 @dataclass(frozen=True)
 class ScanCommand:
     image: ImageRef
-    severity: str = "low"  # list findings at or above this
+    severity: str = "unknown"  # list findings at or above this ("unknown" = all)
     only_fixed: bool = False
     force: bool = False
     alternative: bool = True

@@ -28,7 +28,7 @@ class ThreadState:
     image: str
     response_url: str | None = None
     team: str | None = None
-    severity: str = "low"
+    severity: str = "unknown"
     only_fixed: bool = False
     force: bool = False
     alternative_wanted: bool = True

@@ -108,13 +108,13 @@ def finding_line(finding: Finding) -> str:
     return f"{ident}  *{finding.severity.upper()}*  `{escape(finding.package)}` {escape(finding.installed)} {fix}  {cvss}  {title}".rstrip()
 
 
-def selected_findings(report: ScanReport, *, severity: str = "low", only_fixed: bool = False) -> list[Finding]:
+def selected_findings(report: ScanReport, *, severity: str = "unknown", only_fixed: bool = False) -> list[Finding]:
     wanted = at_or_above(severity)
     return [f for f in report.vulnerabilities if f.severity in wanted and (f.fixable or not only_fixed)]
 
 
 def findings_message(
-    report: ScanReport, *, severity: str = "low", only_fixed: bool = False, top: int = 20, file_attached: bool = True
+    report: ScanReport, *, severity: str = "unknown", only_fixed: bool = False, top: int = 20, file_attached: bool = True
 ) -> tuple[Message, bool]:
     """The worst findings first; returns the message and whether the rest needs the attached file."""
     selected = selected_findings(report, severity=severity, only_fixed=only_fixed)
@@ -146,7 +146,7 @@ def error_message(reference: str, sentence: str) -> Message:
 
 def _scope(severity: str, only_fixed: bool) -> str:
     parts = []
-    if severity != "low":
+    if severity != "unknown":
         parts.append(f"{severity}-or-worse")
     if only_fixed:
         parts.append("fixable")

@@ -17,7 +17,7 @@ def test_scan_with_defaults():
     cmd = parse_command("mariadb")
     assert isinstance(cmd, ScanCommand)
     assert str(cmd.image) == "docker.io/library/mariadb:latest"
-    assert (cmd.severity, cmd.only_fixed, cmd.force, cmd.alternative) == ("low", False, False, True)
+    assert (cmd.severity, cmd.only_fixed, cmd.force, cmd.alternative) == ("unknown", False, False, True)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,162 @@
+"""The scan engine with the real parts: Redis, RQ workers, dockerd, a registry and Trivy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from workers.config import Settings
+from workers.queue import enqueue_scan, outcome_of
+from workers.store import ReportStore
+
+pytestmark = pytest.mark.integration
+
+TRIVY_FLAGS = ["--scanners", "vuln", "--skip-db-update", "--skip-java-db-update", "--skip-version-check",
+               "--disable-telemetry", "--cache-backend", "memory", "--format", "json", "--quiet"]
+
+
+def scan_through_queue(redis_client, reference: str, **kwargs):
+    settings = Settings.from_env()
+    queue = Queue(settings.queue_name, connection=redis_client)
+    job = enqueue_scan(queue, settings, reference, **kwargs)
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    outcome = outcome_of(job)
+    assert outcome is not None, f"job {job.id} did not finish: {job.get_status()}"
+    return outcome
+
+
+def direct_trivy_counts(target: str, cache_dir, *extra: str) -> Counter:
+    proc = subprocess.run(["trivy", "image", *TRIVY_FLAGS, "--cache-dir", str(cache_dir), "--image-src", "remote", *extra, target],
+                          capture_output=True, text=True, check=True)
+    data = json.loads(proc.stdout)
+    return Counter(v["Severity"].lower() for r in data.get("Results") or [] for v in r.get("Vulnerabilities") or [])
+
+
+@pytest.mark.parametrize("image", ["mariadb", "mariadb:11.4", "python:3.12", "clean:1", "noos:1", "big:1"])
+def test_counts_equal_trivy_run_directly(engine_env, redis_client, registry, trivy_cache_dir, test_images, image):
+    outcome = scan_through_queue(redis_client, image)
+    assert outcome.error is None, outcome.error
+    report = outcome.report
+    name, _, tag = image.partition(":")
+    expected = direct_trivy_counts(f"{registry}/library/{name}:{tag or 'latest'}", trivy_cache_dir)
+    assert {k: v for k, v in report.counts.items() if v} == dict(expected)
+    assert report.image.reference == f"docker.io/library/{name}:{tag or 'latest'}"
+    assert report.image.digest.startswith("sha256:")
+    assert report.db.version == 2 and report.db.updated_at
+
+
+def test_chainguard_image_counts_and_layers(engine_env, redis_client, registry, trivy_cache_dir, test_images):
+    outcome = scan_through_queue(redis_client, f"{registry}/chainguard/mariadb:latest")
+    report = outcome.report
+    expected = direct_trivy_counts(f"{registry}/chainguard/mariadb:latest", trivy_cache_dir)
+    assert {k: v for k, v in report.counts.items() if v} == dict(expected)
+    assert report.image.os.startswith("wolfi")
+
+
+def test_report_keeps_layers_with_their_instructions(engine_env, redis_client, test_images):
+    report = scan_through_queue(redis_client, "mariadb").report
+    assert len(report.layers) >= 3
+    assert all(layer.created_by for layer in report.layers)
+    assert sum(sum(layer.counts.values()) for layer in report.layers) == report.total
+    assert {v.layer for v in report.vulnerabilities} <= {layer.diff_id for layer in report.layers}
+    assert report.fixable["critical"] + report.fixable["high"] > 0
+    assert any(v.fixed is None for v in report.vulnerabilities)
+    assert any(v.cvss_score for v in report.vulnerabilities)
+
+
+def test_second_scan_is_answered_from_the_cache(engine_env, redis_client, test_images):
+    store = ReportStore(redis_client)
+    first = scan_through_queue(redis_client, "mariadb").report
+    runs = store.trivy_runs()
+    second = scan_through_queue(redis_client, "mariadb:latest").report
+    assert store.trivy_runs() == runs == 1
+    assert second.cached and not first.cached
+    assert second.counts == first.counts and second.image.digest == first.image.digest
+    forced = scan_through_queue(redis_client, "mariadb", force=True).report
+    assert store.trivy_runs() == 2 and not forced.cached
+    assert len(store.history("docker.io/library/mariadb")) == 3
+
+
+def test_concurrent_identical_requests_run_trivy_once(engine_env, redis_client, test_images):
+    settings = Settings.from_env()
+    queue = Queue(settings.queue_name, connection=redis_client)
+    jobs = [enqueue_scan(queue, settings, "python:3.12") for _ in range(8)]
+    workers = [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "-u", engine_env["REDIS_URL"], settings.queue_name],
+                                env=os.environ.copy()) for _ in range(4)]
+    for proc in workers:
+        assert proc.wait(timeout=120) == 0
+    outcomes = [outcome_of(job) for job in jobs]
+    assert all(o and o.report for o in outcomes), [o.error for o in outcomes if o]
+    assert ReportStore(redis_client).trivy_runs() == 1
+    assert len({json.dumps(o.report.counts) for o in outcomes}) == 1
+
+
+def test_multi_arch_index_scans_the_configured_platform(engine_env, redis_client, monkeypatch, test_images):
+    amd = scan_through_queue(redis_client, "multi:1").report
+    monkeypatch.setenv("SCAN_PLATFORM", "linux/arm64")
+    arm = scan_through_queue(redis_client, "multi:1").report
+    assert amd.image.platform == "linux/amd64" and arm.image.platform == "linux/arm64"
+    assert amd.counts != arm.counts
+    monkeypatch.setenv("SCAN_PLATFORM", "linux/s390x")
+    error = scan_through_queue(redis_client, "multi:1").error
+    assert error.kind == "platform_missing" and "linux/arm64" in error.message
+
+
+@pytest.mark.parametrize(
+    "reference, kind, says",
+    [
+        ("mariadb:99.99", "not_found", "does not exist"),
+        ("no-such-image", "not_found", "does not exist"),
+        ("127.0.0.1:1/library/mariadb:latest", "unreachable", "Could not reach the registry"),
+    ],
+)
+def test_registry_failures_are_sentences(engine_env, redis_client, test_images, reference, kind, says):
+    error = scan_through_queue(redis_client, reference).error
+    assert error.kind == kind and says in error.message
+    assert "Traceback" not in error.message and "\n" not in error.message
+    assert ReportStore(redis_client).recent_failures()[0]["kind"] == kind
+
+
+def test_private_registry_without_credentials_is_access_denied(engine_env, redis_client, auth_registry):
+    error = scan_through_queue(redis_client, f"{auth_registry}/library/mariadb:latest").error
+    assert error.kind == "access_denied" and "REGISTRY_CREDENTIALS" in error.message
+
+
+def test_missing_db_is_a_sentence(engine_env, redis_client, monkeypatch, tmp_path, test_images):
+    monkeypatch.setenv("TRIVY_CACHE_DIR", str(tmp_path))
+    error = scan_through_queue(redis_client, "mariadb").error
+    assert error.kind == "no_db" and "DB" in error.message
+
+
+def test_cli_scan_uses_an_embedded_redis_and_prints_the_json_contract(engine_env, test_images):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "bot", "scan", "mariadb", "--format", "json"], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) >= {"image", "db", "counts", "fixable", "layers", "vulnerabilities"}
+    assert set(data["image"]) >= {"reference", "digest", "os", "size_bytes", "created"}
+    assert set(data["db"]) >= {"version", "updated_at"}
+    for key in ("counts", "fixable"):
+        assert set(data[key]) == {"critical", "high", "medium", "low", "unknown"}
+    assert set(data["layers"][0]) >= {"diff_id", "created_by", "counts"}
+    finding = data["vulnerabilities"][0]
+    assert set(finding) >= {"id", "package", "installed", "fixed", "status", "severity", "cvss_score", "title", "layer"}
+    assert finding["severity"] == finding["severity"].lower()
+    assert time.monotonic() - started < 120
+
+
+def test_cli_text_output_and_bad_reference(engine_env, test_images):
+    proc = subprocess.run([sys.executable, "-m", "bot", "scan", "mariadb"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "docker.io/library/mariadb:latest" in proc.stdout and "Layers" in proc.stdout and "Worst findings" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "bot", "scan", "MariaDB;rm -rf /"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and bad.stdout == ""
+    assert len(bad.stderr.strip().splitlines()) == 1
