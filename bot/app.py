@@ -32,6 +32,9 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
         client=web_client(settings),
         # Bolt calls auth.test once at start-up to check the token; tests point it at the local stand-in.
         token_verification_enabled=bool(settings.bot_token),
+        # Every listener finishes its work before it acks (parse + one Redis enqueue), so run it in
+        # the request thread: no hand-off to Bolt's thread pool and no polling for the ack.
+        process_before_response=True,
     )
     queue = Queue(settings.engine.queue_name, connection=redis)
 

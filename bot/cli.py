@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=cmd_worker)
 
     serve = sub.add_parser("serve", help="run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
-    serve.add_argument("--web-workers", type=int, default=1, help="gunicorn worker processes")
+    serve.add_argument("--web-workers", type=int, default=None, help="gunicorn worker processes (WEB_CONCURRENCY)")
     serve.set_defaults(handler=cmd_serve)
 
     scheduler = sub.add_parser("scheduler", help="run periodic jobs: closing threads stuck at scanning…")

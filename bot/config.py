@@ -19,7 +19,9 @@ class SlackSettings:
     api_url: str = DEFAULT_API_URL
     host: str = "127.0.0.1"  # set HOST=0.0.0.0 in a container behind a proxy
     port: int = 3000
+    web_workers: int = 2
     web_threads: int = 8
+    access_log: bool = True
     allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_users: frozenset[str] = frozenset()  # empty: everyone in the workspace
     top_findings: int = 20
@@ -36,7 +38,9 @@ class SlackSettings:
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             host=env.get("HOST") or "127.0.0.1",
             port=int(env.get("PORT") or 3000),
+            web_workers=int(env.get("WEB_CONCURRENCY") or min(4, os.cpu_count() or 1)),
             web_threads=int(env.get("WEB_THREADS") or 8),
+            access_log=(env.get("ACCESS_LOG") or "true").lower() not in ("0", "false", "no"),
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             allowed_users=_ids(env.get("ALLOWED_USERS")),
             top_findings=int(env.get("TOP_FINDINGS") or 20),

@@ -52,20 +52,22 @@ class GunicornServer(BaseApplication):
         return self._factory()
 
 
-def serve(settings: SlackSettings, redis_url: str, *, workers: int = 1) -> None:
+def gunicorn_options(settings: SlackSettings, workers: int | None = None) -> dict:
+    """Threaded workers, one process per core (WEB_CONCURRENCY): Bolt's request handling is CPU-bound."""
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": workers or settings.web_workers,
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "accesslog": "-" if settings.access_log else None,
+        "timeout": 30,
+        "graceful_timeout": 10,
+    }
+
+
+def serve(settings: SlackSettings, redis_url: str, *, workers: int | None = None) -> None:
     def factory() -> Flask:
         return create_flask_app(settings, Redis.from_url(redis_url))
 
-    GunicornServer(
-        factory,
-        {
-            "bind": f"{settings.host}:{settings.port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": settings.web_threads,
-            "accesslog": "-",
-            "timeout": 30,
-            "graceful_timeout": 10,
-        },
-    ).run()
+    GunicornServer(factory, gunicorn_options(settings, workers)).run()
 

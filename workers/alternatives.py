@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from workers.catalog import Catalog, CatalogEntry, Match, TagVariant
@@ -22,6 +22,9 @@ ENV_ORG_REGISTRY = "CHAINGUARD_ORG_REGISTRY"
 REASON_PAID = "paid image: set CHAINGUARD_ORG_REGISTRY and credentials"
 REASON_UNKNOWN = "no known Chainguard equivalent"
 DIRECTORY_URL = "https://images.chainguard.dev/directory/image/{name}"
+# tag_advice reads "You asked for X; …, so this compares against :T." (other modules may reword these two)
+ADVICE_SUBJECT = "You asked for"
+ADVICE_CONCLUSION = "so this compares against"
 
 # R1: cgr.dev/<org>/<name> (any org) and the Docker Hub mirror of the free images.
 _CHAINGUARD_HOME = "cgr.dev"
@@ -167,6 +170,7 @@ class _Target:
     dev_variant: bool  # paid -dev twins exist (free: read free_tags instead)
     tag_suffix: str | None = None
     substitute_for: str | None = None  # the paid image a free substitute stands in for
+    caveats: tuple[str, ...] = ()
 
 
 def find_alternative(
@@ -215,7 +219,7 @@ def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry:
         free_tier=target.free_tier,
         status="mapped",
         tag=tag,
-        tag_advice=_tag_advice(ref, entry, info, target, choice),
+        tag_advice=_tag_advice(ref, entry, info, target, choice, compared=target.free_tier or bool(org_registry)),
         upstream=entry.upstream,
         matched_by=match.kind,
         confirmed=entry.confirmed and match.confirmed,
@@ -227,20 +231,20 @@ def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry:
         alternative.reference = _under(org_registry, target.image, tag)
     else:
         alternative.status, alternative.reason = "paid", REASON_PAID
-    alternative.notes = _notes(ref, match, target, tag, org_registry) + list(choice.notes) + list(entry.caveats)
+    alternative.notes = _notes(ref, match, target, tag, org_registry) + list(choice.notes) + list(target.caveats)
     return alternative
 
 
 def _choose_target(entry: CatalogEntry, info: TagInfo, org_registry: str | None) -> _Target:
     variant = entry.variant_for(info.words)
-    target = _Target(entry.chainguard, entry.free_tier, entry.free_tags, entry.dev_variant)
+    target = _Target(entry.chainguard, entry.free_tier, entry.free_tags, entry.dev_variant, caveats=entry.caveats)
     if variant and variant.chainguard and variant.chainguard != entry.chainguard:
         target = _variant_target(entry, variant)
     elif variant and variant.tag_suffix:
-        target = _Target(target.image, target.free_tier, target.free_tags, target.dev_variant, variant.tag_suffix)
+        target = replace(target, tag_suffix=variant.tag_suffix)
     substitute = entry.free_substitute
     if not target.free_tier and org_registry is None and substitute:
-        return _Target(substitute.chainguard, True, substitute.free_tags, False, substitute_for=target.image)
+        return _Target(substitute.chainguard, True, substitute.free_tags, False, None, target.image, entry.caveats)
     return target
 
 
@@ -248,7 +252,8 @@ def _variant_target(entry: CatalogEntry, variant: TagVariant) -> _Target:
     """Another image picked by a tag word (eclipse-temurin:21-jre → jre, docker:cli → docker-cli)."""
     free = entry.free_tier if variant.free_tier is None else variant.free_tier
     tags = variant.free_tags if variant.free_tags is not None else (("latest",) if free else ())
-    return _Target(variant.chainguard or entry.chainguard, free, tags, entry.dev_variant, variant.tag_suffix)
+    caveats = entry.caveats if variant.caveats is None else variant.caveats
+    return _Target(variant.chainguard or entry.chainguard, free, tags, entry.dev_variant, variant.tag_suffix, None, caveats)
 
 
 @dataclass(frozen=True)
@@ -297,41 +302,68 @@ def _free_tag(target: _Target, entry: CatalogEntry, info: TagInfo, dev: bool) ->
     return _TagChoice(base, pinned, tuple(notes))
 
 
-def _tag_advice(ref: ImageRef, entry: CatalogEntry, info: TagInfo, target: _Target, choice: _TagChoice) -> str | None:
+def _tag_advice(
+    ref: ImageRef, entry: CatalogEntry, info: TagInfo, target: _Target, choice: _TagChoice, compared: bool = True
+) -> str | None:
     """One sentence when the compared tag is not what the user asked for (R2, R4, R6)."""
-    asked, tag = ref.familiar, choice.tag
+    # a paid image without an org registry is not scanned, so nothing "compares"
+    conclusion = ADVICE_CONCLUSION if compared else "so the closest Chainguard tag is"
+    tag = choice.tag
     if ref.digest:
-        return f"You asked for {asked}, pinned by digest; Chainguard builds its own images, so this compares against :{tag}."
+        asked = _short_familiar(ref) + (f":{ref.tag}" if ref.tag else "") + f"@{ref.digest[:19]}…"
+        return f"{ADVICE_SUBJECT} {asked}, pinned by digest; Chainguard builds its own images, {conclusion} :{tag}."
     if ref.tag in (None, "latest", tag):
         return None
+    asked = ref.familiar
     understood = {v.word for v in entry.tag_variants}
     dropped = [w for w in info.words if w not in understood]
-    if target.free_tier and info.version and not choice.pinned:
-        return (
-            f"You asked for {asked}; Chainguard's free tier serves only :latest and :latest-dev, "
-            f"so this compares against :{tag}."
-        )
     if target.free_tier:
-        if not dropped:
-            return None
-        return (
-            f"You asked for {asked}; Chainguard has no -{'-'.join(dropped)} variant and its free tier serves only "
-            f":latest and :latest-dev, so this compares against :{tag}."
-        )
-    return _paid_tag_advice(asked, info, dropped, target, tag, entry)
+        return _free_tag_advice(asked, info, dropped, target, choice, conclusion)
+    return _paid_tag_advice(asked, info, dropped, target, choice, entry, conclusion)
 
 
-def _paid_tag_advice(asked: str, info: TagInfo, dropped: list[str], target: _Target, tag: str, entry: CatalogEntry) -> str | None:
+def _free_tag_advice(
+    asked: str, info: TagInfo, dropped: list[str], target: _Target, choice: _TagChoice, conclusion: str
+) -> str | None:
+    if choice.pinned or not (info.version or dropped):
+        return None
+    if choice.tag in ("latest", "latest-dev"):
+        served = "serves only :latest and :latest-dev"
+    else:
+        served = f"has no version tags for {target.image}"
+    if info.version:
+        return f"{ADVICE_SUBJECT} {asked}; Chainguard's free tier {served}, {conclusion} :{choice.tag}."
+    return (
+        f"{ADVICE_SUBJECT} {asked}; Chainguard has no {'-'.join(dropped)} variant and its free tier {served}, "
+        f"{conclusion} :{choice.tag}."
+    )
+
+
+def _paid_tag_advice(
+    asked: str,
+    info: TagInfo,
+    dropped: list[str],
+    target: _Target,
+    choice: _TagChoice,
+    entry: CatalogEntry,
+    conclusion: str,
+) -> str | None:
     if info.version and entry.version_tag == "latest":
-        return f"You asked for {asked}; Chainguard's {target.image} tags do not follow upstream versions, so this compares against :{tag}."
+        return (
+            f"{ADVICE_SUBJECT} {asked}; Chainguard's {target.image} tags do not follow upstream versions, "
+            f"{conclusion} :{choice.tag}."
+        )
     reasons = []
-    if dropped:
+    if dropped and not info.version:
+        reasons.append(f"Chainguard has no {'-'.join(dropped)} variant")
+    elif dropped:
         reasons.append(f"upstream tag suffixes (-{'-'.join(dropped)}) have no Chainguard equivalent")
     if info.version and info.version.patch is not None:
-        reasons.append("Chainguard version tags float, so a patch release is not pinned (use a digest for that)")
+        reasons.append("Chainguard version tags float per major.minor")
     if not reasons:
         return None
-    return f"You asked for {asked}; {' and '.join(reasons)}, so this compares against :{tag}."
+    pin = " (pin a digest for a fixed build)" if info.version and info.version.patch is not None else ""
+    return f"{ADVICE_SUBJECT} {asked}; {' and '.join(reasons)}, {conclusion} :{choice.tag}{pin}."
 
 
 def _notes(ref: ImageRef, match: Match, target: _Target, tag: str, org_registry: str | None) -> list[str]:
@@ -343,7 +375,7 @@ def _notes(ref: ImageRef, match: Match, target: _Target, tag: str, org_registry:
             f"{target.image} (set {ENV_ORG_REGISTRY} to use {target.substitute_for})."
         )
     elif target.image != ref.short_name:
-        notes.append(f"Chainguard calls it {target.image} ({ref.short_name} upstream).")
+        notes.append(f"Chainguard calls it {target.image} ({_short_familiar(ref)} upstream).")
     if not target.free_tier and not org_registry:
         notes.append(
             f"{target.image} is a paid Chainguard image, pulled as cgr.dev/<your-org>/{target.image}:{tag} after login "

@@ -37,6 +37,7 @@ class TagVariant:
     tag_suffix: str | None = None  # free tag latest-<suffix>, e.g. php:latest-fpm
     free_tier: bool | None = None  # None = as the entry
     free_tags: tuple[str, ...] | None = None  # None = as the entry (same image) or none
+    caveats: tuple[str, ...] | None = None  # None = the entry's caveats apply
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class FreeSubstitute:
     chainguard: str
     free_tags: tuple[str, ...]
     latest_has: tuple[str, ...] = ()
+    runs_as_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class CatalogEntry:
     tag_variants: tuple[TagVariant, ...] = ()
     version_tag: str = DEFAULT_VERSION_TAG
     latest_has: tuple[str, ...] | None = None  # None = not recorded
+    runs_as_root: bool = False
     port_map: Mapping[int, int] = field(default_factory=dict, hash=False, compare=False)
     confirmed_third_party: tuple[str, ...] = ()
 
@@ -149,6 +152,24 @@ class Catalog:
                 names.add(entry.free_substitute.chainguard)
         return sorted(names)
 
+    def latest_tools(self, name: str) -> tuple[str, ...] | None:
+        """Tools (sh, apk) in ``name:latest`` when the catalog records them (images without -dev)."""
+        for entry in self.entries:
+            if entry.chainguard == name and entry.latest_has is not None:
+                return entry.latest_has
+            if entry.free_substitute and entry.free_substitute.chainguard == name:
+                return entry.free_substitute.latest_has
+        return None
+
+    def runs_as_root(self, name: str) -> bool:
+        """True when the catalog says Chainguard's ``name`` runs as root (R8), so RUN apk needs no USER root."""
+        for entry in self.entries:
+            if entry.chainguard == name:
+                return entry.runs_as_root
+            if entry.free_substitute and entry.free_substitute.chainguard == name:
+                return entry.free_substitute.runs_as_root
+        return False
+
     def suggestion_names(self) -> list[str]:
         """Names worth offering as "did you mean": upstream and third-party names, as people type them."""
         out: list[str] = []
@@ -220,6 +241,7 @@ def _parse_entry(raw: Any, position: int) -> CatalogEntry:
         tag_variants=tuple(_parse_variant(v, where) for v in raw.get("tag_variants") or ()),
         version_tag=get.text("version_tag", optional=True) or DEFAULT_VERSION_TAG,
         latest_has=get.texts("latest_has") if "latest_has" in raw else None,
+        runs_as_root=get.flag("runs_as_root") if "runs_as_root" in raw else False,
         port_map=_parse_ports(raw.get("port_map"), where),
         confirmed_third_party=get.texts("confirmed_third_party", optional=True),
     )
@@ -252,7 +274,8 @@ def _parse_substitute(raw: Any, where: str) -> FreeSubstitute | None:
     if raw is None:
         return None
     get = _Getter(raw, f"{where} free_substitute")
-    return FreeSubstitute(get.text("chainguard"), get.texts("free_tags"), get.texts("latest_has", optional=True))
+    root = get.flag("runs_as_root") if "runs_as_root" in raw else False
+    return FreeSubstitute(get.text("chainguard"), get.texts("free_tags"), get.texts("latest_has", optional=True), root)
 
 
 def _parse_variant(raw: Any, where: str) -> TagVariant:
@@ -263,6 +286,7 @@ def _parse_variant(raw: Any, where: str) -> TagVariant:
         tag_suffix=get.text("tag_suffix", optional=True),
         free_tier=get.flag("free_tier") if "free_tier" in raw else None,
         free_tags=get.texts("free_tags") if "free_tags" in raw else None,
+        caveats=get.texts("caveats") if "caveats" in raw else None,
     )
 
 

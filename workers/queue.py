@@ -62,10 +62,21 @@ def outcome_from_result(result: dict | None) -> Outcome:
     return Outcome(error=UNEXPECTED)
 
 
+WORKER_LOST = ScanError(
+    "worker_lost", "The worker running the scan stopped before it finished (it was killed or restarted). Run the command again."
+)
+
+
 def error_from_meta(job: Job) -> ScanError:
+    """The sentence for a failed job: the engine's own, or what RQ says happened to the worker."""
     job.refresh()
     meta_error = job.meta.get("error")
-    return ScanError.from_dict(meta_error) if meta_error else UNEXPECTED
+    if meta_error:
+        return ScanError.from_dict(meta_error)
+    result = job.latest_result()
+    if result is not None and "AbandonedJobError" in (result.exc_string or ""):
+        return WORKER_LOST
+    return UNEXPECTED
 
 
 def wait_for(job: Job, timeout: float) -> Outcome:

@@ -1,0 +1,222 @@
+"""From a signed ``/scan`` over real HTTP to the thread content, with real workers.
+
+The app runs as ``python -m bot serve`` (gunicorn + Flask); the Slack Web API is
+the local recording server in tests/helpers/slack_api.py; jobs run on real RQ
+workers (burst SimpleWorker in this process, so the test knows when they end).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+from rq.registry import StartedJobRegistry
+
+from tests.helpers.slack_api import SlackAPIServer
+from tests.helpers.slack_requests import post_signed, slash_command_body, sign
+from workers.config import Settings
+from workers.store import ReportStore
+
+pytestmark = pytest.mark.integration
+
+SECRET = "test-signing-secret"
+CHANNEL = "C0SCANS"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def slack():
+    with SlackAPIServer(token="xoxb-test") as server:
+        yield server
+
+
+@pytest.fixture
+def slack_env(engine_env, slack, monkeypatch):
+    values = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.base_url, "TOP_FINDINGS": "20"}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return {**engine_env, **values}
+
+
+@pytest.fixture
+def web(slack_env, redis_client):
+    """The real HTTP server: ``python -m bot serve`` on a free loopback port."""
+    port = free_port()
+    env = {**os.environ, **slack_env, "HOST": "127.0.0.1", "PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"the web server did not start: {proc.stderr.read().decode()[-2000:]}")
+    yield f"{url}/slack/events"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(15)
+
+
+def run_workers(redis_client) -> None:
+    queue = Queue(Settings.from_env().queue_name, connection=redis_client)
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+
+
+def scan(web, slack, text: str, **kwargs):
+    body = slash_command_body(text, channel_id=CHANNEL, response_url=slack.response_url("r1"), **kwargs)
+    return post_signed(web, body, SECRET)
+
+
+def parent_and_replies(slack):
+    parent_post = slack.calls("chat.postMessage")[0]
+    ts = parent_post.response["ts"]
+    thread = slack.messages_in_thread(CHANNEL, ts)
+    return ts, thread
+
+
+def all_text(message) -> str:
+    parts = [message.get("text", "")]
+    for block in message.get("blocks") or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts += [e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str)]
+    return "\n".join(parts)
+
+
+def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_images):
+    response = scan(web, slack, "mariadb")
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"
+    assert "Queued a scan of `mariadb:latest`" in response.json()["text"]
+    assert slack.calls("chat.postMessage") == []  # nothing posted from the request thread
+
+    run_workers(redis_client)
+
+    ts, thread = parent_and_replies(slack)
+    parent, *replies = thread
+    report = ReportStore(redis_client).get(next(iter(k.decode() for k in redis_client.scan_iter("chainscan:report:*"))))
+    c = report.counts
+    card = all_text(parent)
+    assert f"{c['critical']} critical · {c['high']} high · {c['medium']} medium · {c['low']} low" in card
+    assert f"({sum(report.fixable.values())} fixable)" in card
+    assert "docker.io/library/mariadb:latest" in card and "scanning" not in card.lower()
+    assert all(r.get("thread_ts") == ts for r in replies)
+    layer_text = all_text(replies[0])
+    assert "Where the findings come from" in layer_text and "layer  1" in layer_text
+    findings = all_text(replies[1])
+    worst = report.vulnerabilities[0]
+    assert worst.id in findings and worst.package in findings
+    assert len([m for m in thread if "Where the findings come from" in all_text(m)]) == 1
+
+
+def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, monkeypatch, test_images):
+    monkeypatch.setenv("TOP_FINDINGS", "5")
+    assert scan(web, slack, "big:1").status_code == 200
+    run_workers(redis_client)
+    ts, thread = parent_and_replies(slack)
+    uploads = slack.uploads(completed_only=True)
+    assert len(uploads) == 1 and uploads[0].thread_ts == ts and uploads[0].channel == CHANNEL
+    report_md = uploads[0].content.decode()
+    total = sum(ReportStore(redis_client).get(next(iter(k.decode() for k in redis_client.scan_iter("chainscan:report:*")))).counts.values())
+    assert report_md.count("| CVE-") + report_md.count("| GHSA-") + report_md.count("| TEMP-") >= total - 0
+    findings = next(all_text(m) for m in thread if "Worst" in all_text(m))
+    assert "showing 5 of" in findings and "attached" in findings
+
+
+def test_forged_and_stale_signatures_are_rejected(web, slack, redis_client):
+    body = slash_command_body("mariadb", channel_id=CHANNEL, response_url=slack.response_url())
+    forged = post_signed(web, body, "not-the-secret")
+    stale = post_signed(web, body, SECRET, timestamp=int(time.time()) - 3600)
+    unsigned = requests.post(web, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+    assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
+    assert len(Queue(Settings.from_env().queue_name, connection=redis_client)) == 0
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("", "Scan a container image"),
+        ("help", "Scan a container image"),
+        ("mariadb please now", "did not understand `please`"),
+        ("MariaDB", "lower case"),
+        ("$(curl evil.example)", "cannot contain"),
+        ("x" * 5000, "characters"),
+    ],
+)
+def test_help_and_bad_input_answer_privately_and_queue_nothing(web, slack, redis_client, text, says):
+    response = scan(web, slack, text)
+    assert response.status_code == 200 and says in response.json()["text"]
+    assert len(Queue(Settings.from_env().queue_name, connection=redis_client)) == 0
+
+
+def test_status_answers_without_workers(web, slack, redis_client):
+    response = scan(web, slack, "status")
+    assert response.status_code == 200
+    text = response.json()["text"]
+    assert "Workers alive*: 0" in text and "Queue" in text and "Vulnerability DB" in text
+
+
+def test_a_missing_image_ends_in_one_sentence_in_the_thread(web, slack, redis_client, test_images):
+    scan(web, slack, "mariadb:99.99")
+    run_workers(redis_client)
+    ts, (parent, *replies) = parent_and_replies(slack)
+    assert "scanning" not in all_text(parent).lower() and "failed" in all_text(parent)
+    assert len(replies) == 1
+    sentence = all_text(replies[0])
+    assert "does not exist" in sentence and "Traceback" not in sentence
+
+
+def test_not_in_channel_is_told_through_the_response_url(web, slack, redis_client, test_images):
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    scan(web, slack, "mariadb")
+    run_workers(redis_client)
+    notes = slack.responses("r1")
+    assert len(notes) == 1 and "/invite" in notes[0]["text"] and notes[0]["response_type"] == "ephemeral"
+    assert [c for c in slack.calls("chat.postMessage") if c.ok] == []
+
+
+def test_rate_limits_are_honoured_and_nothing_is_posted_twice(web, slack, redis_client, test_images):
+    slack.rate_limit_next("chat.update", retry_after=1)
+    slack.server_error_next("chat.postMessage", status=503)
+    scan(web, slack, "python:3.12")
+    run_workers(redis_client)
+    ts, (parent, *replies) = parent_and_replies(slack)
+    updates = slack.calls("chat.update")
+    assert updates[0].status == 429 and updates[1].ok and updates[1].time - updates[0].time >= 1.0
+    assert "critical" in all_text(parent)
+    texts = [all_text(r) for r in replies]
+    assert len(texts) == len(set(texts))
+
+
+def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_client, slack_env, test_images):
+    scan(web, slack, "big:1")
+    queue = Queue(Settings.from_env().queue_name, connection=redis_client)
+    SimpleWorker([queue], connection=redis_client).work(burst=True, max_jobs=1)  # open_thread only
+    worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "-q", "-u", slack_env["REDIS_URL"], queue.name],
+                              env=os.environ.copy(), start_new_session=True)
+    registry = StartedJobRegistry(queue=queue)
+    deadline = time.monotonic() + 30
+    while registry.count == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert registry.count == 1, "the scan never started"
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    registry.cleanup(timestamp=time.time() + 10_000)  # what RQ's maintenance does once the heartbeat lapses
+    run_workers(redis_client)
+    ts, (parent, *replies) = parent_and_replies(slack)
+    assert "scanning" not in all_text(parent).lower()
+    assert len(replies) == 1 and "stopped before it finished" in all_text(replies[0])
