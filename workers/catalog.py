@@ -170,6 +170,12 @@ class Catalog:
                 return entry.free_substitute.runs_as_root
         return False
 
+    def is_base_os(self, name: str) -> bool:
+        """True for the base OS images (chainguard-base, wolfi-base: R10): a shell, apk, no application entrypoint."""
+        return any(
+            e.free_substitute and name in (e.chainguard, e.free_substitute.chainguard) for e in self.entries
+        )
+
     def suggestion_names(self) -> list[str]:
         """Names worth offering as "did you mean": upstream and third-party names, as people type them."""
         out: list[str] = []

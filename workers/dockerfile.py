@@ -409,7 +409,11 @@ def _instruction_notes(instruction: Instruction, alternative: Alternative, catal
             )
         if users:
             notes.append(f"Line {line}: {', '.join(users)} does not exist on Wolfi; use adduser/addgroup (busybox, R10).")
-    elif instruction.keyword in ("CMD", "ENTRYPOINT") and instruction.exec_form is None:
+    elif (
+        instruction.keyword in ("CMD", "ENTRYPOINT")
+        and instruction.exec_form is None
+        and not catalog.is_base_os(alternative.image_name or "")
+    ):
         notes.append(
             f"Line {line}: {instruction.keyword} in shell form runs through /bin/sh -c; Chainguard images often have "
             "no shell and set their own ENTRYPOINT (R9), so use the exec form (a JSON array)."

@@ -1,0 +1,94 @@
+"""Scan engine figures, each against a baseline measured in the same run.
+
+(a) a cold scan through the queue (enqueue → worker → resolve → Trivy → store →
+    result) vs the raw ``trivy image`` command on the same image with the same
+    flags: ratio of medians (target ≤ 1.15);
+(b) a cached re-scan vs a cold one: median ms (target ≤ 50 ms);
+(c) 20 concurrent identical requests on a 4-worker pool: Trivy runs (target 1).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from redis import Redis
+from rq import Queue
+
+from bench.world import prepare
+from workers import trivy
+from workers.config import Settings
+from workers.queue import enqueue_scan, wait_for
+from workers.store import ReportStore
+
+IMAGE = "big:1"
+ROUNDS = 5
+
+
+def forget_reports(redis: Redis) -> None:
+    for key in redis.scan_iter("chainscan:report:*"):
+        redis.delete(key)
+
+
+def through_queue(queue: Queue, settings: Settings, reference: str) -> float:
+    started = time.perf_counter()
+    outcome = wait_for(enqueue_scan(queue, settings, reference), timeout=300)
+    elapsed = time.perf_counter() - started
+    if outcome.error:
+        raise SystemExit(f"scan failed: {outcome.error.message}")
+    return elapsed
+
+
+def raw_trivy(target: str, settings: Settings) -> float:
+    args = trivy.image_command(settings.trivy_bin, target, timeout=settings.scan_timeout)
+    started = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    env = prepare(redis_url)
+    redis = Redis.from_url(redis_url)
+    redis.flushdb()
+    settings = Settings.from_env()
+    queue = Queue(settings.queue_name, connection=redis)
+    pool = subprocess.Popen([sys.executable, "-m", "bot", "worker", "--size", "4"], env=os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)  # let the pool's workers register
+        through_queue(queue, settings, IMAGE)  # warm-up: page cache, imports in the pool
+        target = f"{env['REGISTRY']}/library/{IMAGE}"
+        cold, raw = [], []
+        for _ in range(ROUNDS):
+            raw.append(raw_trivy(target, settings))
+            forget_reports(redis)
+            cold.append(through_queue(queue, settings, IMAGE))
+        cached = [through_queue(queue, settings, IMAGE) for _ in range(30)]
+
+        forget_reports(redis)
+        store = ReportStore(redis)
+        before = store.trivy_runs()
+        jobs = [enqueue_scan(queue, settings, IMAGE) for _ in range(20)]
+        outcomes = [wait_for(job, timeout=300) for job in jobs]
+        runs = store.trivy_runs() - before
+    finally:
+        pool.terminate()
+        pool.wait(20)
+        redis.flushdb()
+
+    med = statistics.median
+    print(f"scan engine, image {IMAGE} ({ROUNDS} rounds, medians)")
+    print(f"  (a) raw `trivy image`            {med(raw) * 1000:8.0f} ms")
+    print(f"      cold scan through the queue  {med(cold) * 1000:8.0f} ms   ratio {med(cold) / med(raw):.3f}  (target <= 1.15)")
+    print(f"  (b) cached re-scan               {med(cached) * 1000:8.1f} ms   (p90 {sorted(cached)[int(0.9 * len(cached))] * 1000:.1f} ms;"
+          f" {med(cold) / med(cached):.0f}x faster than cold; target median <= 50 ms)")
+    ok = sum(1 for o in outcomes if o.report)
+    print(f"  (c) 20 concurrent identical requests, 4 workers: {runs} Trivy run(s), {ok}/20 answered  (target 1)")
+
+
+if __name__ == "__main__":
+    main()
