@@ -11,14 +11,13 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
-from workers.catalog import Catalog, CatalogEntry, Match, TagVariant
-from workers.reference import DOCKER_HUB, ImageRef, InvalidReference, parse_reference
+from workers.catalog import Catalog, CatalogEntry, Match, TagVariant, registry_prefix
+from workers.reference import DOCKER_HUB, ImageRef, parse_reference
 
 DEFAULT_CHAINGUARD_REGISTRY = "cgr.dev/chainguard"
-ENV_CHAINGUARD_REGISTRY = "CHAINGUARD_REGISTRY"
-ENV_ORG_REGISTRY = "CHAINGUARD_ORG_REGISTRY"
+ENV_ORG_REGISTRY = "CHAINGUARD_ORG_REGISTRY"  # read by workers.config; named here in user-facing text
 REASON_PAID = "paid image: set CHAINGUARD_ORG_REGISTRY and credentials"
 REASON_UNKNOWN = "no known Chainguard equivalent"
 DIRECTORY_URL = "https://images.chainguard.dev/directory/image/{name}"
@@ -32,21 +31,6 @@ _FREE_PREFIXES = ("cgr.dev/chainguard", "docker.io/chainguard")
 _STALE_BEFORE = "2025"  # facts confirmed only by 2024 sources get a "check the directory" note
 
 Status = str  # "mapped", "paid", "chainguard", "unknown"
-
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    """Where Chainguard images are pulled from (CHAINGUARD_REGISTRY, CHAINGUARD_ORG_REGISTRY)."""
-
-    chainguard_registry: str = DEFAULT_CHAINGUARD_REGISTRY
-    org_registry: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "RegistrySettings":
-        """Read the two settings from an environment mapping (``os.environ``); blank means unset."""
-        free = (env.get(ENV_CHAINGUARD_REGISTRY) or "").strip() or DEFAULT_CHAINGUARD_REGISTRY
-        org = (env.get(ENV_ORG_REGISTRY) or "").strip() or None
-        return cls(registry_prefix(free), registry_prefix(org) if org else None)
 
 
 @dataclass
@@ -135,20 +119,6 @@ def _words(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------- registries
 
 
-def registry_prefix(text: str) -> str:
-    """Normalize a registry path setting: ``https://127.0.0.1:5000/chainguard/`` → ``127.0.0.1:5000/chainguard``."""
-    cleaned = text.strip().rstrip("/")
-    if "://" in cleaned:
-        cleaned = cleaned.split("://", 1)[1]
-    try:
-        probe = parse_reference(f"{cleaned}/probe")
-    except InvalidReference as err:
-        raise ValueError(
-            f"{text!r} is not a registry path like cgr.dev/chainguard or 127.0.0.1:5000/chainguard: {err}"
-        ) from err
-    return probe.name.removesuffix("/probe")
-
-
 def _under(prefix: str, image: str, tag: str) -> ImageRef:
     return parse_reference(f"{registry_prefix(prefix)}/{image}:{tag}")
 
@@ -190,7 +160,7 @@ def find_alternative(
     chainguard_registry = registry_prefix(chainguard_registry)
     org_registry = registry_prefix(org_registry) if org_registry else None
     if _is_chainguard(ref, chainguard_registry, org_registry):
-        return _already_chainguard(ref, catalog, chainguard_registry, org_registry)
+        return _already_chainguard(ref, catalog, chainguard_registry)
     match = catalog.lookup(ref)
     if match is None:
         return _unknown(ref, catalog)
@@ -253,7 +223,8 @@ def _variant_target(entry: CatalogEntry, variant: TagVariant) -> _Target:
     free = entry.free_tier if variant.free_tier is None else variant.free_tier
     tags = variant.free_tags if variant.free_tags is not None else (("latest",) if free else ())
     caveats = entry.caveats if variant.caveats is None else variant.caveats
-    return _Target(variant.chainguard or entry.chainguard, free, tags, entry.dev_variant, variant.tag_suffix, None, caveats)
+    image = variant.chainguard or entry.chainguard
+    return _Target(image, free, tags, entry.dev_variant, variant.tag_suffix, caveats=caveats)
 
 
 @dataclass(frozen=True)
@@ -384,7 +355,9 @@ def _notes(ref: ImageRef, match: Match, target: _Target, tag: str, org_registry:
     if match.kind == "mirror":
         notes.append(f"Matched as a mirror of {match.matched}.")
     if not match.confirmed:
-        notes.append(f"{_short_familiar(ref)} → {target.image} follows a naming convention; Chainguard does not list it.")
+        notes.append(
+            f"{_short_familiar(ref)} → {target.image} follows a naming convention; Chainguard does not list it."
+        )
     if not entry.confirmed:
         notes.append(f"Unconfirmed mapping: check {DIRECTORY_URL.format(name=target.image)} before relying on it.")
     elif not target.free_tier and (entry.confirmed_as_of or "") < _STALE_BEFORE:
@@ -396,7 +369,7 @@ def _short_familiar(ref: ImageRef) -> str:
     return ref.repository.removeprefix("library/") if ref.registry == DOCKER_HUB else ref.name
 
 
-def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: str, org_registry: str | None) -> Alternative:
+def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: str) -> Alternative:
     """A reference under a Chainguard registry maps to itself."""
     name = ref.short_name
     free = _is_under(ref, chainguard_registry) or any(_is_under(ref, p) for p in _FREE_PREFIXES)

@@ -189,7 +189,7 @@ class Catalog:
 
 
 def normalize_name(text: str) -> str:
-    """``registry/repository`` of an image reference, tag and digest ignored: ``mongo:7`` → ``docker.io/library/mongo``."""
+    """``registry/repository`` of a reference, tag and digest ignored: ``mongo:7`` → ``docker.io/library/mongo``."""
     return parse_reference(text).name
 
 
@@ -440,16 +440,24 @@ def refresh_catalog(
     return RefreshResult(registry, True, images, checked_at=checked_at)
 
 
+def registry_prefix(text: str) -> str:
+    """Normalize a registry path setting: ``https://127.0.0.1:5000/chainguard/`` → ``127.0.0.1:5000/chainguard``."""
+    cleaned = text.strip().rstrip("/")
+    if "://" in cleaned:
+        cleaned = cleaned.split("://", 1)[1]
+    try:
+        probe = parse_reference(f"{cleaned}/probe")
+    except InvalidReference as err:
+        raise ValueError(
+            f"{text!r} is not a registry path like cgr.dev/chainguard or 127.0.0.1:5000/chainguard: {err}"
+        ) from err
+    return probe.name.removesuffix("/probe")
+
+
 def _split_registry(registry: str) -> tuple[str, str]:
     """``cgr.dev/chainguard`` → (``cgr.dev``, ``chainguard``); ``127.0.0.1:5000`` → (host, "")."""
-    text = registry.strip().rstrip("/")
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    try:
-        ref = parse_reference(f"{text}/probe")
-    except InvalidReference as err:
-        raise ValueError(f"{registry!r} is not a registry path: {err}") from err
-    return ref.registry, ref.repository.rsplit("/", 1)[0] if "/" in ref.repository else ""
+    host, _, namespace = registry_prefix(registry).partition("/")
+    return host, namespace
 
 
 class _RegistryClient:
@@ -490,7 +498,10 @@ class _RegistryClient:
                 return ImageAvailability(name, "missing", detail="HTTP 404")
             if response.status_code != 200:
                 return ImageAvailability(name, "error", detail=f"HTTP {response.status_code}")
-            tags.extend(response.json().get("tags") or [])
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError("the tag list is not a JSON object")
+            tags.extend(str(t) for t in body.get("tags") or [])
             next_link = _LINK_NEXT.search(response.headers.get("Link", ""))
             if not next_link:
                 break
@@ -515,7 +526,7 @@ class _RegistryClient:
         if token_response.status_code != 200:
             return {}
         body = token_response.json()
-        token = body.get("token") or body.get("access_token")
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 

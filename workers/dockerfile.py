@@ -265,7 +265,8 @@ class _Context:
     mapped: dict[int, Alternative] = field(default_factory=dict)  # stage index → its Chainguard image
 
     def alternative(self, image: str, dev: bool) -> Alternative:
-        return find_alternative(parse_reference(image), self.catalog, self.chainguard_registry, self.org_registry, dev=dev)
+        ref = parse_reference(image)
+        return find_alternative(ref, self.catalog, self.chainguard_registry, self.org_registry, dev=dev)
 
 
 def rewrite_for_chainguard(
@@ -276,7 +277,8 @@ def rewrite_for_chainguard(
 ) -> Rewrite:
     """The Chainguard variant of ``text``: each mappable FROM rewritten, everything else kept byte for byte."""
     stages = parse_stages(text)
-    context = _Context(catalog, chainguard_registry, org_registry, text, physical_lines(text), Rewrite(text, stages=stages))
+    result = Rewrite(text, stages=stages)
+    context = _Context(catalog, chainguard_registry, org_registry, text, physical_lines(text), result)
     needs_dev = stages_needing_dev(stages)
     for stage in stages:
         _rewrite_stage(stage, stage.index in needs_dev, context)
@@ -408,7 +410,9 @@ def _instruction_notes(instruction: Instruction, alternative: Alternative, catal
                 "(package names may differ), so this build may fail until it is changed (R10)."
             )
         if users:
-            notes.append(f"Line {line}: {', '.join(users)} does not exist on Wolfi; use adduser/addgroup (busybox, R10).")
+            notes.append(
+                f"Line {line}: {', '.join(users)} does not exist on Wolfi; use adduser/addgroup (busybox, R10)."
+            )
     elif (
         instruction.keyword in ("CMD", "ENTRYPOINT")
         and instruction.exec_form is None

@@ -666,19 +666,20 @@ CHAINGUARD_ADVISORIES: list[Advisory] = [
 BIG_SOURCES: list[tuple[str, str, tuple[str, ...]]] = []
 
 _BIG_SOURCE_NAMES = """
-acl adduser attr audit autoconf automake binutils bison brotli bzip2 cairo cdebconf cracklib2
+acl adduser attr audit autoconf automake binutils bison brotli cairo cdebconf cracklib2
 cups cyrus-sasl2 db-defaults dbus debconf debianutils diffutils dpkg e2fsprogs elfutils
 findutils flex fontconfig freetype fribidi gcc-12 gdbm gettext glib2.0 gmp gnupg2-extra
 gobject-introspection graphite2 grep gzip harfbuzz hicolor-icon-theme hostname icu init-system-helpers
 iproute2 iputils isl jansson jbigkit keyutils lcms2 libassuan libbsd libde265 libdeflate libedit
-libevent libffi libgpg-error libheif libidn2 libjpeg-turbo libksba libmd libnsl libpng1.6 libpsl
+libevent libgpg-error libheif libidn2 libjpeg-turbo libksba libmd libnsl libpng1.6 libpsl
 libseccomp libselinux libsemanage libsepol libssh2 libtasn1-6 libtirpc libtool libunistring libwebp
 libx11 libxau libxcb libxdmcp libxext libxrender libxslt libyaml libzip linux-atm lz4 m4 make-dfsg
-mawk media-types mpclib3 mpfr4 ncurses-extra netbase nettle npth openldap openjpeg2 p11-kit pam
+mawk media-types mpclib3 mpfr4 ncurses-extra nettle npth openldap openjpeg2 p11-kit pam
 pango1.0 patch pcre3 pixman pkgconf procps python3.11 python3-defaults readline-extra rtmpdump
 sed sensible-utils shared-mime-info sysvinit tcl8.6 tiff tk8.6 ucf unzip usrmerge wget x265
 xorg xtrans xz-extra zip zlib-extra zstd-extra imagemagick ghostscript git gnutls-extra
 libgd2 libheif-extra libraw libsndfile libvpx libwmf mercurial openexr openssh pixz rsync subversion
+libcbor libfido2 libxcrypt json-c lmdb nspr nss orc pcsc-lite popt speex flac
 """.split()
 
 

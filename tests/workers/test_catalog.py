@@ -195,7 +195,7 @@ class _Registry:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
@@ -308,7 +308,7 @@ def test_refresh_of_something_that_is_not_a_registry():
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         result = refresh_catalog(f"127.0.0.1:{server.server_address[1]}/chainguard", CATALOG, names=["x"], timeout=2)
     finally:

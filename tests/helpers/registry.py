@@ -1,0 +1,198 @@
+"""Local container registries for tests: Debian's docker-registry (CNCF distribution 2.8).
+
+    ensure_registry(5000)                  # "127.0.0.1:5000", started only if nothing answers
+    reg = start_registry(5002)             # a separate one, to stop for "registry down" tests
+    reg.stop(); reg.start()
+    locked = start_registry(5001, auth=("chainscan", "s3cret"))   # htpasswd basic auth
+
+Registries listen on 127.0.0.1 only and keep their blobs under
+``$CHAINSCAN_TEST_WORLD`` (default: ``<tmp>/chainscan-test-world``)/registry-PORT, so a
+later run re-pushes images cheaply. Every registry this process starts is stopped when
+it exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+HOST = "127.0.0.1"
+
+_started: dict[int, "Registry"] = {}
+
+
+def world_dir() -> Path:
+    """Where the test world keeps state between runs (registry storage)."""
+    return Path(os.environ.get("CHAINSCAN_TEST_WORLD", Path(tempfile.gettempdir()) / "chainscan-test-world"))
+
+
+def registry_answers(address: str, timeout: float = 1.0) -> bool:
+    """True when something speaks the registry API at address (401 counts: it is up)."""
+    try:
+        response = requests.get(f"http://{address}/v2/", timeout=timeout)
+    except requests.RequestException:
+        return False
+    return response.status_code in (200, 401)
+
+
+@dataclass
+class Registry:
+    port: int
+    root: Path
+    auth: tuple[str, str] | None = None
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "registry.log"
+
+    def start(self, timeout: float = 20.0) -> "Registry":
+        """Start the server (again) and wait until /v2/ answers."""
+        if self.process and self.process.poll() is None:
+            return self
+        if registry_answers(self.address):
+            raise RuntimeError(f"something already answers on {self.address}; cannot start another registry there")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [REGISTRY_BINARY, "serve", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        _started[self.port] = self
+        self._wait_until_up(timeout)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server; its storage stays for a later start()."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        self.process = None
+        _started.pop(self.port, None)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.process and self.process.poll() is None)
+
+    def _wait_until_up(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"docker-registry on {self.address} exited: {self._log_tail()}")
+            if registry_answers(self.address, timeout=0.5):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"docker-registry on {self.address} did not answer in {timeout}s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-1500:]
+        except OSError:
+            return "(no log)"
+
+    def _write_config(self) -> None:
+        lines = [
+            "version: 0.1",
+            "log:",
+            "  level: warn",
+            "  accesslog:",
+            "    disabled: true",
+            "storage:",
+            "  filesystem:",
+            f"    rootdirectory: {self.root / 'data'}",
+            "  delete:",
+            "    enabled: true",
+            "  cache:",
+            "    blobdescriptor: inmemory",
+            "  maintenance:",
+            "    uploadpurging:",
+            "      enabled: false",
+            "http:",
+            f"  addr: {self.address}",
+            f"  secret: chainscan-test-{self.port}",
+            "  headers:",
+            "    X-Content-Type-Options: [nosniff]",
+        ]
+        if self.auth:
+            htpasswd = self.root / "htpasswd"
+            htpasswd.write_text(htpasswd_line(*self.auth))
+            lines += ["auth:", "  htpasswd:", "    realm: chainscan-test-registry", f"    path: {htpasswd}"]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+
+def htpasswd_line(username: str, password: str) -> str:
+    """A bcrypt htpasswd entry (the only scheme distribution accepts), from libcrypt."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # stdlib up to Python 3.12; glibc's libxcrypt does bcrypt
+
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
+    if not hashed or not hashed.startswith("$2"):
+        raise RuntimeError("this libcrypt cannot make bcrypt hashes for htpasswd")
+    return f"{username}:{hashed}\n"
+
+
+def start_registry(port: int, *, auth: tuple[str, str] | None = None, root: Path | None = None) -> Registry:
+    """Start a registry of our own on 127.0.0.1:PORT (fails if the port already answers)."""
+    suffix = "-auth" if auth else ""
+    return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth).start()
+
+
+def start_auth_registry(port: int = 5001, username: str = "chainscan", password: str = "correct-horse-battery") -> Registry:
+    """A second registry that demands basic auth (htpasswd), for access-denied tests."""
+    return start_registry(port, auth=(username, password))
+
+
+def ensure_registry(port: int = 5000) -> str:
+    """Return "127.0.0.1:PORT", starting an auth-free registry there if nothing answers."""
+    address = f"{HOST}:{port}"
+    if not registry_answers(address):
+        start_registry(port)
+    return address
+
+
+def started_registry(port: int) -> Registry | None:
+    """The Registry this process started on PORT, if any (None: not ours or not running)."""
+    return _started.get(port)
+
+
+def stop_registry(port: int) -> bool:
+    """Stop the registry this process started on PORT; False if it did not start one there."""
+    registry = _started.get(port)
+    if registry is None:
+        return False
+    registry.stop()
+    return True
+
+
+@atexit.register
+def _stop_all() -> None:
+    for registry in list(_started.values()):
+        registry.stop()
