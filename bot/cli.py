@@ -16,10 +16,11 @@ from rq import Queue, SimpleWorker, Worker
 
 from workers.config import ConfigError, Settings
 from workers.errors import ScanError
-from workers.queue import Outcome, enqueue_scan, outcome_of, scan_queue
+from workers.pair import combine, enqueue_pair, plan_alternative
+from workers.queue import Outcome, outcome_of, scan_queue, wait_for
 from workers.reference import InvalidReference, parse_reference
 
-from .render.terminal import report_text
+from .render.terminal import alternative_text, pair_text
 from .runtime import redis_connection, setup_logging
 
 
@@ -46,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--force", action="store_true", help="ignore the cached result and run Trivy again")
     scan.add_argument("--top", type=int, default=15, help="how many findings to list in text output")
     scan.add_argument("--timeout", type=float, default=None, help="seconds to wait for the result")
+    scan.add_argument("--no-alternative", action="store_true", help="skip the Chainguard alternative")
     scan.set_defaults(handler=cmd_scan)
+
+    alternative = sub.add_parser("alternative", help="show the Chainguard alternative of an image, without scanning")
+    alternative.add_argument("image")
+    alternative.add_argument("--format", choices=("text", "json"), default="text")
+    alternative.add_argument("--dev", action="store_true", help="the -dev variant (shell and package manager)")
+    alternative.set_defaults(handler=cmd_alternative)
 
     worker = sub.add_parser("worker", help="run an RQ worker pool for scan jobs")
     worker.add_argument("--size", type=int, default=None, help="number of worker processes (WORKER_POOL_SIZE, default 2)")
@@ -73,35 +81,51 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except InvalidReference as exc:
         return _fail(str(exc))
     timeout = args.timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
+    mapping = None if args.no_alternative else plan_alternative(ref, settings)
     with redis_connection(settings) as (redis, embedded):
         queue = scan_queue(redis, settings)
-        job = enqueue_scan(queue, settings, str(ref), force=args.force)
-        own_worker = embedded or not Worker.all(queue=queue)
-        outcome = _run_until_done(queue, job, timeout) if own_worker else _wait(job, timeout)
-    if outcome.error:
-        return _fail(outcome.error.message)
-    report = outcome.report
-    print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else report_text(report, top=args.top))
+        original, other = enqueue_pair(queue, settings, ref, mapping, force=args.force)
+        jobs = [job for job in (original, other) if job]
+        if embedded or not Worker.all(queue=queue):
+            outcomes = _run_until_done(queue, jobs, timeout)
+        else:
+            outcomes = [wait_for(job, timeout) for job in jobs]
+    if outcomes[0].error:
+        return _fail(outcomes[0].error.message)
+    result = combine(outcomes[0].report, mapping, outcomes[1] if other else None)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(pair_text(result, top=args.top))
     return 0
 
 
-def _wait(job, timeout: float) -> Outcome:
-    from workers.queue import wait_for
-
-    return wait_for(job, timeout)
-
-
-def _run_until_done(queue: Queue, job, timeout: float) -> Outcome:
-    """Work the queue in this process (burst) until our job is done, retries included."""
+def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:
+    """Work the queue in this process (burst) until our jobs are done, retries included."""
     deadline = time.monotonic() + timeout
     worker = SimpleWorker([queue], connection=queue.connection)
     while time.monotonic() < deadline:
         worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
-        outcome = outcome_of(job)
-        if outcome is not None:
-            return outcome
+        outcomes = [outcome_of(job) for job in jobs]
+        if all(outcomes):
+            return outcomes
         time.sleep(0.5)  # a retry is scheduled for later
-    return Outcome(error=ScanError("timeout", f"The scan did not finish within {int(timeout)} seconds."))
+    late = Outcome(error=ScanError("timeout", f"The scan did not finish within {int(timeout)} seconds."))
+    return [outcome_of(job) or late for job in jobs]
+
+
+def cmd_alternative(args: argparse.Namespace) -> int:
+    from workers.alternatives import find_alternative
+    from workers.catalog import load_catalog
+
+    settings = Settings.from_env()
+    try:
+        ref = parse_reference(args.image)
+    except InvalidReference as exc:
+        return _fail(str(exc))
+    alt = find_alternative(ref, load_catalog(), settings.chainguard_registry, settings.chainguard_org_registry, dev=args.dev)
+    print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -666,7 +666,7 @@ def _tar(files: dict[str, bytes]) -> bytes:
     """A reproducible tar: sorted entries, parents first, root-owned, fixed mtime."""
     dirs = {str(p) for path in files for p in _parents(path)}
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name in sorted(dirs | set(files)):
             info = tarfile.TarInfo(name.lstrip("/") + ("/" if name in dirs else ""))
             info.mtime = TAR_MTIME
