@@ -59,7 +59,7 @@ def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> R
     descriptor = data.get("Descriptor") or {}
     platforms = tuple(_platform_name(p) for p in data.get("Platforms") or [])
     is_index = descriptor.get("mediaType") in INDEX_MEDIA_TYPES
-    if is_index and platforms and settings.platform not in platforms:
+    if is_index and platforms and not any(platform_matches(settings.platform, p) for p in platforms):
         raise ScanError(
             "platform_missing",
             f"{ref.familiar} has no {settings.platform} image (it offers {', '.join(platforms)}). "
@@ -81,7 +81,7 @@ def classify_engine_error(message: str, status: int | None) -> str:
     low = message.lower()
     if "toomanyrequests" in low or "rate limit" in low or status == 429:
         return "rate_limited"
-    if "unauthorized" in low or "denied" in low or "authentication required" in low or status in (401, 403):
+    if "unauthorized" in low or "denied" in low or "authentication required" in low or "auth credentials" in low or status in (401, 403):
         return "access_denied"
     if "manifest unknown" in low or "not found" in low or "name unknown" in low or status == 404:
         return "not_found"
@@ -90,6 +90,17 @@ def classify_engine_error(message: str, status: int | None) -> str:
     if "connection refused" in low or "no such host" in low or "dial tcp" in low or "network is unreachable" in low:
         return "unreachable"
     return "registry_error"
+
+
+def platform_matches(wanted: str, offered: str) -> bool:
+    """``linux/arm64`` matches ``linux/arm64/v8``: a variant only counts when it is asked for. Pure."""
+    want, have = wanted.split("/"), offered.split("/")
+    if want[:2] != have[:2]:
+        return False
+    return len(want) < 3 or (have[2:3] or [_DEFAULT_VARIANT.get(have[1], "")]) == want[2:3]
+
+
+_DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
 
 
 def _platform_name(platform: dict) -> str:

@@ -24,7 +24,6 @@ from tests.helpers.registry import (
     ensure_registry,
     registry_answers,
     start_registry,
-    stop_registry,
 )
 from tests.helpers.trivydb import build_trivy_db
 
@@ -98,15 +97,14 @@ def _require_registry_binary() -> None:
 
 
 @pytest.fixture(scope="session")
-def registry() -> Iterator[str]:
-    """host:port of the auth-free test registry (127.0.0.1:5000), started if none answers."""
-    address = f"127.0.0.1:{MAIN_REGISTRY_PORT}"
-    started_here = not registry_answers(address)
-    if started_here:
+def registry() -> str:
+    """host:port of the auth-free test registry (127.0.0.1:5000), started if none answers.
+
+    It is left running: other test processes may be using it (stop_registry(5000) stops it).
+    """
+    if not registry_answers(f"127.0.0.1:{MAIN_REGISTRY_PORT}"):
         _require_registry_binary()
-    yield ensure_registry(MAIN_REGISTRY_PORT)
-    if started_here:
-        stop_registry(MAIN_REGISTRY_PORT)
+    return ensure_registry(MAIN_REGISTRY_PORT)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import io
 import json
 import random
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Union
 from urllib.parse import urljoin
@@ -512,12 +512,12 @@ def _apko(packages: tuple[Pkg, ...], filler: tuple[tuple[str, int], ...], *,
 BIG_STEPS = _debian_base() + (
     Layer("RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends "
           "build-essential autoconf automake libtool pkg-config # buildkit",
-          packages=BIG_PACKAGES_1, files_per_package=24,
+          packages=BIG_PACKAGES_1, files_per_package=10,
           filler=tuple((f"/usr/lib/gcc/x86_64-linux-gnu/12/cc1-part{i}", 10 * MiB) for i in range(5)),
           comment=BUILDKIT),
     Layer("RUN /bin/sh -c set -eux; apt-get install -y --no-install-recommends imagemagick ghostscript "
           "git mercurial subversion openssh-client rsync # buildkit",
-          packages=BIG_PACKAGES_2, files_per_package=24,
+          packages=BIG_PACKAGES_2, files_per_package=10,
           filler=tuple((f"/usr/lib/x86_64-linux-gnu/libMagickCore-6.Q16.so.{i}", 10 * MiB) for i in range(5)),
           comment=BUILDKIT),
     ConfigStep("WORKDIR /opt/app", comment=BUILDKIT),
@@ -896,7 +896,9 @@ def _platform_image(b: _BuiltVariant) -> PlatformImage:
     return PlatformImage(b.variant.platform, b.manifest.digest, b.config.digest, layers, b.variant)
 
 
-def build_and_push_all(registry: str = DEFAULT_REGISTRY, *, auth: tuple[str, str] | None = None) -> dict[str, ImageInfo]:
+def build_and_push_all(
+    registry: str = DEFAULT_REGISTRY, *, auth: tuple[str, str] | None = None
+) -> dict[str, ImageInfo]:
     """Build every image of `IMAGES` and push all their tags; keyed "library/mariadb:latest"."""
     infos: dict[str, ImageInfo] = {}
     for spec in IMAGES.values():

@@ -7,14 +7,19 @@
 
 Registries listen on 127.0.0.1 only and keep their blobs under
 ``$CHAINSCAN_TEST_WORLD`` (default: ``<tmp>/chainscan-test-world``)/registry-PORT, so a
-later run re-pushes images cheaply. Every registry this process starts is stopped when
-it exits.
+later run re-pushes images cheaply.
+
+The registry of `ensure_registry` is a shared background service, like Redis on 6379: it
+outlives the process that started it (several pytest runs may use it at once) and
+`stop_registry(port)` stops it, from any process. Registries of `start_registry` belong
+to this process and are stopped when it exits.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -67,8 +72,15 @@ class Registry:
     def log_path(self) -> Path:
         return self.root / "registry.log"
 
-    def start(self, timeout: float = 20.0) -> "Registry":
-        """Start the server (again) and wait until /v2/ answers."""
+    @property
+    def pid_path(self) -> Path:
+        return self.root / "registry.pid"
+
+    def start(self, timeout: float = 20.0, *, detach: bool = False) -> "Registry":
+        """Start the server (again) and wait until /v2/ answers.
+
+        detach=True: its own session, a pid file, and no stop at this process's exit.
+        """
         if self.process and self.process.poll() is None:
             return self
         if registry_answers(self.address):
@@ -78,9 +90,12 @@ class Registry:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [REGISTRY_BINARY, "serve", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=detach,
             )
-        _started[self.port] = self
+        if detach:
+            self.pid_path.write_text(f"{self.process.pid}\n")
+        else:
+            _started[self.port] = self
         self._wait_until_up(timeout)
         return self
 
@@ -93,8 +108,34 @@ class Registry:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+            self._forget_pid(self.process.pid)
+        elif self.process is None:
+            self._stop_detached(timeout)
         self.process = None
         _started.pop(self.port, None)
+
+    def _stop_detached(self, timeout: float) -> None:
+        """Stop a detached registry of ours, by its pid file (checked against /proc)."""
+        try:
+            pid = int(self.pid_path.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(self.config_path).encode() not in cmdline:
+            return  # the pid was reused by something else
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._forget_pid(pid)
+
+    def _forget_pid(self, pid: int) -> None:
+        """Remove the pid file unless another process has meanwhile started a new server."""
+        try:
+            if int(self.pid_path.read_text()) == pid:
+                self.pid_path.unlink()
+        except (OSError, ValueError):
+            pass
 
     @property
     def running(self) -> bool:
@@ -165,31 +206,37 @@ def start_registry(port: int, *, auth: tuple[str, str] | None = None, root: Path
     return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth).start()
 
 
-def start_auth_registry(port: int = 5001, username: str = "chainscan", password: str = "correct-horse-battery") -> Registry:
+def start_auth_registry(
+    port: int = 5001, username: str = "chainscan", password: str = "correct-horse-battery"
+) -> Registry:
     """A second registry that demands basic auth (htpasswd), for access-denied tests."""
     return start_registry(port, auth=(username, password))
 
 
+def shared_registry(port: int = 5000) -> Registry:
+    """The (possibly not running) shared background registry on PORT."""
+    return Registry(port, world_dir() / f"registry-{port}")
+
+
 def ensure_registry(port: int = 5000) -> str:
-    """Return "127.0.0.1:PORT", starting an auth-free registry there if nothing answers."""
-    address = f"{HOST}:{port}"
-    if not registry_answers(address):
-        start_registry(port)
-    return address
-
-
-def started_registry(port: int) -> Registry | None:
-    """The Registry this process started on PORT, if any (None: not ours or not running)."""
-    return _started.get(port)
+    """Return "127.0.0.1:PORT", starting a shared, auth-free background registry if nothing answers."""
+    registry = shared_registry(port)
+    if not registry_answers(registry.address):
+        registry.start(detach=True)
+    return registry.address
 
 
 def stop_registry(port: int) -> bool:
-    """Stop the registry this process started on PORT; False if it did not start one there."""
+    """Stop the registry on PORT if one of ours runs there (this process's or the shared one)."""
     registry = _started.get(port)
-    if registry is None:
+    if registry is not None:
+        registry.stop()
+        return True
+    shared = shared_registry(port)
+    if not shared.pid_path.exists():
         return False
-    registry.stop()
-    return True
+    shared.stop()
+    return not registry_answers(shared.address)
 
 
 @atexit.register

@@ -78,3 +78,13 @@ def test_refuses_bad_input_with_a_sentence(text, says):
         parse_reference(text)
     assert says in str(err.value)
     assert str(err.value).endswith((".", ")")) or "`" in str(err.value)
+
+
+def test_platform_matching():
+    from workers.resolve import platform_matches
+
+    assert platform_matches("linux/arm64", "linux/arm64/v8")
+    assert platform_matches("linux/arm64/v8", "linux/arm64")
+    assert platform_matches("linux/amd64", "linux/amd64")
+    assert not platform_matches("linux/arm/v6", "linux/arm/v7")
+    assert not platform_matches("linux/amd64", "linux/arm64")
