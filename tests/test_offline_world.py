@@ -248,5 +248,9 @@ def test_load_into_daemon(docker_client, test_images: dict[str, ImageInfo]) -> N
         assert "chainscan-offline-world/mariadb:test" in docker_client.images.get(image.id).tags
         history = [h["CreatedBy"] for h in docker_client.api.history(image.id)]
         assert any(c.startswith("ENV MARIADB_VERSION=") for c in history)
+        if images.HOST_ARCH == "amd64":  # the base layer carries the host's /bin/sh: RUN works
+            output = docker_client.containers.run(image.id, ["sh", "-c", "cat /etc/debian_version"],
+                                                  entrypoint=[], remove=True)
+            assert output == b"12.5\n"
     finally:
         docker_client.images.remove("chainscan-offline-world/mariadb:test")

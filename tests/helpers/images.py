@@ -17,10 +17,13 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
 import tarfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from platform import machine
 from typing import Iterable, Union
 from urllib.parse import urljoin
 
@@ -75,6 +78,7 @@ class Layer:
     files: tuple[tuple[str, bytes], ...] = ()
     filler: tuple[tuple[str, int], ...] = ()  # (path, size): incompressible, deterministic bytes
     files_per_package: int = 0  # dpkg only: stand-in files plus their info/*.list and *.md5sums
+    shell: bool = False  # a working /bin/sh and core tools, copied from the host (see host_shell_files)
     created: str | None = None
     comment: str | None = None
 
@@ -427,20 +431,20 @@ def _debian_base(arch: str = "amd64", packages: tuple[Pkg, ...] = DEBIAN_BASE_PA
     """The two history entries of a debian:bookworm base image."""
     triplet = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[arch]
     if filler is None:
-        filler = ((f"/usr/lib/{triplet}/libc.so.6", 1_900_000), ("/usr/bin/bash", 1_250_000))
+        filler = ((f"/usr/lib/{triplet}/gconv/gconv-modules.cache", 1_250_000),
+                  ("/usr/lib/locale/C.utf8/LC_COLLATE", 900_000))
     return (
-        Layer("/bin/sh -c #(nop) ADD file:{diff_hex} in / ", packages=packages, filler=filler,
+        Layer("/bin/sh -c #(nop) ADD file:{diff_hex} in / ", packages=packages, filler=filler, shell=True,
               created="2024-06-12T23:58:54.374542133Z"),
         ConfigStep('/bin/sh -c #(nop)  CMD ["bash"]', env=(DEBIAN_PATH,), cmd=("bash",),
                    created="2024-06-12T23:58:54.783014497Z"),
     )
 
 
-ENTRYPOINT_SCRIPT = b"""#!/bin/bash
-set -eo pipefail
-shopt -s nullglob
+ENTRYPOINT_SCRIPT = b"""#!/bin/sh
+set -e
 # Minimal stand-in for the official image's entrypoint.
-if [ "${1:0:1}" = '-' ]; then set -- mariadbd "$@"; fi
+case "$1" in -*) set -- mariadbd "$@" ;; esac
 exec "$@"
 """
 
@@ -662,9 +666,9 @@ def filler_bytes(path: str, size: int) -> bytes:
     return random.Random(f"{path}:{size}").randbytes(size)
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def _tar(files: dict[str, bytes], dir_modes: dict[str, int] | None = None) -> bytes:
     """A reproducible tar: sorted entries, parents first, root-owned, fixed mtime."""
-    dirs = {str(p) for path in files for p in _parents(path)}
+    dirs = {str(p) for path in files for p in _parents(path)} | set(dir_modes or {})
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name in sorted(dirs | set(files)):
@@ -672,11 +676,11 @@ def _tar(files: dict[str, bytes]) -> bytes:
             info.mtime = TAR_MTIME
             info.uname = info.gname = "root"
             if name in dirs:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                info.type, info.mode = tarfile.DIRTYPE, (dir_modes or {}).get(name, 0o755)
                 tar.addfile(info)
             else:
                 data = files[name]
-                executable = "/bin/" in name or "/sbin/" in name or name.endswith(".sh") or "/app/" in name
+                executable = any(part in name for part in ("/bin/", "/sbin/", ".sh", ".so", "/app/"))
                 info.size, info.mode = len(data), 0o755 if executable else 0o644
                 tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
@@ -718,9 +722,33 @@ def _layer_files(variant: Variant, step: Layer, installed: dict[str, Pkg], first
         if step.files_per_package:
             for pkg in step.packages:
                 files.update(_dpkg_package_files(pkg, step.files_per_package, variant.architecture))
+    if step.shell:
+        files.update(host_shell_files(variant.architecture))
     files.update(dict(step.files))
     files.update({path: filler_bytes(path, size) for path, size in step.filler})
     return files
+
+
+HOST_TOOLS = ("cat", "chmod", "env", "id", "ln", "ls", "mkdir", "rm", "sleep", "touch", "true")
+HOST_LIBS = ("libc.so.6", "libselinux.so.1", "libpcre2-8.so.0")
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine(), "")
+
+
+def host_shell_files(arch: str) -> dict[str, bytes]:
+    """The host's dash (as /bin/sh), a few coreutils and their libraries.
+
+    With them `RUN`, `docker run … sh -c` and healthchecks work in images built FROM the
+    Debian test images. Only when the image's architecture is the host's and the host is
+    a glibc system with these files (Debian 12 here); otherwise nothing is added.
+    """
+    triplet = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[arch]
+    loader = {"amd64": "/lib64/ld-linux-x86-64.so.2", "arm64": "/lib/ld-linux-aarch64.so.1"}[arch]
+    wanted = {"/bin/sh": "/bin/dash", "/bin/dash": "/bin/dash", loader: loader}
+    wanted.update({f"/bin/{tool}": f"/bin/{tool}" for tool in HOST_TOOLS})
+    wanted.update({f"/lib/{triplet}/{lib}": f"/lib/{triplet}/{lib}" for lib in HOST_LIBS})
+    if arch != HOST_ARCH or not all(os.path.exists(src) for src in wanted.values()):
+        return {}
+    return {path: Path(os.path.realpath(src)).read_bytes() for path, src in wanted.items()}
 
 
 def _dpkg_package_files(pkg: Pkg, count: int, arch: str) -> dict[str, bytes]:
@@ -742,7 +770,8 @@ def _build_layers(variant: Variant, oci: bool) -> list[tuple[_Blob, str, str]]:
     for step in variant.steps:
         if not isinstance(step, Layer):
             continue
-        raw = _tar(_layer_files(variant, step, installed, first=not layers))
+        dir_modes = {"/tmp": 0o1777} if not layers and variant.distro else None
+        raw = _tar(_layer_files(variant, step, installed, first=not layers), dir_modes)
         diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         filler = sum(size for _, size in step.filler)
         level = 0 if filler > 16 * MiB else 1 if filler else 6  # random bytes do not compress anyway

@@ -82,7 +82,7 @@ def scan(web, slack, text: str, **kwargs):
 
 
 def parent_and_replies(slack):
-    parent_post = slack.calls("chat.postMessage")[0]
+    parent_post = next(c for c in slack.calls("chat.postMessage") if c.ok)
     ts = parent_post.response["ts"]
     thread = slack.messages_in_thread(CHANNEL, ts)
     return ts, thread
