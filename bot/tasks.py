@@ -15,7 +15,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from workers.errors import ScanError
-from workers.queue import Outcome, UNEXPECTED, enqueue_scan, outcome_of, scan_queue
+from workers.pair import combine, enqueue_pair, plan_alternative, scannable
+from workers.queue import Outcome, UNEXPECTED, outcome_of, scan_queue
+from workers.reference import parse_reference
 
 from .config import SlackSettings
 from .render import blocks as render
@@ -34,7 +36,11 @@ def open_thread(request: dict) -> dict:
     settings = SlackSettings.from_env()
     client = web_client(settings)
     thread = ThreadState(ts="", **request)
-    progress = render.progress_message(_familiar(thread.image), "queued — scanning 1 image…")
+    ref = parse_reference(thread.image)
+    mapping = plan_alternative(ref, settings.engine) if thread.alternative_wanted else None
+    images = 2 if scannable(mapping) else 1
+    state = f"scanning {'it and its Chainguard alternative' if images == 2 else '1 image'}…"
+    progress = render.progress_message(_familiar(thread.image), state)
     try:
         posted = client.chat_postMessage(channel=thread.channel, text=progress.text, blocks=progress.blocks)
     except SlackApiError as exc:
@@ -45,13 +51,13 @@ def open_thread(request: dict) -> dict:
         raise
     thread.ts = posted["ts"]
     queue = scan_queue(job.connection, settings.engine)
-    scan = enqueue_scan(queue, settings.engine, thread.image, force=thread.force)
-    thread.jobs = {"original": scan.id}
+    original, other = enqueue_pair(queue, settings.engine, ref, mapping, force=thread.force)
+    thread.jobs = {"original": original.id, "alternative": other.id if other else None}
     ThreadStore(job.connection).save(thread)
     queue.enqueue(
         publish_thread,
         thread.key,
-        depends_on=Dependency(jobs=[scan], allow_failure=True),
+        depends_on=Dependency(jobs=[j for j in (original, other) if j], allow_failure=True),
         retry=PUBLISH_RETRY,
         on_failure=Callback(publish_failed),
         result_ttl=3600,
@@ -73,7 +79,9 @@ def publish_thread(key: str) -> dict:
         if outcome.error:
             _publish_failure(client, store, thread, outcome.error)
         else:
-            _publish_report(client, store, thread, outcome, settings)
+            mapping = plan_alternative(parse_reference(thread.image), settings.engine) if thread.alternative_wanted else None
+            other = _outcome(job.connection, thread.jobs["alternative"]) if thread.jobs.get("alternative") else None
+            _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
     except SlackApiError as exc:
         if not is_permanent(exc):
             raise  # RQ retries; parts already posted are not posted again
@@ -132,15 +140,16 @@ def _publish_failure(client: WebClient, store: ThreadStore, thread: ThreadState,
     store.save(thread)
 
 
-def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, outcome: Outcome, settings: SlackSettings) -> None:
-    report = outcome.report
-    parts = []
-    layers = render.layers_message(report)
+def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, result, settings: SlackSettings) -> None:
+    report = result.report
     findings, overflow = render.findings_message(
         report, severity=thread.severity, only_fixed=thread.only_fixed, top=settings.top_findings
     )
-    parts.append(("layers", layers))
-    parts.append(("findings", findings))
+    parts = [("layers", render.layers_message(report)), ("findings", findings)]
+    comparison = render.comparison_message(result)
+    if comparison:
+        parts.append(("comparison", comparison))
+        overflow = overflow or any(len(x) > 15 for x in (result.comparison.removed, result.comparison.kept, result.comparison.added))
     for name, message in parts:
         if not store.posted(thread, name):
             client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
@@ -149,13 +158,13 @@ def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, 
         client.files_upload_v2(
             channel=thread.channel,
             thread_ts=thread.ts,
-            content=report_markdown(report),
+            content=report_markdown(report, result.alternative, result.comparison),
             filename=f"{report.image.reference.rsplit('/', 1)[-1].replace(':', '-').replace('@', '-')}-report.md",
             title=f"Full report: {report.image.reference}",
             initial_comment=f"All {report.total} findings for {report.image.reference}.",
         )
         store.mark_posted(thread, "file")
-    card = render.summary_card(report)
+    card = render.pair_card(result)
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     thread.state = "done"
     store.save(thread)

@@ -181,3 +181,56 @@ def _block_chars(block: dict) -> int:
     for element in block.get("elements", []) + block.get("fields", []):
         total += len(element.get("text", "")) if isinstance(element.get("text"), str) else len(str(element.get("text", "")))
     return total
+
+
+def pair_card(result) -> Message:
+    """The summary card for an image and its alternative (a ``workers.pair.PairResult``)."""
+    report, alt = result.report, result.alternative
+    mapping = result.mapping
+    notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (list(mapping.notes[:3]) if mapping else [])
+    if alt is None:
+        extra = [f"_Chainguard alternative: {escape(result.reason)}._"] if result.reason else []
+        card = summary_card(report, extra_lines=extra, notes=notes)
+        return card
+    c = result.comparison
+    lines = [
+        image_line(report),
+        image_line(alt),
+        escape(c.verdict),
+        f"{_facts_short(report)}  vs  {_facts_short(alt)} · DB of {day(report.db.updated_at)}"
+        + (" · cached" if report.cached and alt.cached else ""),
+    ]
+    blocks = [section("\n".join(lines))]
+    if notes:
+        blocks.append(context("\n".join(f"Note: {escape(n)}" for n in notes)))
+    text = f"{report.image.reference}: {counts_line(report.counts)}. {alt.image.reference}: {counts_line(alt.counts)}. {c.verdict}"
+    return Message(text=text, blocks=blocks)
+
+
+def comparison_message(result, limit: int = 15) -> Message | None:
+    """What switching removes, what stays and what it adds, by (vulnerability, package)."""
+    c = result.comparison
+    if c is None:
+        return None
+    alt = result.alternative.image.reference
+
+    def listing(findings) -> str:
+        shown = [
+            f"• {escape(f.id)} `{escape(f.package)}` {f.severity}" + (f" → {escape(f.fixed)}" if f.fixed else "")
+            for f in findings[:limit]
+        ]
+        more = len(findings) - limit
+        return "\n".join(shown) + (f"\n…and {more} more (in the attached file)" if more > 0 else "") if shown else "nothing"
+
+    blocks = [
+        section(f"*Switching to {escape(alt)}*\n{escape(c.verdict)}"),
+        section(f"*Removed* ({counts_line(c.removed_counts)})\n{listing(c.removed)}"),
+        section(f"*Still there* ({counts_line(c.kept_counts)})\n{listing(c.kept)}"),
+        section(f"*New in the alternative* ({counts_line(c.added_counts)})\n{listing(c.added)}"),
+    ]
+    return _fit(Message(text=f"Switching to {alt}: {c.verdict}", blocks=blocks))
+
+
+def _facts_short(report: ScanReport) -> str:
+    layers = len(report.layers)
+    return f"{human_size(report.image.size_bytes)}, {age(report.image.created)}, {layers} layer{'s' if layers != 1 else ''}"

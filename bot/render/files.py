@@ -10,7 +10,20 @@ from workers.report import ScanReport
 from .format import counts_line, day, human_size
 
 
-def report_markdown(report: ScanReport) -> str:
+def report_markdown(report: ScanReport, alternative: ScanReport | None = None, comparison=None) -> str:
+    """The original's full report; with an alternative, its report and the comparison follow."""
+    text = _one_report(report)
+    if alternative is not None and comparison is not None:
+        text += f"\n# Switching to {alternative.image.reference}\n\n{comparison.verdict}\n"
+        for name in ("removed", "kept", "added"):
+            findings = getattr(comparison, name)
+            text += f"\n## {name.capitalize()} ({len(findings)})\n\n"
+            text += "".join(f"- {f.id} {f.package} {f.installed} ({f.severity}){' → ' + f.fixed if f.fixed else ''}\n" for f in findings)
+        text += "\n" + _one_report(alternative)
+    return text
+
+
+def _one_report(report: ScanReport) -> str:
     image = report.image
     out = [
         f"# {image.reference}",

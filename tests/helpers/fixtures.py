@@ -114,10 +114,11 @@ def test_images(registry: str) -> dict[str, ImageInfo]:
 
 
 @pytest.fixture(scope="session")
-def auth_registry() -> Iterator[Registry]:
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A second registry that demands basic auth; `.auth` holds (username, password)."""
     _require_registry_binary()
-    registry = start_registry(free_port(), auth=("chainscan", "correct-horse-battery"))
+    registry = start_registry(free_port(), auth=("chainscan", "correct-horse-battery"),
+                              root=tmp_path_factory.mktemp("auth-registry"))
     yield registry
     registry.stop()
 

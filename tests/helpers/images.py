@@ -21,7 +21,6 @@ import os
 import random
 import tarfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from platform import machine
 from typing import Iterable, Union
@@ -861,6 +860,7 @@ class _Registry:
     def __init__(self, registry: str, auth: tuple[str, str] | None = None) -> None:
         self.base = f"http://{registry}"
         self.session = requests.Session()
+        self.session.trust_env = False  # loopback: never through an HTTP(S)_PROXY
         self.session.auth = auth
 
     def push_blob(self, repository: str, blob: _Blob) -> None:
@@ -888,10 +888,18 @@ def _check(response: requests.Response, status: int) -> None:
         raise RuntimeError(f"{response.request.method} {response.url} -> {response.status_code}: {response.text[:300]}")
 
 
-@lru_cache(maxsize=None)
+_BUILT: dict[tuple[Variant, bool], _BuiltVariant] = {}
+KEEP_BUILT_BELOW = 32 * MiB  # the big image is rebuilt rather than held in memory
+
+
 def _built(variant: Variant, oci: bool) -> _BuiltVariant:
-    """Build each variant once per process (the big image takes a few seconds)."""
-    return _build_variant(variant, oci)
+    """Build a variant, keeping small ones for later pushes in this process."""
+    if (variant, oci) in _BUILT:
+        return _BUILT[(variant, oci)]
+    built = _build_variant(variant, oci)
+    if sum(len(blob.data) for blob, _, _ in built.layers) < KEEP_BUILT_BELOW:
+        _BUILT[(variant, oci)] = built
+    return built
 
 
 def push_image(spec: ImageSpec, registry: str = DEFAULT_REGISTRY, *, repository: str | None = None,

@@ -42,8 +42,10 @@ def world_dir() -> Path:
 
 def registry_answers(address: str, timeout: float = 1.0) -> bool:
     """True when something speaks the registry API at address (401 counts: it is up)."""
+    session = requests.Session()
+    session.trust_env = False  # loopback: never through an HTTP(S)_PROXY
     try:
-        response = requests.get(f"http://{address}/v2/", timeout=timeout)
+        response = session.get(f"http://{address}/v2/", timeout=timeout)
     except requests.RequestException:
         return False
     return response.status_code in (200, 401)

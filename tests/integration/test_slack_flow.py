@@ -88,6 +88,13 @@ def parent_and_replies(slack):
     return ts, thread
 
 
+def stored_report(redis_client, repository: str):
+    """The engine's own report for ``repository``, read from its cache."""
+    store = ReportStore(redis_client)
+    reports = [store.get(k.decode()) for k in redis_client.scan_iter("chainscan:report:*")]
+    return next(r for r in reports if f"/{repository}:" in r.image.reference or f"/{repository}@" in r.image.reference)
+
+
 def all_text(message) -> str:
     parts = [message.get("text", "")]
     for block in message.get("blocks") or []:
@@ -108,12 +115,17 @@ def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_
 
     ts, thread = parent_and_replies(slack)
     parent, *replies = thread
-    report = ReportStore(redis_client).get(next(iter(k.decode() for k in redis_client.scan_iter("chainscan:report:*"))))
-    c = report.counts
+    report = stored_report(redis_client, "library/mariadb")
+    alternative = stored_report(redis_client, "chainguard/mariadb")
+    c, a = report.counts, alternative.counts
     card = all_text(parent)
     assert f"{c['critical']} critical · {c['high']} high · {c['medium']} medium · {c['low']} low" in card
     assert f"({sum(report.fixable.values())} fixable)" in card
     assert "docker.io/library/mariadb:latest" in card and "scanning" not in card.lower()
+    card_lines = parent["blocks"][0]["text"]["text"].splitlines()
+    assert "chainguard/mariadb:latest" in card_lines[1]
+    assert f"{a['critical']} critical · {a['high']} high · {a['medium']} medium · {a['low']} low" in card_lines[1]
+    assert card_lines[2].startswith("Switching removes")
     assert all(r.get("thread_ts") == ts for r in replies)
     layer_text = all_text(replies[0])
     assert "Where the findings come from" in layer_text and "layer  1" in layer_text
@@ -121,6 +133,8 @@ def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_
     worst = report.vulnerabilities[0]
     assert worst.id in findings and worst.package in findings
     assert len([m for m in thread if "Where the findings come from" in all_text(m)]) == 1
+    switching = next(all_text(m) for m in replies if "*Switching to" in all_text(m))
+    assert "*Removed*" in switching and "*Still there*" in switching
 
 
 def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, monkeypatch, test_images):
@@ -131,7 +145,7 @@ def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, m
     uploads = slack.uploads(completed_only=True)
     assert len(uploads) == 1 and uploads[0].thread_ts == ts and uploads[0].channel == CHANNEL
     report_md = uploads[0].content.decode()
-    total = sum(ReportStore(redis_client).get(next(iter(k.decode() for k in redis_client.scan_iter("chainscan:report:*")))).counts.values())
+    total = sum(stored_report(redis_client, "library/big").counts.values())
     assert report_md.count("| CVE-") + report_md.count("| GHSA-") + report_md.count("| TEMP-") >= total - 0
     findings = next(all_text(m) for m in thread if "Worst" in all_text(m))
     assert "showing 5 of" in findings and "attached" in findings
