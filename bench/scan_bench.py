@@ -29,7 +29,8 @@ ROUNDS = 5
 
 
 def forget_reports(redis: Redis) -> None:
-    for key in redis.scan_iter("chainscan:report:*"):
+    """Make the next scan fully cold: no cached report, no cached digest answer."""
+    for key in [*redis.scan_iter("chainscan:report:*"), *redis.scan_iter("chainscan:distribution:*")]:
         redis.delete(key)
 
 

@@ -137,13 +137,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         return _fail("Set REDIS_URL so the workers and the bot share a Redis, e.g. REDIS_URL=redis://127.0.0.1:6379/0.")
     size = args.size or int(os.environ.get("WORKER_POOL_SIZE") or 2)
+    preload()
     with redis_connection(settings) as (redis, _):
         queues = [settings.queue_name]
+        # SimpleWorker runs each job in the worker process instead of a fork: the jobs only orchestrate
+        # (Trivy and builds run as subprocesses or in dockerd), so isolation buys little and a fork
+        # per job costs ~10 ms. A worker that dies is restarted by the pool; its job is retried.
         if size == 1:
-            Worker(queues, connection=redis).work(burst=args.burst, with_scheduler=True)
+            SimpleWorker(queues, connection=redis).work(burst=args.burst, with_scheduler=True)
         else:
-            WorkerPool(queues, connection=redis, num_workers=size).start(burst=args.burst)
+            WorkerPool(queues, connection=redis, num_workers=size, worker_class=SimpleWorker).start(burst=args.burst)
     return 0
+
+
+def preload() -> None:
+    """Import the job modules and load the catalog before workers fork, so each job starts warm."""
+    import bot.tasks  # noqa: F401
+    import workers.jobs  # noqa: F401
+    from workers.catalog import load_catalog
+
+    load_catalog()
 
 
 def _fail(message: str) -> int:

@@ -39,6 +39,7 @@ class Settings:
     trivy_bin: str = "trivy"
     scan_timeout: int = 600
     registry_timeout: int = 60
+    resolve_ttl: int = 60
     result_ttl: int = 24 * 3600
     history_length: int = 200
     job_retries: int = 2
@@ -58,6 +59,7 @@ class Settings:
             trivy_bin=env.get("TRIVY_BIN") or "trivy",
             scan_timeout=_int(env, "SCAN_TIMEOUT", 600),
             registry_timeout=_int(env, "REGISTRY_TIMEOUT", 60),
+            resolve_ttl=_int(env, "RESOLVE_TTL", 60),
             result_ttl=_int(env, "RESULT_TTL", 24 * 3600),
             history_length=_int(env, "HISTORY_LENGTH", 200),
             job_retries=_int(env, "JOB_RETRIES", 2),

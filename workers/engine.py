@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import ScanError
 from .reference import ImageRef, parse_reference
 from .report import DbInfo, ScanReport, normalize
-from .resolve import ResolvedImage, resolve
+from .resolve import ResolvedImage, inspect, interpret, source_reference
 from .store import ReportStore, cache_key, db_version_key
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class Scanner:
     settings: Settings
     redis: Redis
-    docker_factory: Callable[[], docker.DockerClient] = docker.from_env
+    docker_factory: Callable[..., docker.DockerClient] = docker.from_env
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __post_init__(self) -> None:
@@ -44,7 +44,7 @@ class Scanner:
     def docker(self) -> docker.DockerClient:
         if self._docker is None:
             try:
-                self._docker = self.docker_factory()
+                self._docker = self.docker_factory(timeout=self.settings.registry_timeout)
             except docker.errors.DockerException:
                 raise ScanError(
                     "docker_unavailable",
@@ -55,7 +55,7 @@ class Scanner:
     def scan(self, reference: str | ImageRef, *, force: bool = False) -> ScanReport:
         """Scan an image from its registry; answers from the cache when the digest and DB are unchanged."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
-        resolved = resolve(ref, self.settings, self.docker)
+        resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         db = trivy.db_info(self.env)
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version)) if db else None
         if key and not force and (hit := self._cached(key, ref)):
@@ -74,6 +74,16 @@ class Scanner:
                 lock.release()
             except LockError:  # expired while Trivy ran: harmless, the result is stored
                 log.warning("scan lock for %s expired before release", key)
+
+    def _distribution(self, ref: ImageRef, *, fresh: bool) -> dict:
+        """The registry's answer for ``ref``, reused for RESOLVE_TTL seconds (tags rarely move that fast)."""
+        source = str(source_reference(ref, self.settings))
+        if not fresh and self.settings.resolve_ttl and (hit := self.store.get_distribution(source)):
+            return hit
+        data = inspect(ref, self.settings, self.docker)
+        if self.settings.resolve_ttl:
+            self.store.put_distribution(source, data, self.settings.resolve_ttl)
+        return data
 
     def _cached(self, key: str, ref: ImageRef) -> ScanReport | None:
         report = self.store.get(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.results import Result
 
 from .config import Settings
 from .errors import ScanError
@@ -80,13 +81,15 @@ def error_from_meta(job: Job) -> ScanError:
 
 
 def wait_for(job: Job, timeout: float) -> Outcome:
-    """Poll until the job ends (cheap on a local Redis; backs off from 2 ms to 100 ms)."""
+    """Block until the job ends, woken by RQ's result stream (``rq:results:<id>``) rather than polling."""
     deadline = time.monotonic() + timeout
-    delay = 0.002
-    while time.monotonic() < deadline:
+    last_seen = "0-0"
+    while (remaining := deadline - time.monotonic()) > 0:
         outcome = outcome_of(job)
         if outcome is not None:
             return outcome
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+        # Each end of an attempt (success, failure, a retry's failure) appends to the stream.
+        seen = job.connection.xread({Result.get_key(job.id): last_seen}, block=max(1, int(min(remaining, 1.0) * 1000)))
+        if seen:
+            last_seen = seen[0][1][-1][0]
     return Outcome(error=ScanError("timeout", f"No worker finished the scan within {int(timeout)} seconds. Check that workers are running (`python -m bot status`)."))

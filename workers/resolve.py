@@ -42,20 +42,22 @@ def source_reference(ref: ImageRef, settings: Settings) -> ImageRef:
     return ref
 
 
-def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> ResolvedImage:
-    """Ask the registry (through the engine) for the digest and platforms of ``ref``."""
+def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> dict:
+    """The engine's ``/distribution/{name}/json`` answer for ``ref`` (mirror applied); errors become sentences."""
     source = source_reference(ref, settings)
     credential = settings.credential_for(source.registry)
     try:
-        data = client.api.inspect_distribution(
-            str(source), auth_config=credential.as_docker_auth() if credential else None
-        )
+        return client.api.inspect_distribution(str(source), auth_config=credential.as_docker_auth() if credential else None)
     except docker.errors.APIError as exc:
         raise registry_error(classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar) from None
     except requests.exceptions.Timeout:
         raise registry_error("timeout", ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
         raise registry_error("docker_unavailable", ref.familiar) from None
+
+
+def interpret(ref: ImageRef, settings: Settings, data: dict) -> ResolvedImage:
+    """Pick the digest and check the platform from an :func:`inspect` answer. Pure."""
     descriptor = data.get("Descriptor") or {}
     platforms = tuple(_platform_name(p) for p in data.get("Platforms") or [])
     is_index = descriptor.get("mediaType") in INDEX_MEDIA_TYPES
@@ -68,12 +70,17 @@ def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> R
     digest = ref.digest or descriptor["digest"]
     return ResolvedImage(
         requested=ref,
-        source=source.with_digest(digest),
+        source=source_reference(ref, settings).with_digest(digest),
         digest=digest,
         platform=settings.platform,
         platforms=platforms,
         is_index=is_index,
     )
+
+
+def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> ResolvedImage:
+    """Ask the registry (through the engine) for the digest and platforms of ``ref``."""
+    return interpret(ref, settings, inspect(ref, settings, client))
 
 
 def classify_engine_error(message: str, status: int | None) -> str:

@@ -8,6 +8,7 @@ Keys (all under ``chainscan:``, JSON values carry a schema number):
 - ``stats:trivy_runs``                  how many times Trivy actually ran
 - ``failures``                          the last failures, for ``/scan status``
 - ``db``                                the DB version of the latest scan
+- ``distribution:{reference}``          the registry's digest answer for a tag, for RESOLVE_TTL seconds
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ class ReportStore:
 
     def history(self, repository: str, limit: int = 50) -> list[dict]:
         return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}history:{repository}", 0, limit - 1)]
+
+    def get_distribution(self, reference: str) -> dict | None:
+        raw = self.redis.get(f"{PREFIX}distribution:{reference}")
+        return json.loads(raw) if raw else None
+
+    def put_distribution(self, reference: str, data: dict, ttl: int) -> None:
+        self.redis.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
 
     def lock(self, key: str, timeout: int, wait: int):
         """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
