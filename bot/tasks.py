@@ -195,14 +195,19 @@ def request_from_command(command: dict, scan) -> dict:
 
 
 def enqueue_open_thread(queue: Queue, request: dict) -> Job:
-    return queue.enqueue(
-        open_thread,
-        request,
-        retry=Retry(max=3, interval=[2, 10, 30]),
-        on_failure=Callback(open_failed),
-        result_ttl=600,
-        failure_ttl=24 * 3600,
-    )
+    """The one Redis write of a slash command: a single MULTI/EXEC (RQ's pipeline parameter)."""
+    with queue.connection.pipeline() as pipe:
+        job = queue.enqueue(
+            open_thread,
+            request,
+            retry=Retry(max=3, interval=[2, 10, 30]),
+            on_failure=Callback(open_failed),
+            result_ttl=600,
+            failure_ttl=24 * 3600,
+            pipeline=pipe,
+        )
+        pipe.execute()
+    return job
 
 
 def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
