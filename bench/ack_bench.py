@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import http.client
 import os
-import threading
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -8,20 +8,41 @@ keys (milliseconds) so that it still answers when no worker is alive.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from redis import Redis
 from rq import Queue
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
 
-from .commands import HELP, BuildCommand, HelpCommand, InvalidCommand, ScanCommand, StatusCommand, parse_command
+from workers.build import check_dockerfile
+
+from .build_tasks import enqueue_open_build_thread
+from .commands import (
+    HELP,
+    BuildCommand,
+    HelpCommand,
+    InvalidCommand,
+    ScanCommand,
+    StatusCommand,
+    parse_command,
+)
 from .config import SlackSettings
-from .slack_client import web_client
+from .render.views import (
+    BUILD_CALLBACK,
+    DOCKERFILE_ACTION,
+    DOCKERFILE_BLOCK,
+    build_modal,
+    dockerfile_from_message,
+)
+from .slack_client import error_code, explain, tell_user, web_client
 from .status import status_text
 from .tasks import enqueue_open_thread, request_from_command
 
 log = logging.getLogger(__name__)
 
+SHORTCUT_CALLBACK = "scan_dockerfile"
 QUEUE_DOWN = "I could not queue that scan: the job queue (Redis) is not answering. Try again in a minute; if it persists, tell an admin."
 
 
@@ -49,7 +70,13 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
         elif isinstance(parsed, StatusCommand):
             ack(text=_status(redis, settings), response_type="ephemeral")
         elif isinstance(parsed, BuildCommand):
-            ack(text="Dockerfile builds are not enabled on this installation yet.", response_type="ephemeral")
+            denial = _build_denied(settings, command.get("channel_id"), command.get("user_id"))
+            if denial:
+                ack(text=denial, response_type="ephemeral")
+                return
+            ack()
+            # views.open must use the trigger_id within 3 s, so it is the one Web API call made here.
+            _open_modal(client, logger, command["trigger_id"], build_modal(command["channel_id"]), command.get("response_url"))
         elif isinstance(parsed, ScanCommand):
             denial = _denied(settings, command)
             if denial:
@@ -66,11 +93,64 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
                 response_type="ephemeral",
             )
 
+    @app.shortcut(SHORTCUT_CALLBACK)
+    def dockerfile_shortcut(ack: Ack, shortcut: dict, client, logger: logging.Logger, respond) -> None:
+        ack()
+        channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
+        denial = _build_denied(settings, channel, user)
+        if denial:
+            respond(text=denial, response_type="ephemeral", replace_original=False)
+            return
+        text, snippet = dockerfile_from_message(shortcut.get("message") or {})
+        if not text and not snippet:
+            respond(text="I found no Dockerfile in that message: put it in a ``` code block or attach it as a snippet.",
+                    response_type="ephemeral", replace_original=False)
+            return
+        _open_modal(client, logger, shortcut["trigger_id"], build_modal(channel, text, snippet), None)
+
+    @app.view(BUILD_CALLBACK)
+    def build_submitted(ack: Ack, body: dict, view: dict, logger: logging.Logger) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        value = (((view.get("state") or {}).get("values") or {}).get(DOCKERFILE_BLOCK) or {}).get(DOCKERFILE_ACTION) or {}
+        text = value.get("value") or ""
+        # Pasted text wins; an empty field is fine only when the modal came with a snippet.
+        problem = check_dockerfile(text) if text.strip() or not meta.get("file") else None
+        if problem:
+            ack(response_action="errors", errors={DOCKERFILE_BLOCK: problem})
+            return
+        request = {"channel": meta.get("channel"), "user": body["user"]["id"], "team": (body.get("team") or {}).get("id"),
+                   "dockerfile": text if text.strip() else None, "file": None if text.strip() else meta.get("file")}
+        try:
+            enqueue_open_build_thread(queue, request)
+        except Exception:
+            logger.exception("could not enqueue a build")
+            ack(response_action="errors", errors={DOCKERFILE_BLOCK: QUEUE_DOWN})
+            return
+        ack()
+
     @app.error
     def on_error(error: Exception, logger: logging.Logger) -> None:
         logger.error("unhandled error in a listener: %s", error, exc_info=error)
 
     return app
+
+
+def _build_denied(settings: SlackSettings, channel: str | None, user: str | None) -> str | None:
+    if not settings.builds_enabled:
+        return "Dockerfile builds are turned off on this installation (an admin can set BUILDS_ENABLED=true)."
+    if settings.build_channels and channel not in settings.build_channels:
+        return "Dockerfile builds are not allowed in this channel (BUILD_ALLOWED_CHANNELS)."
+    if settings.build_users and user not in settings.build_users:
+        return "You are not on the list of people who may build Dockerfiles here (BUILD_ALLOWED_USERS)."
+    return None
+
+
+def _open_modal(client, logger: logging.Logger, trigger_id: str, view: dict, response_url: str | None) -> None:
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", error_code(exc))
+        tell_user(response_url, f"I could not open the Dockerfile form: {explain(exc)}")
 
 
 def _denied(settings: SlackSettings, command: dict) -> str | None:

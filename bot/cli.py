@@ -152,6 +152,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def preload() -> None:
     """Import the job modules and load the catalog before workers fork, so each job starts warm."""
+    import bot.build_tasks  # noqa: F401
     import bot.tasks  # noqa: F401
     import workers.jobs  # noqa: F401
     from workers.catalog import load_catalog

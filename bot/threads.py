@@ -36,6 +36,7 @@ class ThreadState:
     alternative: dict | None = None  # the catalog's answer, when looked up
     created_at: float = field(default_factory=time.time)
     state: str = "scanning"  # scanning | done | failed
+    kind: str = "image"  # image | build
 
     @property
     def key(self) -> str:

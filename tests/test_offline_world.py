@@ -17,7 +17,12 @@ import requests
 from tests.helpers import images, trivydb
 from tests.helpers.bbolt import MAGIC, fnv1a_64, write_bbolt
 from tests.helpers.fixtures import run_trivy, trivy_scan_json
-from tests.helpers.images import ExpectedVulnerability, ImageInfo, expected_vulnerabilities, severity_counts
+from tests.helpers.images import (
+    ExpectedVulnerability,
+    ImageInfo,
+    expected_vulnerabilities,
+    severity_counts,
+)
 from tests.helpers.trivydb import Advisory, build_trivy_db
 
 ALL_SCANS = [

@@ -43,6 +43,10 @@ class Settings:
     result_ttl: int = 24 * 3600
     history_length: int = 200
     job_retries: int = 2
+    build_timeout: int = 300
+    build_memory_mb: int = 1024
+    build_cpus: int = 1
+    build_network: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -63,6 +67,10 @@ class Settings:
             result_ttl=_int(env, "RESULT_TTL", 24 * 3600),
             history_length=_int(env, "HISTORY_LENGTH", 200),
             job_retries=_int(env, "JOB_RETRIES", 2),
+            build_timeout=_int(env, "BUILD_TIMEOUT", 300),
+            build_memory_mb=_int(env, "BUILD_MEMORY_MB", 1024),
+            build_cpus=max(1, _int(env, "BUILD_CPUS", 1)),
+            build_network=(env.get("BUILD_NETWORK") or "").lower() in ("1", "true", "yes"),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:

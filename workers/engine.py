@@ -75,6 +75,22 @@ class Scanner:
             except LockError:  # expired while Trivy ran: harmless, the result is stored
                 log.warning("scan lock for %s expired before release", key)
 
+    def scan_built(self, tag: str, label: str) -> ScanReport:
+        """Scan an image that exists only in the local engine (a Dockerfile build), by its tag."""
+        image_id = self.docker.images.get(tag).id
+        db = trivy.db_info(self.env)
+        key = cache_key(image_id, "local", db_version_key(db.updated_at, db.version)) if db else None
+        if key and (hit := self.store.get(key)):
+            hit.image.reference, hit.cached = label, True
+            return hit
+        args = trivy.image_command(self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env)
+        self.store.count_trivy_run()
+        output = trivy.run_json(args, timeout=self.settings.scan_timeout, what=label)
+        db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
+        report = normalize(output, reference=label, digest=image_id, db=db, scanned_at=_now())
+        self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
+        return report
+
     def _distribution(self, ref: ImageRef, *, fresh: bool) -> dict:
         """The registry's answer for ``ref``, reused for RESOLVE_TTL seconds (tags rarely move that fast)."""
         source = str(source_reference(ref, self.settings))
@@ -115,8 +131,12 @@ class Scanner:
             digest=resolved.digest,
             db=db,
             platform=resolved.platform,
-            scanned_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            scanned_at=_now(),
         )
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -9,14 +9,20 @@ whoever reports the final failure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from rq import get_current_job
 
+from .build import build, remove
+from .catalog import load_catalog
 from .config import Settings
+from .dockerfile import rewrite_for_chainguard
 from .engine import Scanner
 from .errors import ScanError
+from .misconfig import scan_dockerfile
 from .reference import InvalidReference
+from .secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,59 @@ def scan_image(reference: str, force: bool = False) -> dict:
             raise
         return _failed(job, scanner, reference, exc)
     return {"report": report.to_dict()}
+
+
+BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard version"}
+
+
+def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
+    """Build the pasted Dockerfile (or its Chainguard rewrite), scan the image, remove it."""
+    job = get_current_job()
+    settings = Settings.from_env()
+    scanner = Scanner(settings, job.connection)
+    label = BUILD_LABELS[variant]
+    text = dockerfile if variant == "original" else chainguard_rewrite(dockerfile, settings).text
+    tag = f"chainscan-build/{build_id}:{variant}"
+    try:
+        outcome = build(scanner.docker, text, tag, settings)
+        if outcome.error:
+            error = ScanError("build_failed", f"The build of {label} failed: {outcome.error}")
+            result = {**_failed(job, scanner, label, error), "build": {"log_tail": outcome.log_tail}}
+            if variant == "chainguard":
+                result["rewrite"] = masked_rewrite(dockerfile, settings)
+            return result
+        report = scanner.scan_built(tag, label)
+        result = {"report": report.to_dict(), "build": {"log_tail": outcome.log_tail}}
+        if variant == "chainguard":
+            result["rewrite"] = masked_rewrite(dockerfile, settings)
+        if variant == "original":
+            found = scan_dockerfile(dockerfile, trivy_bin=settings.trivy_bin)
+            result["misconfigurations"] = [vars(m) for m in found]
+        return result
+    except ScanError as exc:
+        if exc.transient:
+            _remember(job, scanner, label, exc)
+            raise
+        return _failed(job, scanner, label, exc)
+    finally:
+        with contextlib.suppress(ScanError):
+            remove(scanner.docker, tag)
+
+
+def chainguard_rewrite(dockerfile: str, settings: Settings):
+    return rewrite_for_chainguard(dockerfile, load_catalog(), settings.chainguard_registry, settings.chainguard_org_registry)
+
+
+def masked_rewrite(dockerfile: str, settings: Settings) -> dict:
+    """What the Chainguard rewrite changed, with secret values masked, for the thread."""
+    data = chainguard_rewrite(dockerfile, settings).to_dict()
+    data.pop("text")
+    for item in data["changes"] + data["unmapped"]:
+        for name in ("old", "new", "text"):
+            if name in item:
+                item[name] = mask_secrets(item[name])
+    data["notes"] = [mask_secrets(note) for note in data["notes"]]
+    return data
 
 
 def _failed(job, scanner: Scanner, reference: str, error: ScanError) -> dict:

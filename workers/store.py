@@ -48,7 +48,8 @@ class ReportStore:
         except (ValueError, KeyError, TypeError):
             return None  # an old or corrupt entry is a cache miss, not an error
 
-    def put(self, key: str, report: ScanReport, repository: str) -> None:
+    def put(self, key: str, report: ScanReport, repository: str | None) -> None:
+        """Cache ``report``; with a repository, also add it to that repository's history."""
         summary = {
             "digest": report.image.digest,
             "reference": report.image.reference,
@@ -60,8 +61,9 @@ class ReportStore:
         history = f"{PREFIX}history:{repository}"
         with self.redis.pipeline() as pipe:
             pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
-            pipe.lpush(history, json.dumps(summary))
-            pipe.ltrim(history, 0, self.history_length - 1)
+            if repository:
+                pipe.lpush(history, json.dumps(summary))
+                pipe.ltrim(history, 0, self.history_length - 1)
             pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
             pipe.execute()
 

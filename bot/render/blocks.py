@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from workers.report import Finding, ScanReport, at_or_above
 
-from .format import age, counts_line, day, human_size, short_counts, short_digest, truncate
+from .format import (
+    age,
+    counts_line,
+    day,
+    human_size,
+    short_counts,
+    short_digest,
+    truncate,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000

@@ -1,6 +1,13 @@
 import pytest
 
-from bot.commands import BuildCommand, HelpCommand, InvalidCommand, ScanCommand, StatusCommand, parse_command
+from bot.commands import (
+    BuildCommand,
+    HelpCommand,
+    InvalidCommand,
+    ScanCommand,
+    StatusCommand,
+    parse_command,
+)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "?"])

@@ -41,6 +41,7 @@ JSON_PARAMS = frozenset(
 
 UPLOAD = "upload"
 RESPONSE_URL = "response_url"
+DOWNLOAD = "download"  # GET of a snippet's url_private_download
 
 _TS_BASE_MICROS = 1_700_000_000 * 1_000_000
 
@@ -105,6 +106,7 @@ class _State:
     ephemerals: List[Dict[str, Any]] = field(default_factory=list)
     uploads: Dict[str, Upload] = field(default_factory=dict)
     views: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    snippets: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # file id -> {"name", "content"}
     counter: int = 0
 
 
@@ -159,6 +161,7 @@ class SlackAPIServer:
             "users.info": self._users_info,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.info": self._files_info,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -420,6 +423,8 @@ class SlackAPIServer:
             return self._receive_upload(path, params, body)
         if method == RESPONSE_URL:
             return 200, {}, "ok"
+        if method == DOWNLOAD:
+            return self._download(path, headers)
 
         handler = self._methods.get(method)
         if handler is None:
@@ -653,6 +658,31 @@ class SlackAPIServer:
         info = self.users.get(user) or self._default_user(user)
         return {"ok": True, "user": copy.deepcopy(info)}
 
+    def add_snippet(self, content: str, name: str = "Dockerfile") -> Dict[str, Any]:
+        """A text snippet someone posted: ``files.info`` describes it, ``url_private_download`` serves it
+        to a request bearing a valid bot token (as Slack does)."""
+        with self._cond:
+            file_id = self._next_id("F")
+            self._state.snippets[file_id] = {"name": name, "content": content.encode()}
+        return {"id": file_id, "name": name, "title": name, "mode": "snippet", "filetype": "dockerfile",
+                "url_private_download": f"{self.root_url}/download/{file_id}/{name}"}
+
+    def _files_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        snippet = self._state.snippets.get(str(params.get("file")))
+        if snippet is None:
+            return {"ok": False, "error": "file_not_found"}
+        file_id = str(params["file"])
+        return {"ok": True, "file": {"id": file_id, "name": snippet["name"], "mode": "snippet", "filetype": "dockerfile",
+                                     "size": len(snippet["content"]),
+                                     "url_private_download": f"{self.root_url}/download/{file_id}/{snippet['name']}"}}
+
+    def _download(self, path: str, headers: Dict[str, str]) -> Tuple[int, Dict[str, str], Any]:
+        if self._check_auth(headers, {}):
+            return 302, {"Location": "https://slack.com/signin"}, b""  # Slack redirects unauthenticated downloads
+        file_id = path.split("/")[2] if len(path.split("/")) > 2 else ""
+        snippet = self._state.snippets.get(file_id)
+        return (200, {"Content-Type": "text/plain"}, snippet["content"]) if snippet else (404, {}, b"not found")
+
     def _files_get_upload_url_external(self, params: Dict[str, Any]) -> Dict[str, Any]:
         filename = params.get("filename")
         length = params.get("length")
@@ -795,6 +825,8 @@ class _Handler(BaseHTTPRequestHandler):
             method = UPLOAD
             ctype = content_type.split(";", 1)[0].strip().lower()
             params = _parse_multipart(content_type, body) if ctype == "multipart/form-data" else {}
+        elif url.path.startswith("/download/"):
+            method, params = DOWNLOAD, {}
         elif url.path.startswith("/response/"):
             method = RESPONSE_URL
             params = self._params(url.query, content_type or "application/json", body)

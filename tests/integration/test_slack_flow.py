@@ -1,15 +1,9 @@
-"""From a signed ``/scan`` over real HTTP to the thread content, with real workers.
-
-The app runs as ``python -m bot serve`` (gunicorn + Flask); the Slack Web API is
-the local recording server in tests/helpers/slack_api.py; jobs run on real RQ
-workers (burst SimpleWorker in this process, so the test knows when they end).
-"""
+"""From a signed ``/scan`` over real HTTP to the thread content, with real workers."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,89 +13,19 @@ import requests
 from rq import Queue, SimpleWorker
 from rq.registry import StartedJobRegistry
 
-from tests.helpers.slack_api import SlackAPIServer
-from tests.helpers.slack_requests import post_signed, slash_command_body, sign
+from tests.helpers.slack_requests import post_signed, slash_command_body
+from tests.integration.conftest import (
+    CHANNEL,
+    SECRET,
+    all_text,
+    parent_and_replies,
+    run_workers,
+    scan,
+    stored_report,
+)
 from workers.config import Settings
-from workers.store import ReportStore
 
 pytestmark = pytest.mark.integration
-
-SECRET = "test-signing-secret"
-CHANNEL = "C0SCANS"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def slack():
-    with SlackAPIServer(token="xoxb-test") as server:
-        yield server
-
-
-@pytest.fixture
-def slack_env(engine_env, slack, monkeypatch):
-    values = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.base_url, "TOP_FINDINGS": "20"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return {**engine_env, **values}
-
-
-@pytest.fixture
-def web(slack_env, redis_client):
-    """The real HTTP server: ``python -m bot serve`` on a free loopback port."""
-    port = free_port()
-    env = {**os.environ, **slack_env, "HOST": "127.0.0.1", "PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"the web server did not start: {proc.stderr.read().decode()[-2000:]}")
-    yield f"{url}/slack/events"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(15)
-
-
-def run_workers(redis_client) -> None:
-    queue = Queue(Settings.from_env().queue_name, connection=redis_client)
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
-
-
-def scan(web, slack, text: str, **kwargs):
-    body = slash_command_body(text, channel_id=CHANNEL, response_url=slack.response_url("r1"), **kwargs)
-    return post_signed(web, body, SECRET)
-
-
-def parent_and_replies(slack):
-    parent_post = next(c for c in slack.calls("chat.postMessage") if c.ok)
-    ts = parent_post.response["ts"]
-    thread = slack.messages_in_thread(CHANNEL, ts)
-    return ts, thread
-
-
-def stored_report(redis_client, repository: str):
-    """The engine's own report for ``repository``, read from its cache."""
-    store = ReportStore(redis_client)
-    reports = [store.get(k.decode()) for k in redis_client.scan_iter("chainscan:report:*")]
-    return next(r for r in reports if f"/{repository}:" in r.image.reference or f"/{repository}@" in r.image.reference)
-
-
-def all_text(message) -> str:
-    parts = [message.get("text", "")]
-    for block in message.get("blocks") or []:
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        parts += [e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str)]
-    return "\n".join(parts)
 
 
 def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_images):

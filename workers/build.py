@@ -1,0 +1,140 @@
+"""Building a pasted Dockerfile on the Docker engine, with limits.
+
+The build context is the Dockerfile alone (a tar with one file), so ``COPY`` of
+local files cannot reach anything on the worker. RUN steps get no network
+unless ``BUILD_NETWORK`` is set, a memory and CPU cap, and the whole build a
+time limit (the stream is closed, which makes dockerd cancel the build).
+Base images still come through the engine's own pulls (``DOCKERHUB_MIRROR``
+is applied to every docker.io ``FROM``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import time
+from dataclasses import dataclass, field
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .config import Settings
+from .dockerfile import parse_stages, physical_lines
+from .errors import ScanError
+from .reference import InvalidReference, parse_reference
+from .resolve import source_reference
+from .secrets import scrub, secret_values
+
+MAX_DOCKERFILE = 20_000
+LOG_TAIL = 12
+_ADD_URL = re.compile(r"(?im)^\s*ADD\s+(?:--\S+\s+)*(https?|git)://")
+
+
+@dataclass
+class BuildOutcome:
+    image_id: str | None
+    tag: str
+    log_tail: list[str] = field(default_factory=list)  # masked
+    error: str | None = None  # masked, one sentence
+
+
+def check_dockerfile(text: str) -> str | None:
+    """Why this Dockerfile cannot be built here, or None. Pure."""
+    if not text or not text.strip():
+        return "The Dockerfile is empty."
+    if len(text) > MAX_DOCKERFILE:
+        return f"The Dockerfile is {len(text):,} characters; the limit is {MAX_DOCKERFILE:,}."
+    if not parse_stages(text):
+        return "That does not look like a Dockerfile: there is no FROM line."
+    if _ADD_URL.search(text):
+        return "ADD from a URL is not allowed here (builds have no network); download the file in your own build instead."
+    return None
+
+
+def apply_mirror(text: str, settings: Settings) -> str:
+    """Point every docker.io ``FROM`` at ``DOCKERHUB_MIRROR``, keeping everything else byte for byte. Pure."""
+    if not settings.dockerhub_mirror:
+        return text
+    lines = physical_lines(text)
+    for stage in parse_stages(text):
+        if stage.kind != "image":
+            continue
+        try:
+            ref = parse_reference(stage.image)
+        except InvalidReference:
+            continue
+        mirrored = source_reference(ref, settings)
+        if mirrored != ref:
+            index = stage.line - 1
+            lines[index] = lines[index].replace(stage.image, mirrored.familiar if mirrored.digest is None else str(mirrored), 1)
+    return "".join(lines)
+
+
+def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Settings) -> BuildOutcome:
+    """Build ``dockerfile`` as ``tag``; failures come back as a masked sentence and the last log lines."""
+    secrets = secret_values(dockerfile)
+    context = _context_tar(apply_mirror(dockerfile, settings))
+    limits = {"memory": settings.build_memory_mb * 1024 * 1024, "memswap": settings.build_memory_mb * 1024 * 1024,
+              "cpusetcpus": f"0-{settings.build_cpus - 1}" if settings.build_cpus > 1 else "0"}
+    deadline = time.monotonic() + settings.build_timeout
+    log: list[str] = []
+    image_id = None
+    try:
+        stream = client.api.build(
+            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False,
+            network_mode=None if settings.build_network else "none", container_limits=limits,
+            timeout=settings.build_timeout, decode=True, labels={"chainscan.build": "1"},
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log += [line for line in chunk["stream"].splitlines() if line.strip()]
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                log.append(chunk["error"].strip())
+                return BuildOutcome(None, tag, _tail(log, secrets), scrub(_first_line(chunk["error"]), secrets))
+            if time.monotonic() > deadline:
+                stream.close() if hasattr(stream, "close") else None
+                return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
+    except docker.errors.APIError as exc:
+        return BuildOutcome(None, tag, _tail(log, secrets), scrub(_first_line(str(exc.explanation or exc)), secrets))
+    except requests.exceptions.ReadTimeout:
+        return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException):
+        raise ScanError("docker_unavailable", "The Docker engine is not reachable from the workers, so the Dockerfile cannot be built.") from None
+    if image_id is None:
+        try:
+            image_id = client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            return BuildOutcome(None, tag, _tail(log, secrets), "The build ended without producing an image.")
+    return BuildOutcome(image_id, tag, _tail(log, secrets))
+
+
+def remove(client: docker.DockerClient, tag: str) -> None:
+    """Remove a built image (best effort: the daemon's disk is not ours to fill)."""
+    try:
+        client.images.remove(tag, force=True, noprune=False)
+    except docker.errors.DockerException:
+        pass
+
+
+def _context_tar(dockerfile: str) -> io.BytesIO:
+    data = dockerfile.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def _tail(log: list[str], secrets: list[str]) -> list[str]:
+    return [scrub(line, secrets)[:300] for line in log[-LOG_TAIL:]]
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "the build failed"
+    return line[:300]

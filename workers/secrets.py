@@ -1,0 +1,41 @@
+"""Masking secret values in Dockerfiles, build logs and Trivy messages. Pure.
+
+``ENV MYSQL_ROOT_PASSWORD=hunter2`` becomes ``ENV MYSQL_ROOT_PASSWORD=••••`` in
+every message, log line and file the bot produces. A name is secret when it
+contains PASSWORD, PASSWD, PWD, SECRET, TOKEN, API_KEY, PRIVATE_KEY, ACCESS_KEY,
+CREDENTIAL(S) or AUTH (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "••••"
+_SECRET_NAME = r"[A-Za-z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)[A-Za-z0-9_]*"
+# NAME=value (ENV/ARG/--build-arg/shell), value quoted or not
+_ASSIGNMENT = re.compile(rf"(?i)\b({_SECRET_NAME})(\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s\"']+)")
+# legacy form: ENV NAME value
+_ENV_SPACE = re.compile(rf"(?im)^(\s*(?:ENV|ARG)\s+)({_SECRET_NAME})(\s+)(?!=)(\S.*?)\s*$")
+
+
+def mask_secrets(text: str) -> str:
+    """Replace the value of every secret-looking assignment with a mask."""
+    if not text:
+        return text
+    text = _ENV_SPACE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
+    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
+def secret_values(text: str) -> list[str]:
+    """The secret values themselves (to scrub them wherever else they appear, e.g. echoed in logs)."""
+    values = [m.group(3).strip("\"'") for m in _ASSIGNMENT.finditer(text or "")]
+    values += [m.group(4).strip("\"'") for m in _ENV_SPACE.finditer(text or "")]
+    return [v for v in values if len(v) >= 4]
+
+
+def scrub(text: str, values: list[str]) -> str:
+    """Mask assignments and any literal occurrence of known secret values."""
+    text = mask_secrets(text)
+    for value in sorted(set(values), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
