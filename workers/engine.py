@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import docker
 from redis import Redis
 from redis.exceptions import LockError
+from redis.lock import Lock
 
 from . import trivy
 from .config import Settings
@@ -27,6 +30,10 @@ from .resolve import ResolvedImage, inspect, interpret, source_reference
 from .store import ReportStore, cache_key, db_version_key
 
 log = logging.getLogger(__name__)
+
+# The scan lock lives LOCK_TTL seconds and is renewed while Trivy runs, so a worker killed
+# mid-scan frees it within LOCK_TTL and a waiting request takes over.
+LOCK_TTL = 30
 
 
 @dataclass
@@ -62,13 +69,14 @@ class Scanner:
             return hit
         if key is None:  # no DB yet: Trivy downloads it on this run; nothing to coalesce on
             return self._run(resolved, ref)
-        lock = self.store.lock(key, timeout=self.settings.scan_timeout + 60, wait=self.settings.scan_timeout + 60)
+        lock = self.store.lock(key, timeout=LOCK_TTL, wait=self.settings.scan_timeout + 60)
         if not lock.acquire():
             raise ScanError("busy", f"Another scan of {ref.familiar} is taking too long. Try again in a few minutes.")
         try:
             if not force and (hit := self._cached(key, ref)):
                 return hit  # someone else scanned it while we waited
-            return self._run(resolved, ref)
+            with _kept_alive(lock):
+                return self._run(resolved, ref)
         finally:
             try:
                 lock.release()
@@ -136,6 +144,27 @@ class Scanner:
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
+
+
+@contextmanager
+def _kept_alive(lock: Lock) -> Iterator[None]:
+    """Renew ``lock`` every LOCK_TTL/3 seconds from a helper thread until the block ends."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(LOCK_TTL / 3):
+            try:
+                lock.reacquire()
+            except LockError:
+                return
+
+    keeper = threading.Thread(target=renew, name="scan-lock-keeper", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
 
 
 def _now() -> str:

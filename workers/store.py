@@ -84,7 +84,10 @@ class ReportStore:
 
     def lock(self, key: str, timeout: int, wait: int):
         """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
-        return self.redis.lock(key.replace(f"{PREFIX}report:", f"{PREFIX}lock:", 1), timeout=timeout, blocking_timeout=wait)
+        # thread_local=False: the lock is renewed from a helper thread while Trivy runs
+        return self.redis.lock(
+            key.replace(f"{PREFIX}report:", f"{PREFIX}lock:", 1), timeout=timeout, blocking_timeout=wait, thread_local=False
+        )
 
     def count_trivy_run(self) -> int:
         return int(self.redis.incr(f"{PREFIX}stats:trivy_runs"))

@@ -160,3 +160,67 @@ def test_cli_text_output_and_bad_reference(engine_env, test_images):
     bad = subprocess.run([sys.executable, "-m", "bot", "scan", "MariaDB;rm -rf /"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=180, env=env)
+
+
+def test_cli_scan_compares_with_the_chainguard_alternative(engine_env, registry, trivy_cache_dir, test_images):
+    proc = run_cli("scan", "mariadb", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    alternative = data["alternative"]
+    assert alternative["image"]["reference"] == f"{registry}/chainguard/mariadb:latest"
+    expected = direct_trivy_counts(f"{registry}/chainguard/mariadb:latest", trivy_cache_dir)
+    assert {k: v for k, v in alternative["counts"].items() if v} == dict(expected)
+    comparison = data["comparison"]
+    assert comparison["verdict"].startswith("Switching removes")
+    key = lambda f: (f["id"], f["package"])  # noqa: E731
+    original, theirs = {key(v) for v in data["vulnerabilities"]}, {key(v) for v in alternative["vulnerabilities"]}
+    assert {key(f) for f in comparison["removed"]} == original - theirs
+    assert {key(f) for f in comparison["kept"]} == original & theirs
+    assert {key(f) for f in comparison["added"]} == theirs - original
+    assert data["alternative_reason"] is None and data["alternative_mapping"]["free_tier"] is True
+    text = run_cli("scan", "mariadb")
+    assert "Chainguard alternative: " in text.stdout and "removed by switching" in text.stdout
+
+
+def test_cli_no_alternative(engine_env, test_images):
+    data = json.loads(run_cli("scan", "python:3.12", "--format", "json", "--no-alternative").stdout)
+    assert data["alternative"] is None and data["comparison"] is None and data["alternative_reason"]
+
+
+def test_an_unreachable_chainguard_registry_still_gives_the_original(engine_env, test_images):
+    env = {**os.environ, "CHAINGUARD_REGISTRY": "127.0.0.1:1/chainguard"}
+    proc = run_cli("scan", "mariadb", "--format", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["counts"]["critical"] > 0 and data["alternative"] is None
+    assert "could not be scanned" in data["alternative_reason"] and "Could not reach the registry" in data["alternative_reason"]
+
+
+def test_cli_alternative_needs_no_scan(engine_env):
+    data = json.loads(run_cli("alternative", "mariadb:11.4", "--format", "json").stdout)
+    assert data["reference"].endswith("/chainguard/mariadb:latest") and data["free_tier"] is True
+    assert "only :latest and :latest-dev" in data["tag_advice"]
+    unknown = json.loads(run_cli("alternative", "mariadbx", "--format", "json").stdout)
+    assert unknown["reference"] is None and unknown["reason"] == "no known Chainguard equivalent" and "mariadb" in unknown["close_names"]
+    paid = json.loads(run_cli("alternative", "mysql", "--format", "json").stdout)
+    assert paid["reference"] is None and paid["free_tier"] is False and "CHAINGUARD_ORG_REGISTRY" in paid["reason"]
+
+
+def test_the_scan_lock_is_renewed_while_held_and_expires_when_its_holder_dies(redis_client, monkeypatch):
+    from workers import engine
+
+    monkeypatch.setattr(engine, "LOCK_TTL", 0.6)
+    store = ReportStore(redis_client)
+    lock = store.lock("chainscan:report:x", timeout=0.6, wait=0)
+    assert lock.acquire()
+    with engine._kept_alive(lock):
+        time.sleep(1.5)
+        assert lock.owned()
+    orphan = store.lock("chainscan:report:y", timeout=0.6, wait=0)
+    assert orphan.acquire()  # never renewed: as if its worker were killed
+    time.sleep(0.8)
+    assert store.lock("chainscan:report:y", timeout=0.6, wait=0).acquire()
