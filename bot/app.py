@@ -14,11 +14,13 @@ import logging
 from redis import Redis
 from rq import Queue
 from slack_bolt import Ack, App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.errors import SlackApiError
 
 from workers.build import check_dockerfile
 
 from .build_tasks import enqueue_open_build_thread
+from .installations import RedisInstallationStore, RedisOAuthStateStore
 from .commands import (
     HELP,
     BuildCommand,
@@ -43,20 +45,36 @@ from .tasks import enqueue_open_thread, request_from_command
 log = logging.getLogger(__name__)
 
 SHORTCUT_CALLBACK = "scan_dockerfile"
+BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "files:write", "files:read"]  # as deploy/slack-manifest.yml
 QUEUE_DOWN = "I could not queue that scan: the job queue (Redis) is not answering. Try again in a minute; if it persists, tell an admin."
 
 
 def create_app(settings: SlackSettings, redis: Redis) -> App:
-    app = App(
-        token=settings.bot_token,
-        signing_secret=settings.signing_secret,
-        client=web_client(settings),
-        # Bolt calls auth.test once at start-up to check the token; tests point it at the local stand-in.
-        token_verification_enabled=bool(settings.bot_token),
-        # Every listener finishes its work before it acks (parse + one Redis enqueue), so run it in
-        # the request thread: no hand-off to Bolt's thread pool and no polling for the ack.
-        process_before_response=True,
-    )
+    # Every listener finishes its work before it acks (parse + one Redis enqueue), so it runs in the
+    # request thread: no hand-off to Bolt's thread pool and no polling for the ack.
+    if settings.oauth:  # many workspaces: tokens come from the installation store in Redis
+        app = App(
+            signing_secret=settings.signing_secret,
+            client=web_client(settings, token=None),
+            process_before_response=True,
+            oauth_settings=OAuthSettings(
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=RedisInstallationStore(redis),
+                state_store=RedisOAuthStateStore(redis),
+                install_path="/slack/install",
+                redirect_uri_path="/slack/oauth_redirect",
+            ),
+        )
+    else:  # one workspace, one bot token; Bolt checks it once with auth.test at start-up
+        app = App(
+            token=settings.bot_token,
+            signing_secret=settings.signing_secret,
+            client=web_client(settings),
+            token_verification_enabled=bool(settings.bot_token),
+            process_before_response=True,
+        )
     queue = Queue(settings.engine.queue_name, connection=redis)
 
     @app.command("/scan")

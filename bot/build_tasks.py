@@ -26,7 +26,7 @@ from .config import SlackSettings
 from .render import blocks as render
 from .render import builds as render_builds
 from .render.files import report_markdown
-from .slack_client import error_code, explain, is_permanent, tell_user, web_client
+from .slack_client import client_for, error_code, explain, is_permanent, tell_user
 from .tasks import PUBLISH_RETRY, publish_failed
 from .threads import ThreadState, ThreadStore
 
@@ -39,9 +39,9 @@ def open_build_thread(request: dict) -> dict:
     """``request``: channel, user, team, dockerfile (text) or file (a snippet's id)."""
     job = get_current_job()
     settings = SlackSettings.from_env()
-    client = web_client(settings)
     thread = ThreadState(ts="", channel=request["channel"], user=request["user"], team=request.get("team"),
                          image=LABEL, kind="build", response_url=request.get("response_url"))
+    client = client_for(settings, job.connection, thread.team)
     try:
         try:
             dockerfile = request.get("dockerfile") or _download_snippet(client, settings, request.get("file"))
@@ -81,7 +81,7 @@ def publish_build_thread(key: str) -> dict:
     thread = store.load(key)
     if thread is None:
         return {"error": "thread expired"}
-    client = web_client(SlackSettings.from_env())
+    client = client_for(SlackSettings.from_env(), job.connection, thread.team)
     original, variant = (_result(job.connection, thread.jobs.get(role)) for role in ("original", "alternative"))
     try:
         _publish(client, store, thread, original, variant)
@@ -157,7 +157,7 @@ def _download_snippet(client: WebClient, settings: SlackSettings, file_id: str |
         return ""
     info = client.files_info(file=file_id)["file"]
     url = info.get("url_private_download") or info.get("url_private")
-    response = requests.get(url, headers={"Authorization": f"Bearer {settings.bot_token}"}, timeout=20, allow_redirects=False)
+    response = requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=20, allow_redirects=False)
     if response.status_code != 200:
         raise ScanError("snippet", "I could not read the attached snippet (is the app allowed to read files?).")
     return response.content.decode("utf-8", "replace")[:50_000]

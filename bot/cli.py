@@ -174,8 +174,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import embedded_url
 
     settings = SlackSettings.from_env()
-    if not settings.bot_token or not (settings.signing_secret or settings.app_token):
-        return _fail("Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode); see the README.")
+    if not (settings.bot_token or settings.oauth) or not (settings.signing_secret or settings.app_token):
+        return _fail(
+            "Set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for OAuth installs) and "
+            "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode); see the README."
+        )
     with redis_connection(settings.engine) as (redis, embedded):
         url = settings.engine.redis_url or embedded_url(redis)
         helper = None

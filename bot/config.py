@@ -16,6 +16,8 @@ class SlackSettings:
     bot_token: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None  # with client_secret: multi-workspace OAuth install
+    client_secret: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     host: str = "127.0.0.1"  # set HOST=0.0.0.0 in a container behind a proxy
     port: int = 3000
@@ -30,6 +32,10 @@ class SlackSettings:
     build_users: frozenset[str] = frozenset()
     engine: Settings = field(default_factory=Settings)
 
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SlackSettings":
         env = os.environ if env is None else env
@@ -38,6 +44,8 @@ class SlackSettings:
             bot_token=env.get("SLACK_BOT_TOKEN") or None,
             signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             app_token=env.get("SLACK_APP_TOKEN") or None,
+            client_id=env.get("SLACK_CLIENT_ID") or None,
+            client_secret=env.get("SLACK_CLIENT_SECRET") or None,
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             host=env.get("HOST") or "127.0.0.1",
             port=int(env.get("PORT") or 3000),

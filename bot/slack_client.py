@@ -50,6 +50,15 @@ def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:
     )
 
 
+def client_for(settings: SlackSettings, redis, team_id: str | None) -> WebClient:
+    """The client for posting to a workspace: the configured token, or the one its install stored."""
+    if settings.bot_token or not settings.oauth:
+        return web_client(settings)
+    from .installations import bot_token
+
+    return web_client(settings, token=bot_token(redis, team_id))
+
+
 def error_code(exc: SlackApiError) -> str:
     try:
         return str(exc.response.get("error") or "unknown_error")

@@ -23,7 +23,7 @@ from workers.reference import parse_reference
 from .config import SlackSettings
 from .render import blocks as render
 from .render.files import report_markdown
-from .slack_client import error_code, explain, is_permanent, tell_user, web_client
+from .slack_client import client_for, error_code, explain, is_permanent, tell_user
 from .threads import ThreadState, ThreadStore
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ def open_thread(request: dict) -> dict:
     """Post "queued" in the channel, then enqueue the scans and the publisher."""
     job = get_current_job()
     settings = SlackSettings.from_env()
-    client = web_client(settings)
     thread = ThreadState(ts="", **request)
+    client = client_for(settings, job.connection, thread.team)
     ref = parse_reference(thread.image)
     mapping = plan_alternative(ref, settings.engine) if thread.alternative_wanted else None
     images = 2 if scannable(mapping) else 1
@@ -74,7 +74,7 @@ def publish_thread(key: str) -> dict:
     if thread is None:
         return {"error": "thread expired"}
     settings = SlackSettings.from_env()
-    client = web_client(settings)
+    client = client_for(settings, job.connection, thread.team)
     outcome = _outcome(job.connection, thread.jobs.get("original"))
     try:
         if outcome.error:
@@ -114,7 +114,7 @@ def close_stale_thread(key: str) -> None:
     thread = store.load(key)
     if thread is None or thread.state != "scanning":
         return
-    client = web_client(SlackSettings.from_env())
+    client = client_for(SlackSettings.from_env(), job.connection, thread.team)
     error = ScanError("lost", "The scan did not finish: its job was lost (a worker or Redis restarted). Run the command again.")
     _publish_failure(client, store, thread, error)
 

@@ -25,6 +25,14 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
     def slack_events():
         return handler.handle(request)
 
+    @flask_app.get("/slack/install")
+    def slack_install():
+        return handler.handle(request)
+
+    @flask_app.get("/slack/oauth_redirect")
+    def slack_oauth_redirect():
+        return handler.handle(request)
+
     @flask_app.get("/healthz")
     def healthz():
         try:

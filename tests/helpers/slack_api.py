@@ -162,7 +162,9 @@ class SlackAPIServer:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
+            "oauth.v2.access": self._oauth_v2_access,
         }
+        self.installs: Dict[str, Dict[str, Any]] = {}  # OAuth code -> what oauth.v2.access returns
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -429,7 +431,7 @@ class SlackAPIServer:
         handler = self._methods.get(method)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method", "req_method": method}
-        auth_error = self._check_auth(headers, params)
+        auth_error = None if method.startswith("oauth.") else self._check_auth(headers, params)  # client credentials instead
         if auth_error:
             return 200, {}, {"ok": False, "error": auth_error}
         with self._cond:
@@ -657,6 +659,21 @@ class SlackAPIServer:
             return {"ok": False, "error": "user_not_found"}
         info = self.users.get(user) or self._default_user(user)
         return {"ok": True, "user": copy.deepcopy(info)}
+
+    def add_install(self, code: str, *, team_id: str, token: str, installer: str = "U0INSTALLER") -> None:
+        """Prepare an OAuth ``code`` that ``oauth.v2.access`` exchanges for a bot token of ``team_id``."""
+        with self._cond:
+            self.installs[code] = {"team_id": team_id, "token": token, "installer": installer}
+            self.tokens.add(token)
+
+    def _oauth_v2_access(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        install = self.installs.pop(str(params.get("code")), None)
+        if install is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, "app_id": "A0TEST", "authed_user": {"id": install["installer"]}, "scope": self.scopes,
+                "token_type": "bot", "access_token": install["token"], "bot_user_id": self.bot_user_id,
+                "team": {"id": install["team_id"], "name": "Installed team"}, "enterprise": None,
+                "is_enterprise_install": False}
 
     def add_snippet(self, content: str, name: str = "Dockerfile") -> Dict[str, Any]:
         """A text snippet someone posted: ``files.info`` describes it, ``url_private_download`` serves it
