@@ -20,7 +20,6 @@ from slack_sdk.errors import SlackApiError
 from workers.build import check_dockerfile
 
 from .build_tasks import enqueue_open_build_thread
-from .installations import RedisInstallationStore, RedisOAuthStateStore
 from .commands import (
     HELP,
     BuildCommand,
@@ -31,6 +30,7 @@ from .commands import (
     parse_command,
 )
 from .config import SlackSettings
+from .installations import RedisInstallationStore, RedisOAuthStateStore
 from .render.views import (
     BUILD_CALLBACK,
     DOCKERFILE_ACTION,

@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     scheduler.add_argument("--once", action="store_true", help="run one round and exit")
     scheduler.set_defaults(handler=cmd_scheduler)
 
+    catalog = sub.add_parser("catalog", help="the Chainguard catalog: list it, or refresh it from the registry")
+    catalog.add_argument("action", choices=("list", "refresh"))
+    catalog.set_defaults(handler=cmd_catalog)
+
     status = sub.add_parser("status", help="queue depth, workers alive, DB age, recent failures")
     status.set_defaults(handler=cmd_status)
     return parser
@@ -81,8 +85,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except InvalidReference as exc:
         return _fail(str(exc))
     timeout = args.timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
-    mapping = None if args.no_alternative else plan_alternative(ref, settings)
     with redis_connection(settings) as (redis, embedded):
+        mapping = None if args.no_alternative else plan_alternative(ref, settings, redis)
         queue = scan_queue(redis, settings)
         original, other = enqueue_pair(queue, settings, ref, mapping, force=args.force)
         jobs = [job for job in (original, other) if job]
@@ -115,15 +119,18 @@ def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:
 
 
 def cmd_alternative(args: argparse.Namespace) -> int:
+    from redis import Redis
+
     from workers.alternatives import find_alternative
-    from workers.catalog import load_catalog
+    from workers.catalog_state import current_catalog
 
     settings = Settings.from_env()
     try:
         ref = parse_reference(args.image)
     except InvalidReference as exc:
         return _fail(str(exc))
-    alt = find_alternative(ref, load_catalog(), settings.chainguard_registry, settings.chainguard_org_registry, dev=args.dev)
+    catalog = current_catalog(Redis.from_url(settings.redis_url) if settings.redis_url else None, settings)
+    alt = find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=args.dev)
     print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
     return 0
 
@@ -163,6 +170,26 @@ def preload() -> None:
 def _fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from workers.catalog_state import current_catalog, refresh_and_store
+
+    settings = Settings.from_env()
+    with redis_connection(settings) as (redis, embedded):
+        store = None if embedded else redis  # an embedded server forgets everything on exit
+        if args.action == "refresh":
+            result = refresh_and_store(store, settings)
+            if not result.reachable:
+                return _fail(f"Could not refresh the catalog from {settings.chainguard_registry}: {result.error}")
+            print(f"{settings.chainguard_registry}: {len(result.available)} catalog images served, {len(result.missing)} not served"
+                  + ("" if store else " (not stored: set REDIS_URL to share it with the workers)"))
+            for name in result.missing:
+                print(f"  not served: {name}")
+            return 0
+        for entry in current_catalog(store, settings).entries:
+            print(f"{entry.upstream:<40} → {entry.chainguard:<28} {'free' if entry.free_tier else 'paid'}")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

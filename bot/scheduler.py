@@ -1,7 +1,8 @@
 """The ``scheduler`` process: periodic jobs, run through RQ like everything else.
 
-Today: closing threads left at "scanning…" (a job lost with a Redis restart or a
-killed worker whose retries were spent) with a clear sentence.
+Closing threads left at "scanning…" (a job lost with a Redis restart or a killed
+worker whose retries were spent) with a clear sentence, and a daily refresh of the
+Chainguard catalog from the registry.
 """
 
 from __future__ import annotations
@@ -31,12 +32,24 @@ def sweep_stale_threads(redis: Redis, settings: Settings) -> int:
     return len(stale)
 
 
+CATALOG_EVERY = 24 * 3600
+
+
+def refresh_catalog_if_due(redis: Redis, settings: Settings) -> bool:
+    """Once a day, ask the Chainguard registry which images it serves (a no-op when it is unreachable)."""
+    if not redis.set("chainscan:catalog:refresh-due", "1", nx=True, ex=CATALOG_EVERY):
+        return False
+    Queue(settings.queue_name, connection=redis).enqueue("workers.jobs.refresh_catalog_job", result_ttl=3600)
+    return True
+
+
 def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> None:
     while True:
         try:
             closed = sweep_stale_threads(redis, settings)
             if closed:
                 log.info("closing %d stale threads", closed)
+            refresh_catalog_if_due(redis, settings)
         except Exception:
             log.exception("scheduler round failed; trying again")
         if once:

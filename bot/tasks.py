@@ -38,7 +38,7 @@ def open_thread(request: dict) -> dict:
     thread = ThreadState(ts="", **request)
     client = client_for(settings, job.connection, thread.team)
     ref = parse_reference(thread.image)
-    mapping = plan_alternative(ref, settings.engine) if thread.alternative_wanted else None
+    mapping = plan_alternative(ref, settings.engine, job.connection) if thread.alternative_wanted else None
     images = 2 if scannable(mapping) else 1
     state = f"scanning {'it and its Chainguard alternative' if images == 2 else '1 image'}…"
     progress = render.progress_message(_familiar(thread.image), state)
@@ -80,7 +80,7 @@ def publish_thread(key: str) -> dict:
         if outcome.error:
             _publish_failure(client, store, thread, outcome.error)
         else:
-            mapping = plan_alternative(parse_reference(thread.image), settings.engine) if thread.alternative_wanted else None
+            mapping = plan_alternative(parse_reference(thread.image), settings.engine, job.connection) if thread.alternative_wanted else None
             other = _outcome(job.connection, thread.jobs["alternative"]) if thread.jobs.get("alternative") else None
             _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
     except SlackApiError as exc:

@@ -106,3 +106,11 @@ def _remember(job, scanner: Scanner, reference: str, error: ScanError) -> None:
     scanner.store.record_failure(reference, error.kind, error.message)
     job.meta["error"] = error.to_dict()
     job.save_meta()
+
+
+def refresh_catalog_job() -> dict:
+    """Scheduled daily: which catalog images the Chainguard registry serves (stored for every worker)."""
+    from .catalog_state import refresh_and_store
+
+    result = refresh_and_store(get_current_job().connection, Settings.from_env())
+    return {"reachable": result.reachable, "served": len(result.available), "missing": result.missing, "error": result.error}

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis import Redis
 from rq import Queue
 from rq.job import Job
 
 from .alternatives import Alternative, find_alternative
-from .catalog import load_catalog
+from .catalog_state import current_catalog
 from .compare import Comparison, compare
 from .config import Settings
 from .queue import Outcome, enqueue_scan
@@ -25,8 +26,10 @@ from .report import ScanReport
 ALREADY_CHAINGUARD = "this is already a Chainguard image"
 
 
-def plan_alternative(ref: ImageRef, settings: Settings) -> Alternative:
-    return find_alternative(ref, load_catalog(), settings.chainguard_registry, settings.chainguard_org_registry)
+def plan_alternative(ref: ImageRef, settings: Settings, redis: Redis | None = None) -> Alternative:
+    """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any."""
+    catalog = current_catalog(redis, settings)
+    return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry)
 
 
 def scannable(alternative: Alternative | None) -> bool:

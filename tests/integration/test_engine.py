@@ -224,3 +224,19 @@ def test_the_scan_lock_is_renewed_while_held_and_expires_when_its_holder_dies(re
     assert orphan.acquire()  # never renewed: as if its worker were killed
     time.sleep(0.8)
     assert store.lock("chainscan:report:y", timeout=0.6, wait=0).acquire()
+
+
+def test_catalog_refresh_from_the_registry_is_shared_through_redis(engine_env, redis_client, registry, test_images):
+    before = json.loads(run_cli("alternative", "nginx", "--format", "json").stdout)
+    assert before["reference"] == f"{registry}/chainguard/nginx:latest"
+    refreshed = run_cli("catalog", "refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "2 catalog images served" in refreshed.stdout  # the test registry has chainguard/mariadb and python
+    after = json.loads(run_cli("alternative", "nginx", "--format", "json").stdout)
+    assert after["reference"] is None and after["free_tier"] is False  # this registry does not serve it
+    assert json.loads(run_cli("alternative", "mariadb", "--format", "json").stdout)["reference"].endswith("chainguard/mariadb:latest")
+
+
+def test_catalog_refresh_of_an_unreachable_registry_is_a_sentence(engine_env, redis_client):
+    proc = run_cli("catalog", "refresh", env={**os.environ, "CHAINGUARD_REGISTRY": "127.0.0.1:1/chainguard"})
+    assert proc.returncode == 1 and proc.stderr.startswith("Could not refresh the catalog") and "Traceback" not in proc.stderr
