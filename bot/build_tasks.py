@@ -11,6 +11,7 @@ import logging
 import uuid
 
 import requests
+from redis import Redis
 from rq import Callback, Retry, get_current_job
 from rq.job import Dependency, Job
 from slack_sdk import WebClient
@@ -27,7 +28,7 @@ from .render import blocks as render
 from .render import builds as render_builds
 from .render.files import report_markdown
 from .slack_client import client_for, error_code, explain, is_permanent, tell_user
-from .tasks import PUBLISH_RETRY, publish_failed
+from .tasks import PUBLISH_RETRY, post_once, post_parent, publish_failed, run_publisher
 from .threads import ThreadState, ThreadStore
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,12 @@ def open_build_thread(request: dict) -> dict:
             _ephemeral(client, thread, f"I could not build that Dockerfile: {problem}")
             return {"error": problem}
         progress = render.progress_message("Dockerfile", "building it and its Chainguard version…")
-        posted = client.chat_postMessage(channel=thread.channel, text=progress.text, blocks=progress.blocks)
+        thread.ts = job.meta.get("parent_ts") or post_parent(client, thread, progress, job)
     except SlackApiError as exc:
         if is_permanent(exc):
             _ephemeral(client, thread, f"I could not start the build here: {explain(exc)}")
             return {"error": error_code(exc)}
         raise
-    thread.ts = posted["ts"]
     queue = scan_queue(job.connection, settings.engine)
     build_id = uuid.uuid4().hex[:12]
     timeout = settings.engine.build_timeout + settings.engine.scan_timeout + 120
@@ -76,29 +76,15 @@ def open_build_thread(request: dict) -> dict:
 
 
 def publish_build_thread(key: str) -> dict:
-    job = get_current_job()
-    store = ThreadStore(job.connection)
-    thread = store.load(key)
-    if thread is None:
-        return {"error": "thread expired"}
-    client = client_for(SlackSettings.from_env(), job.connection, thread.team)
-    original, variant = (_result(job.connection, thread.jobs.get(role)) for role in ("original", "alternative"))
-    try:
-        _publish(client, store, thread, original, variant)
-    except SlackApiError as exc:
-        if not is_permanent(exc):
-            raise
-        tell_user(thread.response_url, f"I built your Dockerfile but could not post the results: {explain(exc)}")
-        thread.state = "failed"
-        store.save(thread)
-    return {"state": thread.state}
+    return run_publisher(key, _publish)
 
 
-def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, original: dict, variant: dict) -> None:
+def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, connection: Redis) -> None:
+    original, variant = (_result(connection, thread.jobs.get(role)) for role in ("original", "alternative"))
     first = outcome_from_result(original) if original.get("report") or original.get("error") else None
     if first is None or first.error:
         sentence = first.error.message if first and first.error else "The build of your Dockerfile did not finish (a worker stopped). Try again."
-        _post_once(client, store, thread, "error", render_builds.build_failure_message(sentence, (original.get("build") or {}).get("log_tail", [])))
+        post_once(client, store, thread, "error", render_builds.build_failure_message(sentence, (original.get("build") or {}).get("log_tail", [])))
         card = render.error_message("Dockerfile", "the build failed; the reason is in the thread.")
         client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
         thread.state = "failed"
@@ -113,15 +99,15 @@ def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, origina
         result = PairResult(report, None, None, reason, None)
     misconfigs = original.get("misconfigurations") or []
     if variant.get("rewrite"):
-        _post_once(client, store, thread, "rewrite", render_builds.rewrite_message(variant["rewrite"]))
+        post_once(client, store, thread, "rewrite", render_builds.rewrite_message(variant["rewrite"]))
     if second and second.error and (variant.get("build") or {}).get("log_tail"):
-        _post_once(client, store, thread, "variant-failure", render_builds.build_failure_message(second.error.message, variant["build"]["log_tail"]))
-    _post_once(client, store, thread, "misconfig", render_builds.misconfig_message(misconfigs))
+        post_once(client, store, thread, "variant-failure", render_builds.build_failure_message(second.error.message, variant["build"]["log_tail"]))
+    post_once(client, store, thread, "misconfig", render_builds.misconfig_message(misconfigs))
     findings, overflow = render.findings_message(report, top=SlackSettings.from_env().top_findings)
-    _post_once(client, store, thread, "findings", findings)
+    post_once(client, store, thread, "findings", findings)
     comparison = render.comparison_message(result)
     if comparison:
-        _post_once(client, store, thread, "comparison", comparison)
+        post_once(client, store, thread, "comparison", comparison)
     if overflow and not store.posted(thread, "file"):
         client.files_upload_v2(channel=thread.channel, thread_ts=thread.ts, filename="dockerfile-report.md",
                                content=report_markdown(report, result.alternative, result.comparison),
@@ -131,12 +117,6 @@ def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, origina
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     thread.state = "done"
     store.save(thread)
-
-
-def _post_once(client: WebClient, store: ThreadStore, thread: ThreadState, part: str, message) -> None:
-    if not store.posted(thread, part):
-        client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
-        store.mark_posted(thread, part)
 
 
 def _result(connection, job_id: str | None) -> dict:

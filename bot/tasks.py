@@ -9,7 +9,9 @@ or a worker killed mid-scan — and nothing is posted twice.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
+from redis import Redis
 from rq import Callback, Queue, Retry, get_current_job
 from rq.job import Dependency, Job
 from slack_sdk import WebClient
@@ -43,14 +45,13 @@ def open_thread(request: dict) -> dict:
     state = f"scanning {'it and its Chainguard alternative' if images == 2 else '1 image'}…"
     progress = render.progress_message(_familiar(thread.image), state)
     try:
-        posted = client.chat_postMessage(channel=thread.channel, text=progress.text, blocks=progress.blocks)
+        thread.ts = job.meta.get("parent_ts") or post_parent(client, thread, progress, job)
     except SlackApiError as exc:
         if is_permanent(exc):
             log.warning("cannot post in %s: %s", thread.channel, error_code(exc))
             tell_user(thread.response_url, f"I could not start the scan of `{_familiar(thread.image)}` here: {explain(exc)}")
             return {"error": error_code(exc)}
         raise
-    thread.ts = posted["ts"]
     queue = scan_queue(job.connection, settings.engine)
     original, other = enqueue_pair(queue, settings.engine, ref, mapping, force=thread.force)
     thread.jobs = {"original": original.id, "alternative": other.id if other else None}
@@ -68,30 +69,56 @@ def open_thread(request: dict) -> dict:
 
 def publish_thread(key: str) -> dict:
     """Render the scan outcome into the parent message and the thread."""
+    return run_publisher(key, _publish_scan)
+
+
+def post_parent(client: WebClient, thread: ThreadState, message: render.Message, job: Job) -> str:
+    """Post the parent message and remember its ts in the job, so a retried job does not post it again."""
+    ts = client.chat_postMessage(channel=thread.channel, text=message.text, blocks=message.blocks)["ts"]
+    job.meta["parent_ts"] = ts
+    job.save_meta()
+    return ts
+
+
+def run_publisher(key: str, publish: Callable[[WebClient, ThreadStore, ThreadState, Redis], None]) -> dict:
+    """Load the thread, run ``publish`` with a client for its workspace, and handle Slack's refusals:
+    transient ones are raised (RQ retries; parts already posted are not posted again), permanent
+    ones are told to the user privately."""
     job = get_current_job()
     store = ThreadStore(job.connection)
     thread = store.load(key)
     if thread is None:
         return {"error": "thread expired"}
-    settings = SlackSettings.from_env()
-    client = client_for(settings, job.connection, thread.team)
-    outcome = _outcome(job.connection, thread.jobs.get("original"))
+    client = client_for(SlackSettings.from_env(), job.connection, thread.team)
     try:
-        if outcome.error:
-            _publish_failure(client, store, thread, outcome.error)
-        else:
-            mapping = plan_alternative(parse_reference(thread.image), settings.engine, job.connection) if thread.alternative_wanted else None
-            other = _outcome(job.connection, thread.jobs["alternative"]) if thread.jobs.get("alternative") else None
-            _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
+        publish(client, store, thread, job.connection)
     except SlackApiError as exc:
         if not is_permanent(exc):
-            raise  # RQ retries; parts already posted are not posted again
+            raise
         log.warning("publishing %s failed: %s", key, error_code(exc))
-        tell_user(thread.response_url, f"I scanned `{_familiar(thread.image)}` but could not post the results: {explain(exc)}")
+        tell_user(thread.response_url, f"I finished `{_familiar(thread.image)}` but could not post the results: {explain(exc)}")
         thread.state = "failed"
         store.save(thread)
         return {"error": error_code(exc)}
     return {"state": thread.state}
+
+
+def post_once(client: WebClient, store: ThreadStore, thread: ThreadState, part: str, message: render.Message) -> None:
+    """Post ``message`` in the thread unless this part was already posted (by an earlier try)."""
+    if not store.posted(thread, part):
+        client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
+        store.mark_posted(thread, part)
+
+
+def _publish_scan(client: WebClient, store: ThreadStore, thread: ThreadState, connection: Redis) -> None:
+    outcome = _outcome(connection, thread.jobs.get("original"))
+    if outcome.error:
+        _publish_failure(client, store, thread, outcome.error)
+        return
+    settings = SlackSettings.from_env()
+    mapping = plan_alternative(parse_reference(thread.image), settings.engine, connection) if thread.alternative_wanted else None
+    other = _outcome(connection, thread.jobs["alternative"]) if thread.jobs.get("alternative") else None
+    _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
 
 
 def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
@@ -131,10 +158,7 @@ def _outcome(connection, job_id: str | None) -> Outcome:
 
 def _publish_failure(client: WebClient, store: ThreadStore, thread: ThreadState, error: ScanError) -> None:
     reference = _familiar(thread.image)
-    if not store.posted(thread, "error"):
-        message = render.error_message(reference, error.message)
-        client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
-        store.mark_posted(thread, "error")
+    post_once(client, store, thread, "error", render.error_message(reference, error.message))
     card = render.error_message(reference, "the scan failed; the reason is in the thread.")
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     thread.state = "failed"
@@ -150,11 +174,10 @@ def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, 
     comparison = render.comparison_message(result)
     if comparison:
         parts.append(("comparison", comparison))
-        overflow = overflow or any(len(x) > 15 for x in (result.comparison.removed, result.comparison.kept, result.comparison.added))
+        overflow = overflow or any(len(x) > render.COMPARISON_LIST for x in (result.comparison.removed, result.comparison.kept, result.comparison.added))
+    overflow = overflow or any(message.truncated for _, message in parts)
     for name, message in parts:
-        if not store.posted(thread, name):
-            client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
-            store.mark_posted(thread, name)
+        post_once(client, store, thread, name, message)
     if overflow and not store.posted(thread, "file"):
         client.files_upload_v2(
             channel=thread.channel,

@@ -26,12 +26,14 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
 MAX_TOTAL_CHARS = 11000  # Slack refuses around 13k; leave room for JSON overhead
+CUT_NOTE = "…the rest did not fit in one Slack message; the attached report has everything."
 
 
 @dataclass
 class Message:
     text: str  # the notification / screen-reader fallback: the verdict in one line
     blocks: list[dict] = field(default_factory=list)
+    truncated: bool = False  # something was left out to fit: the full report file must be attached
 
     def size(self) -> int:
         return len(self.text) + sum(_block_chars(b) for b in self.blocks)
@@ -104,7 +106,7 @@ def layers_message(report: ScanReport) -> Message:
         for layer in report.layers
     ]
     blocks = [section("*Where the findings come from*")] + [section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)]
-    return _fit(Message(text=f"{len(report.layers)} layers in {report.image.reference}", blocks=blocks[:MAX_BLOCKS]))
+    return _fit(Message(text=f"{len(report.layers)} layers in {report.image.reference}", blocks=blocks))
 
 
 def finding_line(finding: Finding) -> str:
@@ -145,7 +147,8 @@ def findings_message(
         header += f" ({report.total} in all); the full list is attached"
     blocks = [section(header)] + [section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)]
     text = f"{len(selected)} {scope}findings in {report.image.reference}"
-    return _fit(Message(text=text, blocks=blocks[:MAX_BLOCKS])), overflow
+    message = _fit(Message(text=text, blocks=blocks))
+    return message, overflow or message.truncated
 
 
 def error_message(reference: str, sentence: str) -> Message:
@@ -176,9 +179,15 @@ def _chunks(lines: list[str], limit: int) -> list[list[str]]:
 
 
 def _fit(message: Message) -> Message:
-    """Drop trailing blocks until the message is within the total budget (callers say what was left out)."""
-    while len(message.blocks) > 1 and message.size() > MAX_TOTAL_CHARS:
+    """Keep a message within Slack's limits; whatever is dropped is announced in the message itself."""
+    if len(message.blocks) <= MAX_BLOCKS and message.size() <= MAX_TOTAL_CHARS:
+        return message
+    note = context(CUT_NOTE)
+    message.blocks = message.blocks[: MAX_BLOCKS - 1]
+    while len(message.blocks) > 1 and message.size() + len(CUT_NOTE) > MAX_TOTAL_CHARS:
         message.blocks.pop()
+    message.blocks.append(note)
+    message.truncated = True
     return message
 
 
@@ -215,7 +224,10 @@ def pair_card(result) -> Message:
     return Message(text=text, blocks=blocks)
 
 
-def comparison_message(result, limit: int = 15) -> Message | None:
+COMPARISON_LIST = 15  # findings listed per group; more go to the attached file
+
+
+def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
     """What switching removes, what stays and what it adds, by (vulnerability, package)."""
     c = result.comparison
     if c is None:

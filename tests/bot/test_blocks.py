@@ -47,7 +47,10 @@ def test_huge_reports_stay_within_limits_and_say_the_rest_is_attached():
     assert overflow
     assert_within_slack_limits(message)
     assert "of 620" in message.blocks[0]["text"]["text"] and "attached" in message.blocks[0]["text"]["text"]
-    assert_within_slack_limits(render.layers_message(report))
+    layers = render.layers_message(report)
+    assert_within_slack_limits(layers)
+    if layers.truncated:  # never silently: the message says so and the file gets attached
+        assert layers.blocks[-1]["elements"][0]["text"] == render.CUT_NOTE
 
 
 def test_small_report_fits_without_file():
@@ -78,3 +81,10 @@ def test_full_report_files_have_every_finding():
     report = make_report(620)
     assert report_markdown(report).count("| CVE-2026-") == 620
     assert len(report_csv(report).splitlines()) == 621
+
+
+def test_a_message_too_big_for_slack_says_what_was_cut():
+    big = render.Message(text="x", blocks=[render.section("y" * 2900) for _ in range(60)])
+    fitted = render._fit(big)
+    assert fitted.truncated and fitted.blocks[-1]["elements"][0]["text"] == render.CUT_NOTE
+    assert_within_slack_limits(fitted)

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import requests
@@ -48,12 +50,12 @@ def slack_env(engine_env, slack, monkeypatch):
     return {**engine_env, **values}
 
 
-@pytest.fixture
-def web(slack_env, redis_client):
-    """The real HTTP server: ``python -m bot serve`` on a free loopback port."""
+@contextmanager
+def serving(env: dict) -> Iterator[str]:
+    """``python -m bot serve`` on a free loopback port, as a real HTTP server; yields its base URL."""
     port = free_port()
-    env = {**os.environ, **slack_env, "HOST": "127.0.0.1", "PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -64,9 +66,18 @@ def web(slack_env, redis_client):
     else:
         proc.kill()
         pytest.fail(f"the web server did not start: {proc.stderr.read().decode()[-2000:]}")
-    yield f"{url}/slack/events"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(15)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+
+
+@pytest.fixture
+def web(slack_env, redis_client):
+    """The Slack app's events URL, served for real."""
+    with serving({**os.environ, **slack_env}) as url:
+        yield f"{url}/slack/events"
 
 
 def run_workers(redis_client) -> None:

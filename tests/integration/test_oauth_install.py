@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +10,7 @@ import requests
 
 from tests.helpers.slack_api import SlackAPIServer
 from tests.helpers.slack_requests import post_signed, slash_command_body
-from tests.integration.conftest import SECRET, free_port, run_workers
+from tests.integration.conftest import SECRET, run_workers, serving
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +27,8 @@ def oauth_web(engine_env, oauth_slack, monkeypatch, redis_client):
            "SLACK_API_URL": oauth_slack.base_url, "SLACK_BOT_TOKEN": ""}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(proc.stderr.read().decode()[-2000:])
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(15)
+    with serving(dict(os.environ)) as url:
+        yield url
 
 
 def test_install_then_scan_posts_with_the_installed_token(oauth_web, oauth_slack, redis_client, test_images):
