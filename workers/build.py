@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from .config import Settings
 from .dockerfile import parse_stages, physical_lines
@@ -100,7 +101,8 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
                 return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
     except docker.errors.APIError as exc:
         return BuildOutcome(None, tag, _tail(log, secrets), scrub(_first_line(str(exc.explanation or exc)), secrets))
-    except requests.exceptions.ReadTimeout:
+    except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+        # Closing the stream disconnects us; dockerd then cancels the build and stops its container.
         return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
         raise ScanError("docker_unavailable", "The Docker engine is not reachable from the workers, so the Dockerfile cannot be built.") from None

@@ -240,3 +240,27 @@ def test_catalog_refresh_from_the_registry_is_shared_through_redis(engine_env, r
 def test_catalog_refresh_of_an_unreachable_registry_is_a_sentence(engine_env, redis_client):
     proc = run_cli("catalog", "refresh", env={**os.environ, "CHAINGUARD_REGISTRY": "127.0.0.1:1/chainguard"})
     assert proc.returncode == 1 and proc.stderr.startswith("Could not refresh the catalog") and "Traceback" not in proc.stderr
+
+
+def test_registry_credentials_from_configuration_open_a_private_registry(engine_env, redis_client, auth_registry, monkeypatch, trivy_cache_dir):
+    from tests.helpers.images import IMAGES, push_image
+
+    push_image(IMAGES["library/python"], auth_registry.address, repository="team/app", auth=auth_registry.auth)
+    user, password = auth_registry.auth
+    monkeypatch.setenv("REGISTRY_CREDENTIALS", json.dumps({auth_registry.address: {"username": user, "password": password}}))
+    outcome = scan_through_queue(redis_client, f"{auth_registry.address}/team/app:3.12")
+    assert outcome.error is None, outcome.error
+    assert outcome.report.counts["critical"] > 0
+    assert password not in json.dumps(outcome.report.to_dict())
+
+
+def test_trivy_environment_variables_keep_working(engine_env, redis_client, monkeypatch, test_images):
+    monkeypatch.setenv("TRIVY_TIMEOUT", "1ms")  # Trivy's own variable, honoured over our default --timeout
+    error = scan_through_queue(redis_client, "big:1").error
+    assert error.kind == "timeout" and "took longer than" in error.message
+
+
+def test_trivy_bin_override(engine_env, redis_client, monkeypatch, tmp_path, test_images):
+    monkeypatch.setenv("TRIVY_BIN", str(tmp_path / "no-trivy-here"))
+    error = scan_through_queue(redis_client, "clean:1").error
+    assert error.kind == "trivy_missing" and "TRIVY_BIN" in error.message

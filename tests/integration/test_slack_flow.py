@@ -158,3 +158,15 @@ def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_clie
     ts, (parent, *replies) = parent_and_replies(slack)
     assert "scanning" not in all_text(parent).lower()
     assert len(replies) == 1 and "stopped before it finished" in all_text(replies[0])
+
+
+def test_with_redis_down_the_command_still_gets_a_sentence_not_a_500(slack_env, slack):
+    from tests.integration.conftest import serving
+
+    with serving({**os.environ, **slack_env, "REDIS_URL": "redis://127.0.0.1:1/0"}) as url:
+        assert requests.get(f"{url}/healthz", timeout=5).status_code == 503
+        body = slash_command_body("mariadb", channel_id=CHANNEL, response_url=slack.response_url())
+        response = post_signed(f"{url}/slack/events", body, SECRET)
+        assert response.status_code == 200 and "job queue (Redis) is not answering" in response.json()["text"]
+        status = post_signed(f"{url}/slack/events", slash_command_body("status", channel_id=CHANNEL), SECRET)
+        assert status.status_code == 200 and "Redis is not answering" in status.json()["text"]
