@@ -24,7 +24,7 @@ from tests.helpers.slack_requests import sign, slash_command_body
 
 SECRET = "bench-secret"
 REQUESTS, CONCURRENCY = 200, 20
-REPEATS = 3  # each server gets 3 runs of 200, interleaved; percentiles are over all 600
+REPEATS = 5  # each server gets 5 runs of 200, interleaved; percentiles are over all 1000
 
 
 def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:

@@ -1,9 +1,11 @@
-"""The Bolt app: ``/scan`` and its subcommands.
+"""The Bolt app: ``/scan`` and its subcommands, the Dockerfile shortcut and modal.
 
 The handler parses the text (pure), checks who may scan, enqueues one
 ``open_thread`` job and acks — the only I/O before the ack is that Redis enqueue,
-so Slack's 3-second limit is never at risk. ``/scan status`` reads a few Redis
-keys (milliseconds) so that it still answers when no worker is alive.
+so Slack's 3-second limit is never at risk. Two exceptions, both bounded:
+``/scan status`` reads a few Redis keys (milliseconds) so that it still answers
+when no worker is alive, and ``/scan build`` / the shortcut call ``views.open``,
+which Slack requires within 3 seconds of the trigger.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The scan pipeline: reference → digest → cache or Trivy → report → store.
 
-One :class:`Scanner` per worker process. Its collaborators (Redis, the Docker
+One :class:`Scanner` per job. Its collaborators (Redis, the Docker
 client) are handed in, so the CLI, RQ jobs, tests and benchmarks all drive the
 same code. Concurrent requests for the same (digest, platform, DB) take a Redis
 lock: the first runs Trivy, the others wait for it and read its cached result.
