@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def main() -> None:
     settings = Settings.from_env()
     queue = Queue(settings.queue_name, connection=redis)
     pool = subprocess.Popen([sys.executable, "-m", "bot", "worker", "--size", "4"], env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         time.sleep(2)  # let the pool's workers register
         through_queue(queue, settings, IMAGE)  # warm-up: page cache, imports in the pool
@@ -81,7 +82,7 @@ def main() -> None:
         outcomes = [wait_for(job, timeout=300) for job in jobs]
         runs = store.trivy_runs() - before
     finally:
-        pool.terminate()
+        os.killpg(pool.pid, signal.SIGTERM)  # the pool and its workers
         pool.wait(20)
         redis.flushdb()
 

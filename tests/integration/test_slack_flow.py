@@ -170,3 +170,14 @@ def test_with_redis_down_the_command_still_gets_a_sentence_not_a_500(slack_env, 
         assert response.status_code == 200 and "job queue (Redis) is not answering" in response.json()["text"]
         status = post_signed(f"{url}/slack/events", slash_command_body("status", channel_id=CHANNEL), SECRET)
         assert status.status_code == 200 and "Redis is not answering" in status.json()["text"]
+
+
+def test_serve_without_redis_url_brings_an_embedded_valkey_and_workers(slack_env, slack, test_images):
+    from tests.integration.conftest import serving
+
+    env = {k: v for k, v in {**os.environ, **slack_env}.items() if k != "REDIS_URL"}
+    with serving(env) as url:
+        body = slash_command_body("python:3.12", channel_id=CHANNEL, response_url=slack.response_url())
+        assert "Queued a scan" in post_signed(f"{url}/slack/events", body, SECRET).json()["text"]
+        updates = slack.wait_for("chat.update", timeout=60, predicate=lambda c: "critical" in c.params.get("text", ""))
+        assert "docker.io/library/python:3.12" in updates[0].params["text"]
