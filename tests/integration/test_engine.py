@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from rq import Queue, SimpleWorker
 
-from workers.config import Settings
+from workers.config import Settings, default_trivy_binary
 from workers.queue import enqueue_scan, outcome_of
 from workers.store import ReportStore
 
@@ -33,7 +33,7 @@ def scan_through_queue(redis_client, reference: str, **kwargs):
 
 
 def direct_trivy_counts(target: str, cache_dir, *extra: str) -> Counter:
-    proc = subprocess.run(["trivy", "image", *TRIVY_FLAGS, "--cache-dir", str(cache_dir), "--image-src", "remote", *extra, target],
+    proc = subprocess.run([default_trivy_binary(), "image", *TRIVY_FLAGS, "--cache-dir", str(cache_dir), "--image-src", "remote", *extra, target],
                           capture_output=True, text=True, check=True)
     data = json.loads(proc.stdout)
     return Counter(v["Severity"].lower() for r in data.get("Results") or [] for v in r.get("Vulnerabilities") or [])
