@@ -195,8 +195,6 @@ def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, 
 
 
 def _familiar(reference: str) -> str:
-    from workers.reference import parse_reference
-
     try:
         return parse_reference(reference).familiar
     except ValueError:
@@ -241,5 +239,3 @@ def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     request = job.args[0] if job.args else {}
     tell_user(request.get("response_url"), f"I could not start the scan of `{_familiar(request.get('image', '?'))}`: Slack did not accept my message. Try again in a few minutes.")
 
-
-__all__ = ["open_thread", "publish_thread", "publish_failed", "close_stale_thread", "request_from_command", "enqueue_open_thread", "open_failed"]

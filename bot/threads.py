@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from redis import Redis
 
@@ -33,7 +33,6 @@ class ThreadState:
     force: bool = False
     alternative_wanted: bool = True
     jobs: dict[str, str | None] = field(default_factory=dict)  # role ("original", "alternative") → job id
-    alternative: dict | None = None  # the catalog's answer, when looked up
     created_at: float = field(default_factory=time.time)
     state: str = "scanning"  # scanning | done | failed
     kind: str = "image"  # image | build
@@ -58,7 +57,10 @@ class ThreadStore:
 
     def load(self, key: str) -> ThreadState | None:
         raw = self.redis.get(key)
-        return ThreadState(**json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        known = {f.name for f in fields(ThreadState)}  # tolerate entries written by another version
+        return ThreadState(**{k: v for k, v in json.loads(raw).items() if k in known})
 
     def find(self, channel: str, ts: str) -> ThreadState | None:
         return self.load(f"{PREFIX}{channel}:{ts}")
