@@ -181,3 +181,13 @@ def test_serve_without_redis_url_brings_an_embedded_valkey_and_workers(slack_env
         assert "Queued a scan" in post_signed(f"{url}/slack/events", body, SECRET).json()["text"]
         updates = slack.wait_for("chat.update", timeout=60, predicate=lambda c: "critical" in c.params.get("text", ""))
         assert "docker.io/library/python:3.12" in updates[0].params["text"]
+
+
+def test_an_image_without_a_chainguard_equivalent_says_so_on_the_card(web, slack, redis_client, test_images):
+    scan(web, slack, "clean:1")
+    run_workers(redis_client)
+    ts, (parent, *replies) = parent_and_replies(slack)
+    card = all_text(parent)
+    assert "0 critical · 0 high · 0 medium · 0 low" in card
+    assert "Chainguard alternative: no known Chainguard equivalent" in card
+    assert any("No findings" in all_text(r) for r in replies)
