@@ -264,3 +264,12 @@ def test_trivy_bin_override(engine_env, redis_client, monkeypatch, tmp_path, tes
     monkeypatch.setenv("TRIVY_BIN", str(tmp_path / "no-trivy-here"))
     error = scan_through_queue(redis_client, "clean:1").error
     assert error.kind == "trivy_missing" and "TRIVY_BIN" in error.message
+
+
+def test_cli_status_reports_queue_workers_db_and_failures(engine_env, redis_client, test_images):
+    scan_through_queue(redis_client, "mariadb:99.99")
+    scan_through_queue(redis_client, "clean:1")
+    proc = run_cli("status")
+    assert proc.returncode == 0, proc.stderr
+    assert "Workers alive: 0" in proc.stdout and "Trivy runs so far: 1" in proc.stdout
+    assert "v2, built 2025-03-04" in proc.stdout and "mariadb:99.99" in proc.stdout

@@ -118,13 +118,18 @@ def test_a_missing_image_ends_in_one_sentence_in_the_thread(web, slack, redis_cl
     assert "does not exist" in sentence and "Traceback" not in sentence
 
 
-def test_not_in_channel_is_told_through_the_response_url(web, slack, redis_client, test_images):
-    slack.fail_next("chat.postMessage", error="not_in_channel")
+@pytest.mark.parametrize(
+    "error, says",
+    [("not_in_channel", "/invite"), ("channel_not_found", "private channels"), ("invalid_auth", "SLACK_BOT_TOKEN")],
+)
+def test_permanent_slack_errors_are_told_through_the_response_url(web, slack, redis_client, test_images, error, says):
+    slack.fail_next("chat.postMessage", error=error)
     scan(web, slack, "mariadb")
     run_workers(redis_client)
     notes = slack.responses("r1")
-    assert len(notes) == 1 and "/invite" in notes[0]["text"] and notes[0]["response_type"] == "ephemeral"
+    assert len(notes) == 1 and says in notes[0]["text"] and notes[0]["response_type"] == "ephemeral"
     assert [c for c in slack.calls("chat.postMessage") if c.ok] == []
+    assert len(slack.calls("chat.postMessage")) == 1  # not retried: another try cannot fix it
 
 
 def test_rate_limits_are_honoured_and_nothing_is_posted_twice(web, slack, redis_client, test_images):
