@@ -196,3 +196,25 @@ def test_an_image_without_a_chainguard_equivalent_says_so_on_the_card(web, slack
     assert "0 critical · 0 high · 0 medium · 0 low" in card
     assert "Chainguard alternative: no known Chainguard equivalent" in card
     assert any("No findings" in all_text(r) for r in replies)
+
+
+def test_a_pinned_tag_gets_the_free_tier_note_on_the_card(web, slack, redis_client, test_images):
+    scan(web, slack, "mariadb:11.4")
+    run_workers(redis_client)
+    ts, (parent, *_) = parent_and_replies(slack)
+    assert "Note: You asked for mariadb:11.4; Chainguard's free tier serves only :latest and :latest-dev" in all_text(parent)
+
+
+def test_scans_and_builds_only_where_configured(slack_env, slack, redis_client):
+    from tests.integration.conftest import serving
+
+    env = {**os.environ, **slack_env, "ALLOWED_CHANNELS": "C0OK", "BUILDS_ENABLED": "true", "BUILD_ALLOWED_USERS": "U0BUILDER"}
+    with serving(env) as url:
+        events = f"{url}/slack/events"
+        elsewhere = post_signed(events, slash_command_body("mariadb", channel_id="C0NOPE", response_url=slack.response_url()), SECRET)
+        assert "not enabled in this channel" in elsewhere.json()["text"]
+        allowed = post_signed(events, slash_command_body("mariadb", channel_id="C0OK", response_url=slack.response_url()), SECRET)
+        assert "Queued a scan" in allowed.json()["text"]
+        build = post_signed(events, slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url()), SECRET)
+        assert "not on the list of people who may build" in build.json()["text"] and slack.calls("views.open") == []
+    assert redis_client.llen("rq:queue:chainscan") == 1
