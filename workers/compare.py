@@ -1,9 +1,10 @@
 """Comparing an image with its alternative. Pure.
 
 Findings are matched by (vulnerability id, package): *removed* are in the
-original only, *kept* in both, *added* in the alternative only. The verdict is
-one sentence in the words of SLACK-UX.md: "Switching removes 2 critical and 23
-high; 5 high remain (pgjdbc …)".
+original only, *kept* in both, *added* in the alternative only. Distros name
+packages differently (Debian's libc6 is Wolfi's glibc), so the verdict speaks in
+net counts, as a reader compares the two lines of the card: "Switching removes
+2 critical and 23 high; 5 high remain (pgjdbc …)".
 """
 
 from __future__ import annotations
@@ -63,14 +64,21 @@ def compare(original: ScanReport, alternative: ScanReport) -> Comparison:
 
 
 def verdict(c: Comparison, alternative: ScanReport) -> str:
-    """One sentence: what switching removes, and what remains (naming the worst remaining package)."""
-    removed = _severity_phrase(c.removed_counts, SEVERITIES[:2]) or _severity_phrase(c.removed_counts, SEVERITIES)
-    remaining = alternative.counts
-    worst = alternative.vulnerabilities[0] if alternative.vulnerabilities else None
+    """One sentence in net terms, as people read the two cards: how many fewer critical and high
+    findings the alternative has, and what remains (naming the worst remaining package)."""
     if not original_total(c):
         return "The original has no known vulnerabilities; switching changes nothing on that count."
+    fewer = {name: c.original.counts[name] - c.alternative.counts[name] for name in SEVERITIES}
+    removed = _severity_phrase({k: v for k, v in fewer.items() if v > 0}, SEVERITIES[:2]) or _severity_phrase(
+        {k: v for k, v in fewer.items() if v > 0}, SEVERITIES
+    )
     head = f"Switching removes {removed}" if removed else "Switching removes no findings"
+    more = _severity_phrase({k: -v for k, v in fewer.items() if v < 0}, SEVERITIES[:2])
+    if more:
+        head += f" but adds {more}"
+    remaining = alternative.counts
     serious = _severity_phrase(remaining, SEVERITIES[:2])
+    worst = min(alternative.vulnerabilities, key=severity_order, default=None)
     if serious and worst:
         fix = f" → fixed in {worst.fixed}" if worst.fixed else ", no fix yet"
         return f"{head}; {serious} remain ({worst.package} {worst.installed}{fix})."
