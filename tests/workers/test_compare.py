@@ -20,6 +20,8 @@ def test_removed_kept_added_by_vulnerability_and_package():
     assert [(x.id, x.package) for x in c.added] == [("CVE-9", "glibc")]
     assert c.removed_counts["critical"] == 1 and c.removed_counts["high"] == 2
     assert c.verdict == "Switching removes 1 critical and 2 high; 1 high remain (pgjdbc 1 → fixed in 42.2.28)."
+    data = c.to_dict()
+    assert data["original"]["counts"]["critical"] == 1 and data["removed"][0] == {"id": "CVE-1", "package": "openssl", "severity": "critical", "installed": "1", "fixed": "2"}
 
 
 def test_the_verdict_counts_net_as_the_card_shows_them():
@@ -29,8 +31,6 @@ def test_the_verdict_counts_net_as_the_card_shows_them():
     c = compare(original, alternative)
     assert [x.package for x in c.removed] == ["libc6", "zlib", "x"] and [x.package for x in c.added] == ["y", "glibc"]
     assert c.verdict == "Switching removes 1 high but adds 1 critical; 1 critical and 1 high remain (y 1 → fixed in 2)."
-    data = c.to_dict()
-    assert data["original"]["counts"]["critical"] == 1 and data["removed"][0] == {"id": "CVE-1", "package": "openssl", "severity": "critical", "installed": "1", "fixed": "2"}
 
 
 def test_clean_alternative_and_clean_original():
