@@ -62,6 +62,8 @@ _FLAGS = {
     "--no-alternative": ("alternative", False),
 }
 _SEVERITY_FLAGS = ("--severity", "--min", "-s")
+# Words people try as subcommands: answered with help rather than scanned as an image called "watch".
+_NOT_YET = frozenset({"watch", "unwatch", "digest", "triage", "history", "list", "config", "settings"})
 
 
 def parse_command(text: str | None) -> Command:
@@ -76,6 +78,8 @@ def parse_command(text: str | None) -> Command:
         return StatusCommand()
     if head == "build" and len(words) == 1:
         return BuildCommand()
+    if head in _NOT_YET:
+        return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
         return HelpCommand(f"Put the image name first, then options (you wrote `{_shown(words[0])}`).")
     return _scan(words)

@@ -51,6 +51,7 @@ def test_options(text, expected):
         ("mariadb --severity", "not a severity"),
         ("--fixed mariadb", "image name first"),
         ("status now", "did not understand `now`"),
+        ("watch mariadb", "`watch` is not something I can do yet"),
     ],
 )
 def test_unknown_words_get_help(text, says):
