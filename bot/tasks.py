@@ -227,6 +227,7 @@ def enqueue_open_thread(queue: Queue, request: dict) -> Job:
             result_ttl=600,
             failure_ttl=24 * 3600,
             pipeline=pipe,
+            description=f"open_thread({request['channel']}, {request['image']})",  # RQ logs it: no response_url
         )
         pipe.execute()
     return job

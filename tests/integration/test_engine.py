@@ -273,3 +273,9 @@ def test_cli_status_reports_queue_workers_db_and_failures(engine_env, redis_clie
     assert proc.returncode == 0, proc.stderr
     assert "Workers alive: 0" in proc.stdout and "Trivy runs so far: 1" in proc.stdout
     assert "v2, built 2025-03-04" in proc.stdout and "mariadb:99.99" in proc.stdout
+
+
+def test_no_docker_engine_is_a_sentence(engine_env, redis_client, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    error = scan_through_queue(redis_client, "mariadb:1.0").error
+    assert error.kind == "docker_unavailable" and "dockerd is running" in error.message
