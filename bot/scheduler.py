@@ -8,6 +8,7 @@ Chainguard catalog from the registry.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from redis import Redis
@@ -28,7 +29,9 @@ def sweep_stale_threads(redis: Redis, settings: Settings) -> int:
     queue = Queue(settings.queue_name, connection=redis)
     stale = ThreadStore(redis).stale(older_than=limit)
     for key in stale:
-        queue.enqueue("bot.tasks.close_stale_thread", key, job_id=f"close-{key.replace(':', '-')}")
+        # one closing job per thread, however many rounds see it (job ids allow only [A-Za-z0-9_-])
+        job_id = "close-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
+        queue.enqueue("bot.tasks.close_stale_thread", key, job_id=job_id)
     return len(stale)
 
 

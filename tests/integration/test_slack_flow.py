@@ -218,3 +218,34 @@ def test_scans_and_builds_only_where_configured(slack_env, slack, redis_client):
         build = post_signed(events, slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url()), SECRET)
         assert "not on the list of people who may build" in build.json()["text"] and slack.calls("views.open") == []
     assert redis_client.llen("rq:queue:chainscan") == 1
+
+
+def test_the_scheduler_closes_a_thread_left_at_scanning(slack_env, slack, redis_client):
+    from slack_sdk import WebClient
+
+    from bot.scheduler import sweep_stale_threads
+    from bot.threads import ThreadState, ThreadStore
+
+    ts = WebClient(token="xoxb-test", base_url=slack.base_url).chat_postMessage(channel=CHANNEL, text="⏳ mariadb: scanning…")["ts"]
+    lost = ThreadState(channel=CHANNEL, ts=ts, user="U0TEST", image="docker.io/library/mariadb:latest", created_at=time.time() - 7200)
+    ThreadStore(redis_client).save(lost)
+    fresh = ThreadState(channel=CHANNEL, ts="1.2", user="U0TEST", image="docker.io/library/redis:latest")
+    ThreadStore(redis_client).save(fresh)
+    settings = Settings.from_env()
+    assert sweep_stale_threads(redis_client, Settings(**{**settings.__dict__, "scan_timeout": 60, "job_retries": 0})) == 1
+    run_workers(redis_client)
+    parent, *replies = slack.messages_in_thread(CHANNEL, ts)
+    assert "scanning" not in all_text(parent).lower() and "failed" in all_text(parent)
+    assert len(replies) == 1 and "did not finish" in all_text(replies[0])
+    assert ThreadStore(redis_client).find(CHANNEL, ts).state == "failed"
+    assert ThreadStore(redis_client).find(CHANNEL, "1.2").state == "scanning"
+
+
+def test_the_scheduler_refreshes_the_catalog_once_a_day(slack_env, redis_client, test_images):
+    from bot.scheduler import refresh_catalog_if_due
+
+    settings = Settings.from_env()
+    assert refresh_catalog_if_due(redis_client, settings) is True
+    assert refresh_catalog_if_due(redis_client, settings) is False  # not due again today
+    run_workers(redis_client)
+    assert redis_client.exists("chainscan:catalog:refresh")
