@@ -91,5 +91,16 @@ def wait_for(job: Job, timeout: float) -> Outcome:
         # Each end of an attempt (success, failure, a retry's failure) appends to the stream.
         seen = job.connection.xread({Result.get_key(job.id): last_seen}, block=max(1, int(min(remaining, 1.0) * 1000)))
         if seen:
-            last_seen = seen[0][1][-1][0]
+            last_seen = _newest_id(seen)
     return Outcome(error=ScanError("timeout", f"No worker finished the scan within {int(timeout)} seconds. Check that workers are running (`python -m bot status`)."))
+
+
+def _newest_id(seen) -> str:
+    """The last entry id of an XREAD answer on one stream (a list in RESP2, a map in RESP3)."""
+    if isinstance(seen, dict):
+        value = next(iter(seen.values()))
+        entries = value[0] if value and isinstance(value[0], list) else value
+    else:
+        entries = seen[0][1]
+    newest = entries[-1][0]
+    return newest.decode() if isinstance(newest, bytes) else newest
