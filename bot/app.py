@@ -33,6 +33,7 @@ from .commands import (
 )
 from .config import SlackSettings
 from .installations import RedisInstallationStore, RedisOAuthStateStore
+from .render.blocks import RESCAN_ACTION
 from .render.views import (
     BUILD_CALLBACK,
     DOCKERFILE_ACTION,
@@ -112,6 +113,25 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
                 text=f"Queued a scan of `{parsed.image.familiar}`. The results will appear in a thread in this channel.",
                 response_type="ephemeral",
             )
+
+    @app.action(RESCAN_ACTION)
+    def rescan(ack: Ack, body: dict, action: dict, respond, logger: logging.Logger) -> None:
+        ack()
+        channel, user = (body.get("channel") or {}).get("id"), body["user"]["id"]
+        parsed = parse_command(f"{action.get('value', '')} --rescan")
+        if not isinstance(parsed, ScanCommand) or not channel:
+            return
+        command = {"channel_id": channel, "user_id": user, "team_id": (body.get("team") or {}).get("id"),
+                   "response_url": body.get("response_url")}
+        denial = _denied(settings, command)
+        if denial:
+            respond(text=denial, response_type="ephemeral", replace_original=False)
+            return
+        try:
+            enqueue_open_thread(queue, request_from_command(command, parsed))
+        except Exception:
+            logger.exception("could not enqueue a rescan")
+            respond(text=QUEUE_DOWN, response_type="ephemeral", replace_original=False)
 
     @app.shortcut(SHORTCUT_CALLBACK)
     def dockerfile_shortcut(ack: Ack, shortcut: dict, client, logger: logging.Logger, respond) -> None:

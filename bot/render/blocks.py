@@ -200,6 +200,16 @@ def _block_chars(block: dict) -> int:
     return total
 
 
+RESCAN_ACTION = "rescan"
+
+
+def rescan_button(reference: str) -> dict:
+    """The card's one action: scan the same reference again, ignoring the cache (a new thread)."""
+    return {"type": "actions", "block_id": "card_actions", "elements": [
+        {"type": "button", "action_id": RESCAN_ACTION, "text": {"type": "plain_text", "text": "Rescan"}, "value": reference[:2000]},
+    ]}
+
+
 def pair_card(result) -> Message:
     """The summary card for an image and its alternative (a ``workers.pair.PairResult``)."""
     report, alt = result.report, result.alternative
@@ -208,6 +218,7 @@ def pair_card(result) -> Message:
     if alt is None:
         extra = [f"_Chainguard alternative: {escape(result.reason)}._"] if result.reason else []
         card = summary_card(report, extra_lines=extra, notes=notes)
+        card.blocks.append(rescan_button(report.image.reference))
         return card
     c = result.comparison
     lines = [
@@ -220,6 +231,7 @@ def pair_card(result) -> Message:
     blocks = [section("\n".join(lines))]
     if notes:
         blocks.append(context("\n".join(f"Note: {escape(n)}" for n in notes)))
+    blocks.append(rescan_button(report.image.reference))
     text = f"{report.image.reference}: {counts_line(report.counts)}. {alt.image.reference}: {counts_line(alt.counts)}. {c.verdict}"
     return Message(text=text, blocks=blocks)
 

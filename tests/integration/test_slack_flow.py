@@ -249,3 +249,21 @@ def test_the_scheduler_refreshes_the_catalog_once_a_day(slack_env, redis_client,
     assert refresh_catalog_if_due(redis_client, settings) is False  # not due again today
     run_workers(redis_client)
     assert redis_client.exists("chainscan:catalog:refresh")
+
+
+def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis_client, test_images):
+    from tests.helpers.slack_requests import block_action_body
+    from workers.store import ReportStore
+
+    scan(web, slack, "python:3.12")
+    run_workers(redis_client)
+    ts, (parent, *_) = parent_and_replies(slack)
+    button = parent["blocks"][-1]["elements"][0]
+    assert button["action_id"] == "rescan" and button["value"] == "docker.io/library/python:3.12"
+    runs = ReportStore(redis_client).trivy_runs()
+    click = block_action_body("rescan", button["value"], channel_id=CHANNEL, message_ts=ts, response_url=slack.response_url())
+    assert post_signed(web, click, SECRET).status_code == 200
+    run_workers(redis_client)
+    parents = [c for c in slack.calls("chat.postMessage") if c.ok and not c.params.get("thread_ts")]
+    assert len(parents) == 2
+    assert ReportStore(redis_client).trivy_runs() == runs + 2  # the image and its alternative, both scanned again
