@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
 
 from workers.config import ConfigError, Settings
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
         return 2
+    except RedisConnectionError:
+        return _fail("Could not reach Redis at REDIS_URL. Start it, or unset REDIS_URL to use an embedded one.")
     except KeyboardInterrupt:
         return 130
 
@@ -121,16 +124,12 @@ def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:
 def cmd_alternative(args: argparse.Namespace) -> int:
     from redis import Redis
 
-    from workers.alternatives import find_alternative
-    from workers.catalog_state import current_catalog
-
     settings = Settings.from_env()
     try:
         ref = parse_reference(args.image)
     except InvalidReference as exc:
         return _fail(str(exc))
-    catalog = current_catalog(Redis.from_url(settings.redis_url) if settings.redis_url else None, settings)
-    alt = find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=args.dev)
+    alt = plan_alternative(ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev)
     print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
     return 0
 

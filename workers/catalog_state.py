@@ -9,8 +9,10 @@ refresh, or for another registry, the shipped catalog is used as is.
 from __future__ import annotations
 
 import json
+import logging
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from .catalog import (
     Catalog,
@@ -23,6 +25,7 @@ from .catalog import (
 from .config import Settings
 
 KEY = "chainscan:catalog:refresh"
+log = logging.getLogger(__name__)
 
 
 def refresh_and_store(redis: Redis | None, settings: Settings) -> RefreshResult:
@@ -34,7 +37,11 @@ def refresh_and_store(redis: Redis | None, settings: Settings) -> RefreshResult:
 
 def current_catalog(redis: Redis | None, settings: Settings) -> Catalog:
     catalog = load_catalog()
-    raw = redis.get(KEY) if redis is not None else None
+    try:
+        raw = redis.get(KEY) if redis is not None else None
+    except RedisError:  # the shipped catalog is still a good answer
+        log.warning("catalog refresh unavailable: Redis is not answering")
+        raw = None
     if not raw:
         return catalog
     result = _from_dict(json.loads(raw))

@@ -26,10 +26,10 @@ from .report import ScanReport
 ALREADY_CHAINGUARD = "this is already a Chainguard image"
 
 
-def plan_alternative(ref: ImageRef, settings: Settings, redis: Redis | None = None) -> Alternative:
+def plan_alternative(ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False) -> Alternative:
     """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any."""
     catalog = current_catalog(redis, settings)
-    return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry)
+    return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=dev)
 
 
 def scannable(alternative: Alternative | None) -> bool:

@@ -279,3 +279,12 @@ def test_no_docker_engine_is_a_sentence(engine_env, redis_client, monkeypatch, t
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     error = scan_through_queue(redis_client, "mariadb:1.0").error
     assert error.kind == "docker_unavailable" and "dockerd is running" in error.message
+
+
+def test_cli_with_redis_down_says_so_and_alternative_still_answers(engine_env):
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    scan = run_cli("scan", "mariadb", env=env)
+    assert scan.returncode == 1 and scan.stderr.strip().endswith("unset REDIS_URL to use an embedded one.")
+    assert "Traceback" not in scan.stderr
+    alternative = run_cli("alternative", "mariadb", "--format", "json", env=env)
+    assert alternative.returncode == 0 and json.loads(alternative.stdout)["reference"].endswith("/chainguard/mariadb:latest")
