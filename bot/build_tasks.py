@@ -28,7 +28,7 @@ from .render import blocks as render
 from .render import builds as render_builds
 from .render.files import report_markdown
 from .slack_client import client_for, error_code, explain, is_permanent, tell_user
-from .tasks import PUBLISH_RETRY, post_once, post_parent, publish_failed, run_publisher
+from .tasks import PUBLISH_RETRY, open_failed, post_once, post_parent, publish_failed, run_publisher
 from .threads import ThreadState, ThreadStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def open_build_thread(request: dict) -> dict:
     client = client_for(settings, job.connection, thread.team)
     try:
         try:
-            dockerfile = request.get("dockerfile") or _download_snippet(client, settings, request.get("file"))
+            dockerfile = request.get("dockerfile") or _download_snippet(client, request.get("file"))
         except ScanError as exc:
             _ephemeral(client, thread, exc.message)
             return {"error": exc.kind}
@@ -132,7 +132,7 @@ def _result(connection, job_id: str | None) -> dict:
     return value or {}
 
 
-def _download_snippet(client: WebClient, settings: SlackSettings, file_id: str | None) -> str:
+def _download_snippet(client: WebClient, file_id: str | None) -> str:
     if not file_id:
         return ""
     info = client.files_info(file=file_id)["file"]
@@ -154,7 +154,7 @@ def _ephemeral(client: WebClient, thread: ThreadState, text: str) -> None:
 def enqueue_open_build_thread(queue, request: dict) -> Job:
     with queue.connection.pipeline() as pipe:
         job = queue.enqueue(open_build_thread, request, retry=Retry(max=3, interval=[2, 10, 30]), result_ttl=600,
-                            failure_ttl=24 * 3600, pipeline=pipe,
+                            failure_ttl=24 * 3600, pipeline=pipe, on_failure=Callback(open_failed),
                             description=f"open_build_thread({request.get('channel')}, {request.get('user')})")
         pipe.execute()
     return job

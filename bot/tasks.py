@@ -238,5 +238,6 @@ def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     if job.retries_left:
         return
     request = job.args[0] if job.args else {}
-    tell_user(request.get("response_url"), f"I could not start the scan of `{_familiar(request.get('image', '?'))}`: Slack did not accept my message. Try again in a few minutes.")
+    what = _familiar(request["image"]) if request.get("image") else "your Dockerfile"
+    tell_user(request.get("response_url"), f"I could not start the scan of `{what}`: Slack did not accept my message. Try again in a few minutes.")
 
