@@ -28,7 +28,14 @@ from .render import blocks as render
 from .render import builds as render_builds
 from .render.files import report_markdown
 from .slack_client import client_for, error_code, explain, is_permanent, tell_user
-from .tasks import PUBLISH_RETRY, open_failed, post_once, post_parent, publish_failed, run_publisher
+from .tasks import (
+    PUBLISH_RETRY,
+    open_failed,
+    post_once,
+    post_parent,
+    publish_failed,
+    run_publisher,
+)
 from .threads import ThreadState, ThreadStore
 
 log = logging.getLogger(__name__)
