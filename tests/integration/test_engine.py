@@ -288,3 +288,23 @@ def test_cli_with_redis_down_says_so_and_alternative_still_answers(engine_env):
     assert "Traceback" not in scan.stderr
     alternative = run_cli("alternative", "mariadb", "--format", "json", env=env)
     assert alternative.returncode == 0 and json.loads(alternative.stdout)["reference"].endswith("/chainguard/mariadb:latest")
+
+
+def test_a_broken_image_is_a_sentence_not_a_traceback(engine_env, redis_client, registry):
+    from tests.helpers.images import _Blob, _Registry
+
+    push = _Registry(registry)
+    layer = _Blob.of(os.urandom(4096), "application/vnd.docker.image.rootfs.diff.tar.gzip")  # not a gzip, not a tar
+    config = _Blob.of(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
+                                  "config": {}, "history": [{"created_by": "ADD garbage /"}]}).encode(),
+                      "application/vnd.docker.container.image.v1+json")
+    manifest = _Blob.of(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                    "config": {"mediaType": config.media_type, "size": len(config.data), "digest": config.digest},
+                                    "layers": [{"mediaType": layer.media_type, "size": len(layer.data), "digest": layer.digest}]}).encode(),
+                        "application/vnd.docker.distribution.manifest.v2+json")
+    for blob in (layer, config):
+        push.push_blob("broken/image", blob)
+    push.push_manifest("broken/image", "1", manifest)
+    error = scan_through_queue(redis_client, f"{registry}/broken/image:1").error
+    assert error.kind == "trivy_failed" and error.message.startswith("Trivy could not scan")
+    assert "Traceback" not in error.message and "goroutine" not in error.message and len(error.message) < 400
