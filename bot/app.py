@@ -72,9 +72,8 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
         )
     else:  # one workspace, one bot token; Bolt checks it once with auth.test at start-up
         app = App(
-            token=settings.bot_token,
             signing_secret=settings.signing_secret,
-            client=web_client(settings),
+            client=web_client(settings),  # carries the bot token
             token_verification_enabled=bool(settings.bot_token),
             process_before_response=True,
         )

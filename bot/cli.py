@@ -217,7 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
                 from .app import create_app
 
-                SocketModeHandler(create_app(settings, redis), settings.app_token).start()
+                _serve_socket_mode(SocketModeHandler(create_app(settings, redis), settings.app_token))
             else:
                 from .web import serve
 
@@ -227,6 +227,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 helper.terminate()
                 helper.wait(10)
     return 0
+
+
+def _serve_socket_mode(handler) -> None:
+    """Run Socket Mode until SIGTERM/SIGINT, then close, so ``serve``'s clean-up (embedded Valkey,
+    its worker pool) runs; ``handler.start()`` would block with no way to stop it cleanly."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    handler.connect()
+    stop.wait()
+    handler.close()
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from typing import Any, Dict, Iterator, List
 from urllib.error import HTTPError
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -33,6 +35,14 @@ from tests.helpers.slack_requests import (
     sign,
     slash_command_body,
     view_submission_body,
+)
+from tests.helpers.socket_mode import (
+    OP_CLOSE,
+    OP_TEXT,
+    SocketModeServer,
+    accept_key,
+    encode_frame,
+    slash_command_payload,
 )
 
 SECRET = "test-signing-secret"
@@ -349,3 +359,146 @@ def test_post_signed_sends_slack_headers(slack: SlackAPIServer) -> None:
     headers = slack.last("response_url").headers
     assert headers["X-Slack-Request-Timestamp"] == "1700000000"
     assert headers["X-Slack-Signature"] == sign('{"a": 1}', SECRET, 1700000000)["X-Slack-Signature"]
+
+
+# ------------------------------------------------------------- Socket Mode
+
+
+def test_apps_connections_open_takes_an_app_token(slack: SlackAPIServer) -> None:
+    client = WebClient(token="xoxb-test", base_url=slack.base_url)
+    with pytest.raises(SlackApiError) as unset:
+        client.apps_connections_open(app_token="xapp-test")
+    assert unset.value.response["error"] == "socket_mode_not_configured_in_stand_in"
+
+    slack.socket_mode_url = "ws://127.0.0.1:9/link?ticket=t1"
+    assert client.apps_connections_open(app_token="xapp-test")["url"] == "ws://127.0.0.1:9/link?ticket=t1"
+    assert slack.last("apps.connections.open").headers["Authorization"] == "Bearer xapp-test"
+    tickets = iter(["t2", "t3"])
+    slack.socket_mode_url = lambda: f"ws://127.0.0.1:9/link?ticket={next(tickets)}"  # a fresh ticket per call
+    assert client.apps_connections_open(app_token="xapp-test")["url"].endswith("t2")
+
+    for token, error in [("xoxb-test", "not_allowed_token_type"), ("xapp-wrong", "invalid_auth")]:
+        with pytest.raises(SlackApiError) as refused:
+            client.apps_connections_open(app_token=token)
+        assert refused.value.response["error"] == error
+    with pytest.raises(SlackApiError) as app_token_on_bot_method:
+        WebClient(token="xapp-test", base_url=slack.base_url).chat_postMessage(channel="C1", text="x")
+    assert app_token_on_bot_method.value.response["error"] == "not_allowed_token_type"
+
+    other = SlackAPIServer(app_tokens={"xapp-1", "xapp-2"}, socket_mode_url="ws://127.0.0.1:9/x").start()
+    try:
+        assert WebClient(base_url=other.base_url).apps_connections_open(app_token="xapp-2")["ok"]
+    finally:
+        other.stop()
+
+
+def _raw_ws(server: SocketModeServer, path: str) -> tuple:
+    """A hand-made WebSocket client: returns (socket, status line, headers)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    status, *lines = head.decode().strip().split("\r\n")
+    return sock, status, {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+def _read_server_frame(sock) -> tuple:
+    def exact(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            assert chunk, "server closed the connection"
+            data += chunk
+        return data
+
+    b1, b2 = exact(2)
+    assert not b2 & 0x80, "server frames are never masked"
+    length = b2 & 0x7F
+    if length == 126:
+        length = int.from_bytes(exact(2), "big")
+    elif length == 127:
+        length = int.from_bytes(exact(8), "big")
+    return b1 & 0x0F, exact(length)
+
+
+def test_socket_mode_server_speaks_rfc6455() -> None:
+    assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
+    with SocketModeServer() as server:
+        sock, status, _ = _raw_ws(server, "/link?ticket=forged")
+        assert status.startswith("HTTP/1.1 401")
+        sock.close()
+
+        path = server.url.split(str(server.port), 1)[1]
+        sock, status, headers = _raw_ws(server, path)
+        assert status == "HTTP/1.1 101 Switching Protocols"
+        assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        opcode, hello = _read_server_frame(sock)
+        assert opcode == OP_TEXT and json.loads(hello)["type"] == "hello"
+        server.wait_connected(timeout=5)
+
+        big = json.dumps({"envelope_id": "e-big", "payload": {"text": "x" * 70_000}}).encode()
+        sock.sendall(encode_frame(OP_TEXT, big, mask=b"\x01\x02\x03\x04"))  # 64-bit length
+        sock.sendall(encode_frame(OP_TEXT, b'{"envelope_id": "e-fr', fin=False, mask=b"abcd"))  # fragmented
+        sock.sendall(encode_frame(0x9, b"keepalive", mask=b"wxyz"))  # a ping between fragments
+        sock.sendall(encode_frame(0x0, b'ag"}', mask=b"efgh"))
+        assert _read_server_frame(sock) == (0xA, b"keepalive")
+        assert len(server.wait_for_ack("e-big")["payload"]["text"]) == 70_000
+        assert server.wait_for_ack("e-frag") == {"envelope_id": "e-frag"}
+
+        envelope_id = server.send_envelope("slash_commands", {"text": "y" * 300})  # 16-bit length
+        opcode, data = _read_server_frame(sock)
+        assert json.loads(data)["envelope_id"] == envelope_id and json.loads(data)["accepts_response_payload"] is True
+
+        sock.sendall(encode_frame(OP_TEXT, b'{"unmasked": true}'))  # clients must mask
+        opcode, data = _read_server_frame(sock)
+        assert opcode == OP_CLOSE and int.from_bytes(data[:2], "big") == 1002
+        assert server.errors() and "masked" in server.errors()[0]
+        sock.close()
+
+
+def test_socket_mode_round_trip_with_bolt(slack: SlackAPIServer) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app = App(client=WebClient(token="xoxb-test", base_url=slack.base_url), signing_secret="unused-in-socket-mode")
+
+    @app.command("/scan")
+    def scan(ack, command):  # type: ignore[no-untyped-def]
+        ack(text=f"Queued {command['text']}", response_type="ephemeral")
+
+    @app.action("rescan")
+    def rescan(ack):  # type: ignore[no-untyped-def]
+        ack()
+
+    with SocketModeServer() as server:
+        slack.socket_mode_url = server.url
+        handler = SocketModeHandler(app, "xapp-test")
+        try:
+            handler.connect()
+            server.wait_connected(timeout=10)
+            assert slack.last("apps.connections.open").headers["Authorization"] == "Bearer xapp-test"
+
+            envelope_id = server.send_envelope("slash_commands", slash_command_payload("mariadb"))
+            ack = server.wait_for_ack(envelope_id)
+            assert ack["payload"] == {"text": "Queued mariadb", "response_type": "ephemeral"}
+
+            action = json.loads(parse_qs(block_action_body("rescan", "mariadb"))["payload"][0])
+            envelope_id = server.send_envelope("interactive", action)
+            assert server.wait_for_ack(envelope_id) == {"envelope_id": envelope_id}  # a bare ack(): no payload
+
+            server.ping(b"are-you-there")
+            deadline = time.monotonic() + 5
+            while b"are-you-there" not in server.pongs() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert b"are-you-there" in server.pongs()
+
+            server.disconnect()  # Slack asks the app to reconnect: it opens a new connection
+            server.wait_connected(timeout=10, count=2)
+            assert len(slack.calls("apps.connections.open")) == 2
+            envelope_id = server.send_envelope("slash_commands", slash_command_payload("nginx"))
+            assert server.wait_for_ack(envelope_id)["payload"]["text"] == "Queued nginx"
+        finally:
+            handler.close()

@@ -14,6 +14,11 @@ Besides ``/api/<method>`` it serves two endpoints Slack hosts elsewhere:
 * ``/response/<id>`` -- a slash command / interaction ``response_url``
   (recorded as method ``"response_url"``; see :meth:`SlackAPIServer.response_url`).
 
+For Socket Mode, ``apps.connections.open`` takes an app-level token (``app_tokens``,
+``xapp-test`` by default; like Slack, it refuses bot tokens and bot methods refuse
+app tokens with ``not_allowed_token_type``) and returns :attr:`SlackAPIServer.socket_mode_url`,
+typically the ``url`` of a :class:`tests.helpers.socket_mode.SocketModeServer`.
+
 Both pseudo-methods accept the same fault injection as real API methods.
 """
 
@@ -44,6 +49,9 @@ RESPONSE_URL = "response_url"
 DOWNLOAD = "download"  # GET of a snippet's url_private_download
 
 _TS_BASE_MICROS = 1_700_000_000 * 1_000_000
+
+#: Methods called with an app-level token (``xapp-…``) instead of a bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass
@@ -130,8 +138,14 @@ class SlackAPIServer:
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
         scopes: str = "chat:write,commands,files:write,users:read,channels:read,groups:read,im:write",
+        app_tokens: Union[str, Collection[str]] = ("xapp-test",),
+        socket_mode_url: Union[str, Callable[[], str], None] = None,
     ) -> None:
         self.tokens = {token} if isinstance(token, str) else set(token)
+        self.app_tokens = {app_tokens} if isinstance(app_tokens, str) else set(app_tokens)
+        #: What ``apps.connections.open`` returns as ``url`` (a string, or a callable asked on each call);
+        #: ``None`` answers ``ok: false`` -- Socket Mode is not set up in this test.
+        self.socket_mode_url = socket_mode_url
         self.team_id = team_id
         self.team_name = team_name
         self.bot_user_id = bot_user_id
@@ -163,6 +177,7 @@ class SlackAPIServer:
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
             "oauth.v2.access": self._oauth_v2_access,
+            "apps.connections.open": self._apps_connections_open,
         }
         self.installs: Dict[str, Dict[str, Any]] = {}  # OAuth code -> what oauth.v2.access returns
 
@@ -431,7 +446,12 @@ class SlackAPIServer:
         handler = self._methods.get(method)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method", "req_method": method}
-        auth_error = None if method.startswith("oauth.") else self._check_auth(headers, params)  # client credentials instead
+        if method.startswith("oauth."):
+            auth_error = None  # client credentials instead of a token
+        elif method in APP_TOKEN_METHODS:
+            auth_error = self._check_auth(headers, params, accepted=self.app_tokens, other_type=self.tokens)
+        else:
+            auth_error = self._check_auth(headers, params, other_type=self.app_tokens)
         if auth_error:
             return 200, {}, {"ok": False, "error": auth_error}
         with self._cond:
@@ -439,7 +459,17 @@ class SlackAPIServer:
         extra = {"X-OAuth-Scopes": self.scopes} if method == "auth.test" else {}
         return 200, extra, result
 
-    def _check_auth(self, headers: Dict[str, str], params: Dict[str, Any]) -> Optional[str]:
+    def _check_auth(
+        self,
+        headers: Dict[str, str],
+        params: Dict[str, Any],
+        accepted: Optional[Collection[str]] = None,
+        other_type: Collection[str] = (),
+    ) -> Optional[str]:
+        """``None`` when the request bears a token from ``accepted`` (default: the bot tokens), else
+        Slack's error: ``not_authed``, ``not_allowed_token_type`` (a valid token of the wrong kind,
+        e.g. an app-level token on chat.postMessage) or ``invalid_auth``."""
+        accepted = self.tokens if accepted is None else accepted
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         token: Optional[str] = None
         if auth and auth.startswith("Bearer "):
@@ -448,9 +478,11 @@ class SlackAPIServer:
             token = str(params["token"])
         if not token:
             return "not_authed"
-        if token not in self.tokens:
-            return "invalid_auth"
-        return None
+        if token in accepted:
+            return None
+        if token in other_type:
+            return "not_allowed_token_type"
+        return "invalid_auth"
 
     # ----------------------------------------------------------------- helpers
 
@@ -511,6 +543,13 @@ class SlackAPIServer:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        url = self.socket_mode_url() if callable(self.socket_mode_url) else self.socket_mode_url
+        if not url:
+            # Not a Slack error: the test did not set socket_mode_url (see SocketModeServer).
+            return {"ok": False, "error": "socket_mode_not_configured_in_stand_in"}
+        return {"ok": True, "url": url}
 
     def _chat_post_message(self, params: Dict[str, Any]) -> Dict[str, Any]:
         channel = params.get("channel")
