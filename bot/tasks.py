@@ -53,7 +53,8 @@ def open_thread(request: dict) -> dict:
             return {"error": error_code(exc)}
         raise
     queue = scan_queue(job.connection, settings.engine)
-    original, other = enqueue_pair(queue, settings.engine, ref, mapping, force=thread.force)
+    original, other = enqueue_pair(queue, settings.engine, ref, mapping, force=thread.force,
+                                   meta={"thread": thread.key}, on_success=Callback(scan_progress))
     thread.jobs = {"original": original.id, "alternative": other.id if other else None}
     ThreadStore(job.connection).save(thread)
     queue.enqueue(
@@ -65,6 +66,26 @@ def open_thread(request: dict) -> dict:
         result_ttl=3600,
     )
     return {"channel": thread.channel, "ts": thread.ts}
+
+
+def scan_progress(job: Job, connection: Redis, result, *args, **kwargs) -> None:
+    """RQ on_success of each scan: when the first of two is done, the parent says "1 of 2 images scanned…".
+
+    RQ runs this before the job counts as finished and before its dependents are enqueued, so it
+    always comes before ``publish_thread``'s final card. It must never fail the scan: errors are logged.
+    """
+    try:
+        thread = ThreadStore(connection).load(job.meta.get("thread", ""))
+        others = [jid for jid in (thread.jobs.values() if thread else []) if jid and jid != job.id]
+        if not thread or thread.state != "scanning" or len(others) != 1:
+            return
+        if Job.fetch(others[0], connection=connection).get_status() == "finished":
+            return  # this is the second: the final card is on its way
+        progress = render.progress_message(_familiar(thread.image), "1 of 2 images scanned, waiting for the other…")
+        client = client_for(SlackSettings.from_env(), connection, thread.team)
+        client.chat_update(channel=thread.channel, ts=thread.ts, text=progress.text, blocks=progress.blocks)
+    except Exception:
+        log.warning("could not show scan progress", exc_info=True)
 
 
 def publish_thread(key: str) -> dict:

@@ -59,6 +59,8 @@ def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_
     assert len([m for m in thread if "Where the findings come from" in all_text(m)]) == 1
     switching = next(all_text(m) for m in replies if "*Switching to" in all_text(m))
     assert "*Removed*" in switching and "*Still there*" in switching
+    updates = [c.params["text"] for c in slack.calls("chat.update") if c.ok]
+    assert "1 of 2 images scanned" in updates[0] and "critical" in updates[-1]  # progress in place, then the card
 
 
 def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, monkeypatch, test_images):
