@@ -45,6 +45,8 @@ from tests.helpers.socket_mode import (
     slash_command_payload,
 )
 
+pytestmark = pytest.mark.integration
+
 SECRET = "test-signing-secret"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*scanning* mariadb"}}]
 

@@ -25,6 +25,8 @@ from tests.helpers.images import (
 )
 from tests.helpers.trivydb import Advisory, build_trivy_db
 
+pytestmark = pytest.mark.integration
+
 ALL_SCANS = [
     ("library/mariadb:latest", None),
     ("library/mariadb:11.4", None),
