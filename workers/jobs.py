@@ -15,7 +15,7 @@ import logging
 from rq import get_current_job
 
 from .build import build, remove
-from .catalog import load_catalog
+from .catalog_state import current_catalog
 from .config import Settings
 from .dockerfile import rewrite_for_chainguard
 from .engine import Scanner
@@ -52,7 +52,7 @@ def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
     settings = Settings.from_env()
     scanner = Scanner(settings, job.connection)
     label = BUILD_LABELS[variant]
-    text = dockerfile if variant == "original" else chainguard_rewrite(dockerfile, settings).text
+    text = dockerfile if variant == "original" else chainguard_rewrite(dockerfile, settings, job.connection).text
     tag = f"chainscan-build/{build_id}:{variant}"
     try:
         outcome = build(scanner.docker, text, tag, settings)
@@ -60,12 +60,12 @@ def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
             error = ScanError("build_failed", f"The build of {label} failed: {outcome.error}")
             result = {**_failed(job, scanner, label, error), "build": {"log_tail": outcome.log_tail}}
             if variant == "chainguard":
-                result["rewrite"] = masked_rewrite(dockerfile, settings)
+                result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
             return result
         report = scanner.scan_built(tag, label)
         result = {"report": report.to_dict(), "build": {"log_tail": outcome.log_tail}}
         if variant == "chainguard":
-            result["rewrite"] = masked_rewrite(dockerfile, settings)
+            result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
         if variant == "original":
             found = scan_dockerfile(dockerfile, trivy_bin=settings.trivy_bin)
             result["misconfigurations"] = [vars(m) for m in found]
@@ -80,13 +80,15 @@ def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
             remove(scanner.docker, tag)
 
 
-def chainguard_rewrite(dockerfile: str, settings: Settings):
-    return rewrite_for_chainguard(dockerfile, load_catalog(), settings.chainguard_registry, settings.chainguard_org_registry)
+def chainguard_rewrite(dockerfile: str, settings: Settings, redis=None):
+    """The Dockerfile with each FROM switched to Chainguard, by the (refreshed) catalog."""
+    catalog = current_catalog(redis, settings)
+    return rewrite_for_chainguard(dockerfile, catalog, settings.chainguard_registry, settings.chainguard_org_registry)
 
 
-def masked_rewrite(dockerfile: str, settings: Settings) -> dict:
+def masked_rewrite(dockerfile: str, settings: Settings, redis=None) -> dict:
     """What the Chainguard rewrite changed, with secret values masked, for the thread."""
-    data = chainguard_rewrite(dockerfile, settings).to_dict()
+    data = chainguard_rewrite(dockerfile, settings, redis).to_dict()
     data.pop("text")
     for item in data["changes"] + data["unmapped"]:
         for name in ("old", "new", "text"):
