@@ -82,8 +82,11 @@ def main() -> None:
         outcomes = [wait_for(job, timeout=300) for job in jobs]
         runs = store.trivy_runs() - before
     finally:
-        os.killpg(pool.pid, signal.SIGTERM)  # the pool and its workers
-        pool.wait(20)
+        pool.terminate()  # the pool stops its workers
+        try:
+            pool.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(pool.pid, signal.SIGKILL)  # its whole process group, so nothing outlives the bench
         redis.flushdb()
 
     med = statistics.median
