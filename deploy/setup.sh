@@ -19,7 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 log "pip install -r requirements.txt"
-python3 -m pip install -q --disable-pip-version-check -r requirements.txt
+python3 -m pip install -q --disable-pip-version-check -r requirements.txt \
+  || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r requirements.txt  # Debian's own python3 (PEP 668)
 # pyenv only sees new console scripts (trivy) after a rehash; chainscan also finds trivy beside python3.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 
