@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
         return 2
+    except InvalidReference as exc:  # a bad image name: the parser's sentence, before anything is queued
+        return _fail(str(exc))
     except RedisConnectionError:
         return _fail("Could not reach Redis at REDIS_URL. Start it, or unset REDIS_URL to use an embedded one.")
     except KeyboardInterrupt:
@@ -83,10 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    try:
-        ref = parse_reference(args.image)
-    except InvalidReference as exc:
-        return _fail(str(exc))
+    ref = parse_reference(args.image)
     timeout = args.timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
     with redis_connection(settings) as (redis, embedded):
         mapping = None if args.no_alternative else plan_alternative(ref, settings, redis)
@@ -125,10 +124,7 @@ def cmd_alternative(args: argparse.Namespace) -> int:
     from redis import Redis
 
     settings = Settings.from_env()
-    try:
-        ref = parse_reference(args.image)
-    except InvalidReference as exc:
-        return _fail(str(exc))
+    ref = parse_reference(args.image)
     alt = plan_alternative(ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev)
     print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
     return 0

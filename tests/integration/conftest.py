@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 import requests
 from rq import Queue, SimpleWorker
 
+from tests.helpers.fixtures import free_port
 from tests.helpers.slack_api import SlackAPIServer
 from tests.helpers.slack_requests import post_signed, slash_command_body
 from workers.config import Settings
@@ -28,12 +28,6 @@ from workers.store import ReportStore
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0SCANS"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

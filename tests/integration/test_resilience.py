@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 
@@ -10,16 +9,11 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+from tests.helpers.fixtures import free_port
 from tests.integration.conftest import all_text, parent_and_replies, run_workers, scan
 from workers.config import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AofRedis:
