@@ -20,10 +20,10 @@ from redis import Redis
 from rq import Queue
 
 from bench.world import prepare
-from workers import trivy
+from workers.scan import trivy
 from workers.config import Settings
-from workers.queue import enqueue_scan, wait_for
-from workers.store import ReportStore
+from workers.scan.queue import enqueue_scan, wait_for
+from workers.scan.store import ReportStore
 
 IMAGE = "big:1"
 ROUNDS = 6

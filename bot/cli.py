@@ -15,21 +15,23 @@ import time
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
 
-from workers.config import ConfigError, Settings
-from workers.errors import ScanError
-from workers.pair import combine, enqueue_pair, plan_alternative
-from workers.queue import Outcome, outcome_of, scan_queue, wait_for
+from bot import config as bot_config
+from bot.render.terminal import alternative_text, pair_text
+from bot.runtime import redis_connection, setup_logging
+from workers.chainguard.state import plan_alternative
+from workers.config import ConfigError
+from workers.errors import ErrorKind, ScanError
+from workers.pair import combine
 from workers.reference import InvalidReference, parse_reference
-
-from .render.terminal import alternative_text, pair_text
-from .runtime import redis_connection, setup_logging
+from workers.scan.queue import Outcome, enqueue_pair, outcome_of, scan_queue, wait_for
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    setup_logging("WARNING" if args.command in ("scan", "alternative") else None)
     try:
+        settings = bot_config.current()  # read once, here; a bad value ends in its sentence and status 2
+        setup_logging("WARNING" if args.command in ("scan", "alternative") else settings.engine.log_level)
         return args.handler(args)
     except ConfigError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
@@ -84,13 +86,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     ref = parse_reference(args.image)
     timeout = args.timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
     with redis_connection(settings) as (redis, embedded):
         mapping = None if args.no_alternative else plan_alternative(ref, settings, redis)
         queue = scan_queue(redis, settings)
-        original, other = enqueue_pair(queue, settings, ref, mapping, force=args.force)
+        target = mapping.reference if mapping and mapping.scannable else None
+        original, other = enqueue_pair(queue, settings, ref, target, force=args.force)
         jobs = [job for job in (original, other) if job]
         if embedded or not Worker.all(queue=queue):
             outcomes = _run_until_done(queue, jobs, timeout)
@@ -116,14 +119,14 @@ def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:
         if all(outcomes):
             return outcomes
         time.sleep(0.5)  # a retry is scheduled for later
-    late = Outcome(error=ScanError("timeout", f"The scan did not finish within {int(timeout)} seconds."))
+    late = Outcome(error=ScanError.of(ErrorKind.TIMEOUT, "cli", seconds=int(timeout)))
     return [outcome_of(job) or late for job in jobs]
 
 
 def cmd_alternative(args: argparse.Namespace) -> int:
     from redis import Redis
 
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     ref = parse_reference(args.image)
     alt = plan_alternative(ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev)
     print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
@@ -131,14 +134,12 @@ def cmd_alternative(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import os
-
     from rq.worker_pool import WorkerPool
 
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL so the workers and the bot share a Redis, e.g. REDIS_URL=redis://127.0.0.1:6379/0.")
-    size = args.size or int(os.environ.get("WORKER_POOL_SIZE") or 2)
+    size = args.size or settings.worker_pool_size
     preload()
     with redis_connection(settings) as (redis, _):
         queues = [settings.queue_name]
@@ -154,10 +155,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def preload() -> None:
     """Import the job modules and load the catalog before workers fork, so each job starts warm."""
-    import bot.build_tasks  # noqa: F401
-    import bot.tasks  # noqa: F401
+    import bot.jobs.build_thread  # noqa: F401
+    import bot.jobs.scan_thread  # noqa: F401
     import workers.jobs  # noqa: F401
-    from workers.catalog import load_catalog
+    from workers.chainguard.catalog import load_catalog
 
     load_catalog()
 
@@ -168,9 +169,9 @@ def _fail(message: str) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from workers.catalog_state import current_catalog, refresh_and_store
+    from workers.chainguard.state import current_catalog, refresh_and_store
 
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     with redis_connection(settings) as (redis, embedded):
         store = None if embedded else redis  # an embedded server forgets everything on exit
         if args.action == "refresh":
@@ -192,10 +193,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from .config import SlackSettings
-    from .runtime import embedded_url
+    from bot.runtime import embedded_url
 
-    settings = SlackSettings.from_env()
+    settings = bot_config.current()
     if not (settings.bot_token or settings.oauth) or not (settings.signing_secret or settings.app_token):
         return _fail(
             "Set SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for OAuth installs) and "
@@ -211,11 +211,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if settings.app_token:
                 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-                from .app import create_app
+                from bot.app import create_app
 
                 _serve_socket_mode(SocketModeHandler(create_app(settings, redis), settings.app_token))
             else:
-                from .web import serve
+                from bot.web import serve
 
                 serve(settings, url, workers=args.web_workers)
         finally:
@@ -240,9 +240,9 @@ def _serve_socket_mode(handler) -> None:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from .scheduler import run_scheduler
+    from bot.scheduler import run_scheduler
 
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL so the scheduler shares the workers' Redis.")
     with redis_connection(settings) as (redis, _):
@@ -251,9 +251,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .status import status_text
+    from bot.status import status_text
 
-    settings = Settings.from_env()
+    settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL to see the status of a running installation.")
     with redis_connection(settings) as (redis, _):

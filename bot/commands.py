@@ -29,7 +29,7 @@ class ScanCommand:
     severity: str = "unknown"  # list findings at or above this ("unknown" = all)
     only_fixed: bool = False
     force: bool = False
-    alternative: bool = True
+    with_alternative: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ _FLAGS = {
     "--only-fixed": ("only_fixed", True),
     "--rescan": ("force", True),
     "--force": ("force", True),
-    "--no-alternative": ("alternative", False),
+    "--no-alternative": ("with_alternative", False),
 }
 _SEVERITY_FLAGS = ("--severity", "--min", "-s")
 # Words people try as subcommands: answered with help rather than scanned as an image called "watch".

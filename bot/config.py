@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from workers.config import Settings
+from workers import config as engine_config
+from workers.config import ConfigError, Settings, env_bool, env_int
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -48,14 +49,14 @@ class SlackSettings:
             client_secret=env.get("SLACK_CLIENT_SECRET") or None,
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             host=env.get("HOST") or "127.0.0.1",
-            port=int(env.get("PORT") or 3000),
-            web_workers=int(env.get("WEB_CONCURRENCY") or min(4, os.cpu_count() or 1)),
-            web_threads=int(env.get("WEB_THREADS") or 8),
-            access_log=(env.get("ACCESS_LOG") or "true").lower() not in ("0", "false", "no"),
+            port=_port(env),
+            web_workers=max(1, env_int(env, "WEB_CONCURRENCY", min(4, os.cpu_count() or 1))),
+            web_threads=max(1, env_int(env, "WEB_THREADS", 8)),
+            access_log=env_bool(env, "ACCESS_LOG", True),
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             allowed_users=_ids(env.get("ALLOWED_USERS")),
-            top_findings=int(env.get("TOP_FINDINGS") or 20),
-            builds_enabled=(env.get("BUILDS_ENABLED") or "").lower() in ("1", "true", "yes"),
+            top_findings=env_int(env, "TOP_FINDINGS", 20),
+            builds_enabled=env_bool(env, "BUILDS_ENABLED", False),
             build_channels=_ids(env.get("BUILD_ALLOWED_CHANNELS")),
             build_users=_ids(env.get("BUILD_ALLOWED_USERS")),
             engine=Settings.from_env(env),
@@ -64,3 +65,30 @@ class SlackSettings:
 
 def _ids(raw: str | None) -> frozenset[str]:
     return frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _port(env: Mapping[str, str]) -> int:
+    raw = env.get("PORT")
+    if raw in (None, ""):
+        return 3000
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT must be a number from 1 to 65535, got {raw!r}.")
+    return int(raw)
+
+
+_current: SlackSettings | None = None
+
+
+def current() -> SlackSettings:
+    """This process's settings, read once (see :func:`workers.config.current`); jobs use these."""
+    global _current
+    if _current is None:
+        _current = SlackSettings.from_env()
+        engine_config.install(_current.engine)
+    return _current
+
+
+def install(settings: SlackSettings | None) -> None:
+    global _current
+    _current = settings
+    engine_config.install(settings.engine if settings else None)

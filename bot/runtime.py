@@ -8,7 +8,6 @@ newcomer can try the bot with nothing configured.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -47,10 +46,10 @@ def embedded_url(client: Redis) -> str:
     return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
-def setup_logging(level: str | None = None) -> None:
-    """Key=value logs on stderr; the level comes from LOG_LEVEL."""
+def setup_logging(level: str = "INFO") -> None:
+    """Key=value logs on stderr, at ``level`` (LOG_LEVEL, read with the settings)."""
     logging.basicConfig(
-        level=(level or os.environ.get("LOG_LEVEL") or "INFO").upper(),
+        level=level.upper(),
         stream=sys.stderr,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )

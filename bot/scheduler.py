@@ -14,9 +14,8 @@ import time
 from redis import Redis
 from rq import Queue
 
+from bot.threads import ThreadStore
 from workers.config import Settings
-
-from .threads import ThreadStore
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def sweep_stale_threads(redis: Redis, settings: Settings) -> int:
     for key in stale:
         # one closing job per thread, however many rounds see it (job ids allow only [A-Za-z0-9_-])
         job_id = "close-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
-        queue.enqueue("bot.tasks.close_stale_thread", key, job_id=job_id)
+        queue.enqueue("bot.jobs.scan_thread.close_stale_thread", key, job_id=job_id)
     return len(stale)
 
 

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from .config import SlackSettings
+from bot.config import SlackSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def client_for(settings: SlackSettings, redis, team_id: str | None) -> WebClient
     """The client for posting to a workspace: the configured token, or the one its install stored."""
     if settings.bot_token or not settings.oauth:
         return web_client(settings)
-    from .installations import bot_token
+    from bot.installations import bot_token
 
     return web_client(settings, token=bot_token(redis, team_id))
 

@@ -8,11 +8,10 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from workers import trivy
+from bot.render.format import day, parse_time
 from workers.config import Settings
-from workers.store import ReportStore
-
-from .render.format import day, parse_time
+from workers.scan import trivy
+from workers.scan.store import ReportStore
 
 
 def status_text(redis: Redis, settings: Settings) -> str:

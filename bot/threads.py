@@ -12,12 +12,33 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 
 from redis import Redis
 
 PREFIX = "chainscan:thread:"
 OPEN_SET = "chainscan:threads:open"
 TTL = 30 * 24 * 3600
+
+
+class Phase(str, Enum):
+    """Where a thread is: its parent says "scanning…" until it is done or has failed."""
+
+    SCANNING = "scanning"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Role(str, Enum):
+    """Which scan of a thread a job is (the values are those stored by earlier versions)."""
+
+    IMAGE = "original"  # the image the user named
+    CHAINGUARD = "alternative"  # its Chainguard alternative
+
+
+class ThreadKind(str, Enum):
+    IMAGE = "image"  # /scan IMAGE or Rescan
+    BUILD = "build"  # /scan build or the Dockerfile shortcut
 
 
 @dataclass
@@ -31,11 +52,15 @@ class ThreadState:
     severity: str = "unknown"
     only_fixed: bool = False
     force: bool = False
-    alternative_wanted: bool = True
-    jobs: dict[str, str | None] = field(default_factory=dict)  # role ("original", "alternative") → job id
+    with_alternative: bool = True  # compare with the Chainguard alternative
+    mapping: dict | None = None  # the ChainguardMapping decided when the request came in (to_dict)
+    jobs: dict[str, str | None] = field(default_factory=dict)  # Role value → job id
     created_at: float = field(default_factory=time.time)
-    state: str = "scanning"  # scanning | done | failed
-    kind: str = "image"  # image | build
+    state: Phase = Phase.SCANNING
+    kind: ThreadKind = ThreadKind.IMAGE
+
+    def __post_init__(self) -> None:
+        self.state, self.kind = Phase(self.state), ThreadKind(self.kind)
 
     @property
     def key(self) -> str:
@@ -49,7 +74,7 @@ class ThreadStore:
     def save(self, thread: ThreadState) -> None:
         with self.redis.pipeline() as pipe:
             pipe.set(thread.key, json.dumps(asdict(thread)), ex=TTL)
-            if thread.state == "scanning":
+            if thread.state is Phase.SCANNING:
                 pipe.zadd(OPEN_SET, {thread.key: thread.created_at})
             else:
                 pipe.zrem(OPEN_SET, thread.key)

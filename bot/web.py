@@ -12,8 +12,8 @@ from gunicorn.app.base import BaseApplication
 from redis import Redis
 from slack_bolt.adapter.flask import SlackRequestHandler
 
-from .app import create_app
-from .config import SlackSettings
+from bot.app import create_app
+from bot.config import SlackSettings
 
 
 def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:

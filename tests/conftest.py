@@ -12,6 +12,17 @@ pytest_plugins = ["tests.helpers.fixtures"]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_settings():
+    """Each test is a new process as far as settings go: they are read once, after the test's own
+    environment is set up, as a worker process reads them once at start."""
+    from bot import config
+
+    config.install(None)
+    yield
+    config.install(None)
+
+
 @pytest.fixture
 def redis_url() -> str:
     return TEST_REDIS_URL

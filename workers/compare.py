@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .report import SEVERITIES, Finding, ScanReport, severity_order, tally
+from workers.report import SEVERITIES, Finding, ScanReport, severity_order, tally
 
 
 @dataclass

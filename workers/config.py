@@ -59,6 +59,8 @@ class Settings:
     build_memory_mb: int = 1024
     build_cpus: int = 1
     build_network: bool = False
+    worker_pool_size: int = 2
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -82,7 +84,9 @@ class Settings:
             build_timeout=_int(env, "BUILD_TIMEOUT", 300),
             build_memory_mb=_int(env, "BUILD_MEMORY_MB", 1024),
             build_cpus=max(1, _int(env, "BUILD_CPUS", 1)),
-            build_network=(env.get("BUILD_NETWORK") or "").lower() in ("1", "true", "yes"),
+            build_network=env_bool(env, "BUILD_NETWORK", False),
+            worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
+            log_level=_log_level(env.get("LOG_LEVEL")),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
@@ -102,6 +106,32 @@ def _host(value: str | None) -> str | None:
     for prefix in ("http://", "https://"):
         value = value.removeprefix(prefix)
     return value.rstrip("/") or None
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """true/false, yes/no, on/off or 1/0, in any case; anything else names the variable."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _log_level(raw: str | None) -> str:
+    level = (raw or "INFO").strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {raw!r}.")
+    return level
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number, not negative; anything else names the variable."""
+    return _int(env, name, default)
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -128,3 +158,21 @@ def _credentials(raw: str | None) -> dict[str, RegistryCredential]:
         raise ConfigError(
             'REGISTRY_CREDENTIALS must be JSON like {"ghcr.io": {"username": "…", "password": "…"}}.'
         ) from None
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """This process's settings: read from the environment the first time, then handed to every job.
+    A process entry point may :func:`install` its own instead (the CLI does, the tests do)."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def install(settings: Settings | None) -> None:
+    """Make ``settings`` this process's (None: read the environment again on next use)."""
+    global _current
+    _current = settings

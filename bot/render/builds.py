@@ -11,8 +11,8 @@ SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "�
 def build_card(result, misconfig_count: int) -> Message:
     """Both builds side by side; ``result`` is a ``workers.pair.PairResult`` of the two builds."""
     lines = [image_line(result.report)]
-    if result.alternative is not None:
-        lines += [image_line(result.alternative), escape(result.comparison.verdict)]
+    if result.alternative_report is not None:
+        lines += [image_line(result.alternative_report), escape(result.comparison.verdict)]
     elif result.reason:
         lines.append(f"_Chainguard version: {escape(result.reason)}_")
     if misconfig_count:

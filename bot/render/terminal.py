@@ -43,13 +43,13 @@ def pair_text(result, *, top: int = 15) -> str:
     """The original's report, then the alternative and what switching changes."""
     out = [report_text(result.report, top=top)]
     mapping = result.mapping
-    if result.alternative is None:
+    if result.alternative_report is None:
         if mapping is not None or result.reason:
             out += ["", f"Chainguard alternative: none scanned — {result.reason}."]
         if mapping:
             out += [f"  note: {note}" for note in mapping.notes]
         return "\n".join(out)
-    alt, c = result.alternative, result.comparison
+    alt, c = result.alternative_report, result.comparison
     out += [
         "",
         f"Chainguard alternative: {alt.image.reference}",

@@ -24,7 +24,7 @@ def test_scan_with_defaults():
     cmd = parse_command("mariadb")
     assert isinstance(cmd, ScanCommand)
     assert str(cmd.image) == "docker.io/library/mariadb:latest"
-    assert (cmd.severity, cmd.only_fixed, cmd.force, cmd.alternative) == ("unknown", False, False, True)
+    assert (cmd.severity, cmd.only_fixed, cmd.force, cmd.with_alternative) == ("unknown", False, False, True)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_scan_with_defaults():
         ("mariadb --severity high", {"severity": "high"}),
         ("mariadb --severity=CRITICAL", {"severity": "critical"}),
         ("mariadb -s medium --fixed", {"severity": "medium", "only_fixed": True}),
-        ("mariadb --rescan --no-alternative", {"force": True, "alternative": False}),
+        ("mariadb --rescan --no-alternative", {"force": True, "with_alternative": False}),
     ],
 )
 def test_options(text, expected):

@@ -24,7 +24,7 @@ from tests.helpers.fixtures import free_port
 from tests.helpers.slack_api import SlackAPIServer
 from tests.helpers.slack_requests import post_signed, slash_command_body
 from workers.config import Settings
-from workers.store import ReportStore
+from workers.scan.store import ReportStore
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0SCANS"

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from workers.build import build, check_dockerfile, remove
+from workers.builds.build import build, remove
+from workers.builds.checks import check_dockerfile
 from workers.config import Settings
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,10 @@ from collections import Counter
 import pytest
 from rq import Queue, SimpleWorker
 
+from bot import config
 from workers.config import Settings, default_trivy_binary
-from workers.queue import enqueue_scan, outcome_of
-from workers.store import ReportStore
+from workers.scan.queue import enqueue_scan, outcome_of
+from workers.scan.store import ReportStore
 
 pytestmark = pytest.mark.integration
 
@@ -101,10 +102,12 @@ def test_concurrent_identical_requests_run_trivy_once(engine_env, redis_client, 
 def test_multi_arch_index_scans_the_configured_platform(engine_env, redis_client, monkeypatch, test_images):
     amd = scan_through_queue(redis_client, "multi:1").report
     monkeypatch.setenv("SCAN_PLATFORM", "linux/arm64")
+    config.install(None)  # workers read their settings once, at start: this is a worker started anew
     arm = scan_through_queue(redis_client, "multi:1").report
     assert amd.image.platform == "linux/amd64" and arm.image.platform == "linux/arm64"
     assert amd.counts != arm.counts
     monkeypatch.setenv("SCAN_PLATFORM", "linux/s390x")
+    config.install(None)
     error = scan_through_queue(redis_client, "multi:1").error
     assert error.kind == "platform_missing" and "linux/arm64" in error.message
 
@@ -211,7 +214,7 @@ def test_cli_alternative_needs_no_scan(engine_env):
 
 
 def test_the_scan_lock_is_renewed_while_held_and_expires_when_its_holder_dies(redis_client, monkeypatch):
-    from workers import engine
+    from workers.scan import engine
 
     monkeypatch.setattr(engine, "LOCK_TTL", 0.6)
     store = ReportStore(redis_client)

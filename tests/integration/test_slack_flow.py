@@ -255,7 +255,7 @@ def test_the_scheduler_refreshes_the_catalog_once_a_day(slack_env, redis_client,
 
 def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis_client, test_images):
     from tests.helpers.slack_requests import block_action_body
-    from workers.store import ReportStore
+    from workers.scan.store import ReportStore
 
     scan(web, slack, "python:3.12")
     run_workers(redis_client)

@@ -81,7 +81,7 @@ def test_refuses_bad_input_with_a_sentence(text, says):
 
 
 def test_platform_matching():
-    from workers.resolve import platform_matches
+    from workers.scan.resolve import platform_matches
 
     assert platform_matches("linux/arm64", "linux/arm64/v8")
     assert platform_matches("linux/arm64/v8", "linux/arm64")

@@ -1,21 +1,17 @@
 """The Chainguard image catalog: data in ``data/chainguard-catalog.yaml``, loaded into dataclasses.
 
-Everything here is pure except :func:`load_catalog` (reads the YAML file) and
-:func:`refresh_catalog` (asks a registry which images it serves). The catalog
+Everything here is pure except :func:`load_catalog` (reads the YAML file); asking a registry
+which images it serves is ``workers.chainguard.refresh``. The catalog
 header documents every field and the general rules R1–R12 with their sources.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import functools
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import requests
 import yaml
 
 from workers.reference import DOCKER_HUB, ImageRef, InvalidReference, parse_reference
@@ -354,92 +350,6 @@ def _load_cached(path: str) -> Catalog:
         raise CatalogError(f"The Chainguard catalog at {path} is not valid YAML: {err}") from err
     return parse_catalog(data)
 
-
-# ---------------------------------------------------------------------------- refresh from a registry
-
-
-@dataclass(frozen=True)
-class ImageAvailability:
-    """What the registry said about one repository."""
-
-    name: str  # Chainguard image name: mariadb
-    status: str  # "available", "missing" (404), "denied" (401/403: paid or private), "error"
-    tags: tuple[str, ...] = ()
-    detail: str | None = None
-
-    @property
-    def available(self) -> bool:
-        return self.status == "available"
-
-    @property
-    def definitive(self) -> bool:
-        """True when the registry answered (so the catalog may be updated from it)."""
-        return self.status != "error"
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    registry: str
-    reachable: bool
-    images: Mapping[str, ImageAvailability] = field(default_factory=dict, hash=False)
-    error: str | None = None
-    checked_at: str = ""
-
-    @property
-    def available(self) -> dict[str, tuple[str, ...]]:
-        """Image name → tags, for the images the registry serves."""
-        return {n: a.tags for n, a in self.images.items() if a.available}
-
-    @property
-    def missing(self) -> list[str]:
-        return sorted(n for n, a in self.images.items() if a.definitive and not a.available)
-
-
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-_LINK_NEXT = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
-_LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
-_MAX_TAG_PAGES = 20
-
-
-def refresh_catalog(
-    registry: str,
-    catalog: Catalog | None = None,
-    *,
-    names: Iterable[str] | None = None,
-    timeout: float = 5.0,
-    credentials: tuple[str, str] | None = None,
-    scheme: str | None = None,
-    session: Any = None,
-) -> RefreshResult:
-    """Ask ``registry`` (e.g. ``cgr.dev/chainguard``) which catalog images it serves, with their tags.
-
-    Uses the registry HTTP API v2 (``GET /v2/<repo>/tags/list``) with the anonymous bearer-token flow
-    cgr.dev uses (or ``credentials`` for an organisation registry). Never raises on network trouble:
-    an unreachable registry gives ``reachable=False`` and an ``error`` sentence. Loopback hosts are
-    spoken to over http, others over https, unless ``scheme`` says otherwise.
-    """
-    checked_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    try:
-        host, namespace = _split_registry(registry)
-    except ValueError as err:
-        return RefreshResult(registry, False, error=str(err), checked_at=checked_at)
-    if names is None:
-        names = (catalog or load_catalog()).chainguard_names()
-    scheme = scheme or ("http" if _LOOPBACK.match(host) else "https")
-    api = f"{scheme}://{'registry-1.docker.io' if host == DOCKER_HUB else host}"
-    http = session or requests.Session()
-    client = _RegistryClient(http, api, timeout, credentials)
-
-    ping_error = client.ping()
-    if ping_error:
-        return RefreshResult(registry, False, error=f"{registry} is unreachable: {ping_error}", checked_at=checked_at)
-    images = {}
-    for name in dict.fromkeys(names):
-        repo = f"{namespace}/{name}" if namespace else name
-        images[name] = client.availability(name, repo)
-    return RefreshResult(registry, True, images, checked_at=checked_at)
-
-
 def registry_prefix(text: str) -> str:
     """Normalize a registry path setting: ``https://127.0.0.1:5000/chainguard/`` → ``127.0.0.1:5000/chainguard``."""
     cleaned = text.strip().rstrip("/")
@@ -452,131 +362,3 @@ def registry_prefix(text: str) -> str:
             f"{text!r} is not a registry path like cgr.dev/chainguard or 127.0.0.1:5000/chainguard: {err}"
         ) from err
     return probe.name.removesuffix("/probe")
-
-
-def _split_registry(registry: str) -> tuple[str, str]:
-    """``cgr.dev/chainguard`` → (``cgr.dev``, ``chainguard``); ``127.0.0.1:5000`` → (host, "")."""
-    host, _, namespace = registry_prefix(registry).partition("/")
-    return host, namespace
-
-
-class _RegistryClient:
-    """The few registry API calls :func:`refresh_catalog` makes; the only network code in workers.catalog."""
-
-    def __init__(self, http: Any, api: str, timeout: float, credentials: tuple[str, str] | None) -> None:
-        self.http, self.api, self.timeout, self.credentials = http, api, timeout, credentials
-
-    def ping(self) -> str | None:
-        """None when ``/v2/`` answers like a registry, else a short reason."""
-        try:
-            response = self.http.get(f"{self.api}/v2/", timeout=self.timeout)
-        except requests.RequestException as err:
-            return _short_error(err)
-        if response.status_code in (200, 401):
-            return None
-        return f"HTTP {response.status_code} on /v2/, so it does not look like a registry"
-
-    def availability(self, name: str, repo: str) -> ImageAvailability:
-        try:
-            return self._tags(name, repo)
-        except requests.RequestException as err:
-            return ImageAvailability(name, "error", detail=_short_error(err))
-        except ValueError as err:  # JSON that is not a tag list
-            return ImageAvailability(name, "error", detail=f"unexpected answer: {err}")
-
-    def _tags(self, name: str, repo: str) -> ImageAvailability:
-        url, tags, headers = f"{self.api}/v2/{repo}/tags/list", [], {}
-        for _ in range(_MAX_TAG_PAGES):
-            response = self.http.get(url, headers=headers, timeout=self.timeout)
-            if response.status_code == 401 and not headers:
-                headers = self._authorization(response, repo)
-                if headers:
-                    response = self.http.get(url, headers=headers, timeout=self.timeout)
-            if response.status_code in (401, 403):
-                return ImageAvailability(name, "denied", detail=f"HTTP {response.status_code}")
-            if response.status_code == 404:
-                return ImageAvailability(name, "missing", detail="HTTP 404")
-            if response.status_code != 200:
-                return ImageAvailability(name, "error", detail=f"HTTP {response.status_code}")
-            body = response.json()
-            if not isinstance(body, dict):
-                raise ValueError("the tag list is not a JSON object")
-            tags.extend(str(t) for t in body.get("tags") or [])
-            next_link = _LINK_NEXT.search(response.headers.get("Link", ""))
-            if not next_link:
-                break
-            url = _join_link(self.api, next_link.group(1))
-        return ImageAvailability(name, "available", tuple(sorted(set(tags))))
-
-    def _authorization(self, response: Any, repo: str) -> dict[str, str]:
-        """Answer a 401 challenge: a bearer token (anonymous unless credentials) or basic auth."""
-        challenge = response.headers.get("WWW-Authenticate", "")
-        scheme = challenge.split(" ", 1)[0].lower()
-        if scheme == "basic" and self.credentials:
-            pair = ":".join(self.credentials).encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        if scheme != "bearer":
-            return {}
-        params = dict(_CHALLENGE_PARAM.findall(challenge))
-        realm = params.pop("realm", None)
-        if not realm:
-            return {}
-        params.setdefault("scope", f"repository:{repo}:pull")
-        token_response = self.http.get(realm, params=params, auth=self.credentials, timeout=self.timeout)
-        if token_response.status_code != 200:
-            return {}
-        body = token_response.json()
-        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def _join_link(api: str, link: str) -> str:
-    """Resolve a ``Link`` header target (usually a path) against the API base."""
-    return link if "://" in link else f"{api}{link if link.startswith('/') else '/' + link}"
-
-
-def _short_error(err: Exception) -> str:
-    name = type(err).__name__
-    if "Timeout" in name:
-        return "the connection timed out"
-    if "Connection" in name:
-        return "the connection failed"
-    return name
-
-
-def apply_refresh(catalog: Catalog, result: RefreshResult) -> Catalog:
-    """A new catalog whose free-tier facts follow what a refresh of the *free* registry found.
-
-    Only meaningful for the no-login registry (cgr.dev/chainguard or a full mirror of it): an image
-    it serves becomes free with the tags seen; one it definitively lacks becomes paid. Images the
-    refresh could not check keep the catalog's facts.
-    """
-    if not result.reachable:
-        return catalog
-    images = result.images
-
-    def refreshed(name: str, free: bool, tags: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
-        seen = images.get(name)
-        if seen is None or not seen.definitive:
-            return free, tags
-        return (True, seen.tags) if seen.available and "latest" in seen.tags else (False, ())
-
-    entries = []
-    for entry in catalog.entries:
-        free, tags = refreshed(entry.chainguard, entry.free_tier, entry.free_tags)
-        substitute = entry.free_substitute
-        if substitute:
-            sub_free, sub_tags = refreshed(substitute.chainguard, True, substitute.free_tags)
-            substitute = replace(substitute, free_tags=sub_tags) if sub_free else None
-        variants = tuple(_refresh_variant(v, refreshed) for v in entry.tag_variants)
-        dev = ("latest-dev" in tags) if free else entry.dev_variant
-        entries.append(replace(entry, free_tier=free, free_tags=tags, dev_variant=dev,
-                               free_substitute=substitute, tag_variants=variants))
-    return Catalog.from_entries(entries)
-
-
-def _refresh_variant(variant: TagVariant, refreshed: Any) -> TagVariant:
-    if not variant.chainguard:
-        return variant
-    free, tags = refreshed(variant.chainguard, bool(variant.free_tier), variant.free_tags or ())
-    return replace(variant, free_tier=free, free_tags=tags)

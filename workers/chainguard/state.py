@@ -14,15 +14,16 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .catalog import (
-    Catalog,
+from workers.chainguard.alternatives import ChainguardMapping, find_alternative
+from workers.chainguard.catalog import Catalog, load_catalog
+from workers.chainguard.refresh import (
     ImageAvailability,
     RefreshResult,
     apply_refresh,
-    load_catalog,
     refresh_catalog,
 )
-from .config import Settings
+from workers.config import Settings
+from workers.reference import ImageRef
 
 KEY = "chainscan:catalog:refresh"
 log = logging.getLogger(__name__)
@@ -58,3 +59,9 @@ def _to_dict(result: RefreshResult) -> dict:
 def _from_dict(data: dict) -> RefreshResult:
     images = {n: ImageAvailability(n, a["status"], tuple(a["tags"]), a.get("detail")) for n, a in data["images"].items()}
     return RefreshResult(data["registry"], data["reachable"], images, data.get("error"), data.get("checked_at", ""))
+
+
+def plan_alternative(ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False) -> ChainguardMapping:
+    """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any."""
+    catalog = current_catalog(redis, settings)
+    return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=dev)

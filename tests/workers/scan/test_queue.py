@@ -1,5 +1,5 @@
 from workers.errors import ScanError
-from workers.queue import Outcome, _newest_id, outcome_from_result
+from workers.scan.queue import Outcome, _newest_id, outcome_from_result
 
 
 def test_newest_stream_id_in_both_redis_protocols():

@@ -21,13 +21,13 @@ from redis import Redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from . import trivy
-from .config import Settings
-from .errors import ScanError
-from .reference import ImageRef, parse_reference
-from .report import DbInfo, ScanReport, normalize
-from .resolve import ResolvedImage, inspect, interpret, source_reference
-from .store import ReportStore, cache_key, db_version_key
+from workers.config import Settings
+from workers.errors import ErrorKind, ScanError
+from workers.reference import ImageRef, parse_reference
+from workers.report import DbInfo, ScanReport, normalize
+from workers.scan import trivy
+from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
+from workers.scan.store import ReportStore, cache_key, db_version_key
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,7 @@ class Scanner:
             try:
                 self._docker = self.docker_factory(timeout=self.settings.registry_timeout)
             except docker.errors.DockerException:
-                raise ScanError(
-                    "docker_unavailable",
-                    "The Docker engine is not reachable from the workers. Check DOCKER_HOST and that dockerd is running.",
-                ) from None
+                raise ScanError.of(ErrorKind.DOCKER_UNAVAILABLE) from None
         return self._docker
 
     def scan(self, reference: str | ImageRef, *, force: bool = False) -> ScanReport:
@@ -71,7 +68,7 @@ class Scanner:
             return self._run(resolved, ref)
         lock = self.store.lock(key, timeout=LOCK_TTL, wait=self.settings.scan_timeout + 60)
         if not lock.acquire():
-            raise ScanError("busy", f"Another scan of {ref.familiar} is taking too long. Try again in a few minutes.")
+            raise ScanError.of(ErrorKind.BUSY, what=ref.familiar)
         try:
             if not force and (hit := self._cached(key, ref)):
                 return hit  # someone else scanned it while we waited

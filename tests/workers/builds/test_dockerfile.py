@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from workers.catalog import load_catalog
-from workers.dockerfile import (
+from workers.builds.dockerfile import (
     global_args,
     parse_instructions,
     parse_stages,
     rewrite_for_chainguard,
     stages_needing_dev,
 )
+from workers.chainguard.catalog import load_catalog
 
 CATALOG = load_catalog()
 

@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from workers.catalog import (
+from workers.chainguard.catalog import (
     DEFAULT_CATALOG_PATH,
     Catalog,
     CatalogError,
-    apply_refresh,
     load_catalog,
     normalize_name,
     parse_catalog,
-    refresh_catalog,
 )
+from workers.chainguard.refresh import apply_refresh, refresh_catalog
 from workers.reference import parse_reference
 
 CATALOG = load_catalog()

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from redis import Redis
 
-from .report import DbInfo, ScanReport
+from workers.report import DbInfo, ScanReport
 
 PREFIX = "chainscan:"
 

@@ -10,13 +10,12 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.results import Result
 
-from .config import Settings
-from .errors import ScanError
-from .report import ScanReport
+from workers.config import Settings
+from workers.errors import ErrorKind, ScanError
+from workers.reference import ImageRef
+from workers.report import ScanReport
 
-UNEXPECTED = ScanError(
-    "internal", "The scan failed unexpectedly on the worker. Try again; if it keeps failing, ask an admin to check the worker logs."
-)
+UNEXPECTED = ScanError.of(ErrorKind.INTERNAL)
 
 
 def scan_queue(redis: Redis, settings: Settings) -> Queue:
@@ -35,6 +34,15 @@ def enqueue_scan(queue: Queue, settings: Settings, reference: str, *, force: boo
         retry=Retry(max=settings.job_retries, interval=[5, 20, 60][: max(settings.job_retries, 1)]) if settings.job_retries else None,
         **job_options,
     )
+
+
+def enqueue_pair(
+    queue: Queue, settings: Settings, ref: ImageRef, alternative: ImageRef | None, *, force: bool = False, **options
+) -> tuple[Job, Job | None]:
+    """Enqueue the image and, when there is one, its Chainguard alternative: a pool scans them in parallel."""
+    original = enqueue_scan(queue, settings, str(ref), force=force, **options)
+    other = enqueue_scan(queue, settings, str(alternative), force=force, **options) if alternative else None
+    return original, other
 
 
 @dataclass
@@ -63,9 +71,7 @@ def outcome_from_result(result: dict | None) -> Outcome:
     return Outcome(error=UNEXPECTED)
 
 
-WORKER_LOST = ScanError(
-    "worker_lost", "The worker running the scan stopped before it finished (it was killed or restarted). Run the command again."
-)
+WORKER_LOST = ScanError.of(ErrorKind.WORKER_LOST)
 
 
 def error_from_meta(job: Job) -> ScanError:
@@ -92,7 +98,7 @@ def wait_for(job: Job, timeout: float) -> Outcome:
         seen = job.connection.xread({Result.get_key(job.id): last_seen}, block=max(1, int(min(remaining, 1.0) * 1000)))
         if seen:
             last_seen = _newest_id(seen)
-    return Outcome(error=ScanError("timeout", f"No worker finished the scan within {int(timeout)} seconds. Check that workers are running (`python -m bot status`)."))
+    return Outcome(error=ScanError.of(ErrorKind.TIMEOUT, "wait", seconds=int(timeout)))
 
 
 def _newest_id(seen) -> str:

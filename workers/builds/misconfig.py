@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import trivy
-from .report import SEVERITIES
-from .secrets import scrub, secret_values
+from workers.builds.secrets import scrub, secret_values
+from workers.report import SEVERITIES
+from workers.scan import trivy
 
 
 @dataclass

@@ -11,7 +11,6 @@ is applied to every docker.io ``FROM``).
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -21,16 +20,14 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from .config import Settings
-from .dockerfile import parse_stages, physical_lines
-from .errors import ScanError
-from .reference import InvalidReference, parse_reference
-from .resolve import source_reference
-from .secrets import scrub, secret_values
+from workers.builds.dockerfile import parse_stages, physical_lines
+from workers.builds.secrets import scrub, secret_values
+from workers.config import Settings
+from workers.errors import ErrorKind, ScanError
+from workers.reference import InvalidReference, parse_reference
+from workers.scan.resolve import source_reference
 
-MAX_DOCKERFILE = 20_000
 LOG_TAIL = 12
-_ADD_URL = re.compile(r"(?im)^\s*ADD\s+(?:--\S+\s+)*(https?|git)://")
 
 
 @dataclass
@@ -39,19 +36,6 @@ class BuildOutcome:
     tag: str
     log_tail: list[str] = field(default_factory=list)  # masked
     error: str | None = None  # masked, one sentence
-
-
-def check_dockerfile(text: str) -> str | None:
-    """Why this Dockerfile cannot be built here, or None. Pure."""
-    if not text or not text.strip():
-        return "The Dockerfile is empty."
-    if len(text) > MAX_DOCKERFILE:
-        return f"The Dockerfile is {len(text):,} characters; the limit is {MAX_DOCKERFILE:,}."
-    if not parse_stages(text):
-        return "That does not look like a Dockerfile: there is no FROM line."
-    if _ADD_URL.search(text):
-        return "ADD from a URL is not allowed here (builds have no network); download the file in your own build instead."
-    return None
 
 
 def apply_mirror(text: str, settings: Settings) -> str:
@@ -105,7 +89,7 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
         # Closing the stream disconnects us; dockerd then cancels the build and stops its container.
         return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
-        raise ScanError("docker_unavailable", "The Docker engine is not reachable from the workers, so the Dockerfile cannot be built.") from None
+        raise ScanError.of(ErrorKind.DOCKER_UNAVAILABLE, "build") from None
     if image_id is None:
         try:
             image_id = client.images.get(tag).id

@@ -11,9 +11,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
-from workers.catalog import Catalog, CatalogEntry, Match, TagVariant, registry_prefix
+from workers.chainguard.catalog import (
+    Catalog,
+    CatalogEntry,
+    Match,
+    TagVariant,
+    registry_prefix,
+)
 from workers.reference import DOCKER_HUB, ImageRef, parse_reference
 
 DEFAULT_CHAINGUARD_REGISTRY = "cgr.dev/chainguard"
@@ -30,11 +37,15 @@ _CHAINGUARD_HOME = "cgr.dev"
 _FREE_PREFIXES = ("cgr.dev/chainguard", "docker.io/chainguard")
 _STALE_BEFORE = "2025"  # facts confirmed only by 2024 sources get a "check the directory" note
 
-Status = str  # "mapped", "paid", "chainguard", "unknown"
+class Status(str, Enum):
+    MAPPED = "mapped"  # a Chainguard image to scan
+    PAID = "paid"  # exists, but not in the free tier (and no org registry is set)
+    CHAINGUARD = "chainguard"  # the image is already a Chainguard one
+    UNKNOWN = "unknown"  # no known equivalent
 
 
 @dataclass
-class Alternative:
+class ChainguardMapping:
     """The Chainguard image to compare with, or why there is none."""
 
     source: ImageRef  # what the user asked about
@@ -59,7 +70,7 @@ class Alternative:
             "reference": str(self.reference) if self.reference else None,
             "image_name": self.image_name,
             "free_tier": self.free_tier,
-            "status": self.status,
+            "status": self.status.value,
             "tag": self.tag,
             "tag_advice": self.tag_advice,
             "notes": list(self.notes),
@@ -70,6 +81,32 @@ class Alternative:
             "confirmed": self.confirmed,
             "sources": list(self.sources),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ChainguardMapping":
+        """Back from :meth:`to_dict`: the mapping decided when a request came in, carried in its thread."""
+        reference = data.get("reference")
+        return cls(
+            source=parse_reference(data["image"]),
+            reference=parse_reference(reference) if reference else None,
+            image_name=data.get("image_name"),
+            free_tier=bool(data.get("free_tier")),
+            status=Status(data.get("status") or Status.UNKNOWN),
+            tag=data.get("tag"),
+            tag_advice=data.get("tag_advice"),
+            notes=list(data.get("notes") or []),
+            reason=data.get("reason"),
+            close_names=list(data.get("close_names") or []),
+            upstream=data.get("upstream"),
+            matched_by=data.get("matched_by"),
+            confirmed=data.get("confirmed"),
+            sources=list(data.get("sources") or []),
+        )
+
+    @property
+    def scannable(self) -> bool:
+        """There is a Chainguard image to scan beside the original."""
+        return bool(self.reference) and self.status is not Status.CHAINGUARD
 
 
 # ---------------------------------------------------------------------------- upstream tags
@@ -150,7 +187,7 @@ def find_alternative(
     org_registry: str | None = None,
     *,
     dev: bool = False,
-) -> Alternative:
+) -> ChainguardMapping:
     """Map ``ref`` to its Chainguard alternative (``dev=True`` asks for the -dev variant, R7).
 
     Free images are referenced under ``chainguard_registry``; paid ones under ``org_registry`` or,
@@ -176,18 +213,18 @@ def _is_chainguard(ref: ImageRef, chainguard_registry: str, org_registry: str | 
     )
 
 
-def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry: str | None, dev: bool) -> Alternative:
+def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry: str | None, dev: bool) -> ChainguardMapping:
     entry = match.entry
     info = parse_tag(ref.tag)
     target = _choose_target(entry, info, org_registry)
     choice = _choose_tag(target, entry, info, dev)
     tag = choice.tag
-    alternative = Alternative(
+    alternative = ChainguardMapping(
         source=ref,
         reference=None,
         image_name=target.image,
         free_tier=target.free_tier,
-        status="mapped",
+        status=Status.MAPPED,
         tag=tag,
         tag_advice=_tag_advice(ref, entry, info, target, choice, compared=target.free_tier or bool(org_registry)),
         upstream=entry.upstream,
@@ -200,7 +237,7 @@ def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry:
     elif org_registry:
         alternative.reference = _under(org_registry, target.image, tag)
     else:
-        alternative.status, alternative.reason = "paid", REASON_PAID
+        alternative.status, alternative.reason = Status.PAID, REASON_PAID
     alternative.notes = _notes(ref, match, target, tag, org_registry) + list(choice.notes) + list(target.caveats)
     return alternative
 
@@ -369,7 +406,7 @@ def _short_familiar(ref: ImageRef) -> str:
     return ref.repository.removeprefix("library/") if ref.registry == DOCKER_HUB else ref.name
 
 
-def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: str) -> Alternative:
+def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: str) -> ChainguardMapping:
     """A reference under a Chainguard registry maps to itself."""
     name = ref.short_name
     free = _is_under(ref, chainguard_registry) or any(_is_under(ref, p) for p in _FREE_PREFIXES)
@@ -384,12 +421,12 @@ def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: st
                 f"Chainguard's free tier serves only :latest and :latest-dev, so :{ref.tag} may not exist there; "
                 f"version tags need an organisation registry ({ENV_ORG_REGISTRY})."
             )
-    return Alternative(
+    return ChainguardMapping(
         source=ref,
         reference=ref,
         image_name=name,
         free_tier=free,
-        status="chainguard",
+        status=Status.CHAINGUARD,
         tag=ref.tag,
         tag_advice=advice,
         notes=notes,
@@ -399,13 +436,13 @@ def _already_chainguard(ref: ImageRef, catalog: Catalog, chainguard_registry: st
     )
 
 
-def _unknown(ref: ImageRef, catalog: Catalog) -> Alternative:
-    return Alternative(
+def _unknown(ref: ImageRef, catalog: Catalog) -> ChainguardMapping:
+    return ChainguardMapping(
         source=ref,
         reference=None,
         image_name=None,
         free_tier=False,
-        status="unknown",
+        status=Status.UNKNOWN,
         reason=REASON_UNKNOWN,
         close_names=close_names(ref, catalog),
     )

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from workers.alternatives import (
+from workers.chainguard.alternatives import (
     DEFAULT_CHAINGUARD_REGISTRY,
     REASON_PAID,
     REASON_UNKNOWN,
@@ -17,7 +17,7 @@ from workers.alternatives import (
     parse_tag,
     registry_prefix,
 )
-from workers.catalog import Catalog, load_catalog
+from workers.chainguard.catalog import Catalog, load_catalog
 from workers.reference import parse_reference
 
 CATALOG = load_catalog()

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from workers import trivy
 from workers.errors import ScanError
+from workers.scan import trivy
 
 
 def test_command_is_an_argument_list_with_the_target_last():

@@ -15,9 +15,9 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from .config import Settings
-from .errors import ScanError, registry_error
-from .reference import DOCKER_HUB, ImageRef
+from workers.config import Settings
+from workers.errors import ErrorKind, ScanError, registry_error
+from workers.reference import DOCKER_HUB, ImageRef
 
 INDEX_MEDIA_TYPES = {
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -51,9 +51,9 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
     except docker.errors.APIError as exc:
         raise registry_error(classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar) from None
     except requests.exceptions.Timeout:
-        raise registry_error("timeout", ref.familiar) from None
+        raise registry_error(ErrorKind.TIMEOUT, ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
-        raise registry_error("docker_unavailable", ref.familiar) from None
+        raise registry_error(ErrorKind.DOCKER_UNAVAILABLE, ref.familiar) from None
 
 
 def interpret(ref: ImageRef, settings: Settings, data: dict) -> ResolvedImage:
@@ -62,11 +62,7 @@ def interpret(ref: ImageRef, settings: Settings, data: dict) -> ResolvedImage:
     platforms = tuple(_platform_name(p) for p in data.get("Platforms") or [])
     is_index = descriptor.get("mediaType") in INDEX_MEDIA_TYPES
     if is_index and platforms and not any(platform_matches(settings.platform, p) for p in platforms):
-        raise ScanError(
-            "platform_missing",
-            f"{ref.familiar} has no {settings.platform} image (it offers {', '.join(platforms)}). "
-            "Set SCAN_PLATFORM to one of those to scan it.",
-        )
+        raise ScanError.of(ErrorKind.PLATFORM_MISSING, what=ref.familiar, platform=settings.platform, offered=", ".join(platforms))
     digest = ref.digest or descriptor["digest"]
     return ResolvedImage(
         requested=ref,
@@ -83,20 +79,20 @@ def resolve(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> R
     return interpret(ref, settings, inspect(ref, settings, client))
 
 
-def classify_engine_error(message: str, status: int | None) -> str:
+def classify_engine_error(message: str, status: int | None) -> ErrorKind:
     """Which kind of registry failure the engine's error message describes. Pure."""
     low = message.lower()
     if "toomanyrequests" in low or "rate limit" in low or status == 429:
-        return "rate_limited"
+        return ErrorKind.RATE_LIMITED
     if "unauthorized" in low or "denied" in low or "authentication required" in low or "auth credentials" in low or status in (401, 403):
-        return "access_denied"
+        return ErrorKind.ACCESS_DENIED
     if "manifest unknown" in low or "not found" in low or "name unknown" in low or status == 404:
-        return "not_found"
+        return ErrorKind.NOT_FOUND
     if "timeout" in low or "deadline exceeded" in low:
-        return "timeout"
+        return ErrorKind.TIMEOUT
     if "connection refused" in low or "no such host" in low or "dial tcp" in low or "network is unreachable" in low:
-        return "unreachable"
-    return "registry_error"
+        return ErrorKind.UNREACHABLE
+    return ErrorKind.REGISTRY_ERROR
 
 
 def platform_matches(wanted: str, offered: str) -> bool:

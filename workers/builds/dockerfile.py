@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.alternatives import (
+from workers.chainguard.alternatives import (
     ADVICE_CONCLUSION,
     ADVICE_SUBJECT,
     DEFAULT_CHAINGUARD_REGISTRY,
-    Alternative,
+    ChainguardMapping,
     find_alternative,
 )
-from workers.catalog import Catalog
+from workers.chainguard.catalog import Catalog
 from workers.reference import InvalidReference, parse_reference
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*\Z")
@@ -262,9 +262,9 @@ class _Context:
     text: str
     lines: list[str]
     result: Rewrite
-    mapped: dict[int, Alternative] = field(default_factory=dict)  # stage index → its Chainguard image
+    mapped: dict[int, ChainguardMapping] = field(default_factory=dict)  # stage index → its Chainguard image
 
-    def alternative(self, image: str, dev: bool) -> Alternative:
+    def alternative(self, image: str, dev: bool) -> ChainguardMapping:
         ref = parse_reference(image)
         return find_alternative(ref, self.catalog, self.chainguard_registry, self.org_registry, dev=dev)
 
@@ -357,7 +357,7 @@ def _replace_image(stage: Stage, new_image: str, context: _Context, why: str) ->
             return
 
 
-def _why(stage: Stage, alternative: Alternative, dev: bool) -> str:
+def _why(stage: Stage, alternative: ChainguardMapping, dev: bool) -> str:
     tier = "free tier" if alternative.free_tier else "organisation registry"
     why = f"{stage.image} → Chainguard {alternative.image_name} ({tier})"
     shell = stage.shell_lines
@@ -369,7 +369,7 @@ def _why(stage: Stage, alternative: Alternative, dev: bool) -> str:
     return why
 
 
-def _stage_notes(stage: Stage, alternative: Alternative, dev: bool, catalog: Catalog) -> list[str]:
+def _stage_notes(stage: Stage, alternative: ChainguardMapping, dev: bool, catalog: Catalog) -> list[str]:
     """Lines likely to break on the Chainguard image (R7, R9, R10), one note each."""
     notes: list[str] = []
     tools = stage.tools()
@@ -386,7 +386,7 @@ def _stage_notes(stage: Stage, alternative: Alternative, dev: bool, catalog: Cat
     return [n for n in notes if n]
 
 
-def _no_dev_note(where: str, alternative: Alternative, tools: set[str], catalog: Catalog) -> str:
+def _no_dev_note(where: str, alternative: ChainguardMapping, tools: set[str], catalog: Catalog) -> str:
     has = catalog.latest_tools(alternative.image_name or "")
     if has is None:
         return f"{where}: no -dev variant here, so RUN lines that need a shell or apk may fail."
@@ -397,7 +397,7 @@ def _no_dev_note(where: str, alternative: Alternative, tools: set[str], catalog:
     return ""
 
 
-def _instruction_notes(instruction: Instruction, alternative: Alternative, catalog: Catalog) -> list[str]:
+def _instruction_notes(instruction: Instruction, alternative: ChainguardMapping, catalog: Catalog) -> list[str]:
     line, notes = instruction.line, []
     if instruction.keyword == "RUN":
         tools = _tools_in(instruction.args)
@@ -427,7 +427,7 @@ def _instruction_notes(instruction: Instruction, alternative: Alternative, catal
     return notes
 
 
-def _port_notes(instruction: Instruction, alternative: Alternative, catalog: Catalog) -> list[str]:
+def _port_notes(instruction: Instruction, alternative: ChainguardMapping, catalog: Catalog) -> list[str]:
     entries = [e for e in catalog.entries if e.chainguard == alternative.image_name and e.port_map]
     if not entries:
         return []
@@ -450,7 +450,7 @@ def _switches_to_root(stage: Stage) -> bool:
     return False
 
 
-def _note_chainguard_stage(stage: Stage, dev: bool, alternative: Alternative, result: Rewrite) -> None:
+def _note_chainguard_stage(stage: Stage, dev: bool, alternative: ChainguardMapping, result: Rewrite) -> None:
     tag = alternative.tag or ""
     if dev and not tag.endswith("-dev"):
         result.notes.append(

@@ -1,6 +1,6 @@
 import pytest
 
-from workers.secrets import MASK, mask_secrets, scrub, secret_values
+from workers.builds.secrets import MASK, mask_secrets, scrub, secret_values
 
 DOCKERFILE = """FROM mariadb:latest
 ENV MYSQL_ROOT_PASSWORD=hunter2-root

@@ -1,0 +1,94 @@
+"""What every Slack-posting job shares: posting the parent once, running a publisher with Slack's
+refusals handled, posting a thread part once, and the failure callbacks RQ runs when retries are spent.
+
+Side effects that may be retried record themselves (the job's meta, the thread's ``posted`` set), so a
+retried job never posts anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from redis import Redis
+from rq import Retry, get_current_job
+from rq.job import Job
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import config as bot_config
+from bot.render import blocks as render
+from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
+from bot.threads import Phase, ThreadState, ThreadStore
+from workers.reference import parse_reference
+
+log = logging.getLogger(__name__)
+
+PUBLISH_RETRY = Retry(max=3, interval=[5, 15, 60])
+
+
+def post_parent(client: WebClient, thread: ThreadState, message: render.Message, job: Job) -> str:
+    """Post the parent message and remember its ts in the job, so a retried job does not post it again."""
+    ts = client.chat_postMessage(channel=thread.channel, text=message.text, blocks=message.blocks)["ts"]
+    job.meta["parent_ts"] = ts
+    job.save_meta()
+    return ts
+
+
+def run_publisher(key: str, publish: Callable[[WebClient, ThreadStore, ThreadState, Redis], None]) -> dict:
+    """Load the thread, run ``publish`` with a client for its workspace, and handle Slack's refusals:
+    transient ones are raised (RQ retries; parts already posted are not posted again), permanent
+    ones are told to the user privately."""
+    job = get_current_job()
+    store = ThreadStore(job.connection)
+    thread = store.load(key)
+    if thread is None:
+        return {"error": "thread expired"}
+    client = client_for(bot_config.current(), job.connection, thread.team)
+    try:
+        publish(client, store, thread, job.connection)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        log.warning("publishing %s failed: %s", key, error_code(exc))
+        tell_user(thread.response_url, f"I finished `{familiar(thread.image)}` but could not post the results: {explain(exc)}")
+        thread.state = Phase.FAILED
+        store.save(thread)
+        return {"error": error_code(exc)}
+    return {"state": thread.state.value}
+
+
+def post_once(client: WebClient, store: ThreadStore, thread: ThreadState, part: str, message: render.Message) -> None:
+    """Post ``message`` in the thread unless this part was already posted (by an earlier try)."""
+    if not store.posted(thread, part):
+        client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
+        store.mark_posted(thread, part)
+
+
+def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ on_failure for ``publish_thread``: once retries are spent, tell the user privately."""
+    if job.retries_left:
+        return
+    store = ThreadStore(connection)
+    thread = store.load(job.args[0]) if job.args else None
+    if thread is None:
+        return
+    tell_user(thread.response_url, f"I could not post the results for `{familiar(thread.image)}` to Slack. Try `/scan {familiar(thread.image)}` again in a few minutes.")
+    thread.state = Phase.FAILED
+    store.save(thread)
+
+
+def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ on_failure for ``open_thread``: once retries are spent, say so privately."""
+    if job.retries_left:
+        return
+    request = job.args[0] if job.args else {}
+    what = familiar(request["image"]) if request.get("image") else "your Dockerfile"
+    tell_user(request.get("response_url"), f"I could not start the scan of `{what}`: Slack did not accept my message. Try again in a few minutes.")
+
+
+def familiar(reference: str) -> str:
+    try:
+        return parse_reference(reference).familiar
+    except ValueError:
+        return reference

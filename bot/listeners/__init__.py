@@ -1,0 +1,1 @@
+"""Bolt listeners, one module per concept, each with ``register(app, ctx)``."""

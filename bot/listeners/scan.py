@@ -1,0 +1,89 @@
+"""``/scan`` and the card's Rescan button: parse, check who may scan, enqueue one job, ack.
+
+The only I/O before the ack is one Redis enqueue (``/scan status`` reads a few keys), so Slack's
+3-second limit is never at risk. Every payload is read defensively: a malformed one gets a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App
+
+from bot.commands import (
+    HELP,
+    BuildCommand,
+    HelpCommand,
+    InvalidCommand,
+    ScanCommand,
+    StatusCommand,
+    parse_command,
+)
+from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
+from bot.listeners import build as build_listeners
+from bot.listeners.context import (
+    ListenerContext,
+    enqueue_or_explain,
+    nested_id,
+    scan_denied,
+    text_id,
+)
+from bot.render.blocks import RESCAN_ACTION
+from bot.status import status_text
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, ctx: ListenerContext) -> None:
+    @app.command("/scan")
+    def scan_command(ack: Ack, command: dict, client, logger: logging.Logger) -> None:
+        text = command.get("text")
+        parsed = parse_command(text if isinstance(text, str) else None)
+        if isinstance(parsed, HelpCommand):
+            ack(text=f"{parsed.problem}\n\n{HELP}" if parsed.problem else HELP, response_type="ephemeral")
+        elif isinstance(parsed, InvalidCommand):
+            ack(text=parsed.message, response_type="ephemeral")
+        elif isinstance(parsed, StatusCommand):
+            ack(text=_status(ctx), response_type="ephemeral")
+        elif isinstance(parsed, BuildCommand):
+            build_listeners.open_build_form(ack, ctx, command, client, logger)
+        elif isinstance(parsed, ScanCommand):
+            ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
+            denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"])
+            if not denial:
+                request = request_from_command(ids, parsed)
+                denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a scan")
+            ack(
+                text=denial
+                or f"Queued a scan of `{parsed.image.familiar}`. The results will appear in a thread in this channel.",
+                response_type="ephemeral",
+            )
+
+    @app.action(RESCAN_ACTION)
+    def rescan(ack: Ack, body: dict, action: dict, respond) -> None:
+        ack()
+        value = action.get("value") if isinstance(action, dict) else None
+        parsed = parse_command(f"{value} --rescan" if isinstance(value, str) else None)
+        if not isinstance(parsed, ScanCommand):
+            log.info("rescan with an unusable value ignored")
+            return
+        ids = {
+            "channel_id": nested_id(body, "channel"),
+            "user_id": nested_id(body, "user"),
+            "team_id": nested_id(body, "team"),
+            "response_url": text_id(body.get("response_url")),
+        }
+        denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"])
+        if not denial:
+            request = request_from_command(ids, parsed)
+            denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a rescan")
+        if denial and ids["response_url"]:
+            respond(text=denial, response_type="ephemeral", replace_original=False)
+
+
+def _status(ctx: ListenerContext) -> str:
+    try:
+        return status_text(ctx.redis, ctx.settings.engine)
+    except Exception:
+        log.exception("status failed")
+        return "I could not read the queue status: Redis is not answering."
