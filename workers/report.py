@@ -51,6 +51,7 @@ class Finding:
     layer: str | None  # diff_id
     package_id: str | None = None
     target: str | None = None
+    purl: str | None = None  # Trivy's PkgIdentifier.PURL; None in reports cached before it was kept
 
     @property
     def fixable(self) -> bool:
@@ -198,6 +199,7 @@ def _finding(vuln: dict[str, Any], target: str | None) -> Finding:
         layer=(vuln.get("Layer") or {}).get("DiffID"),
         package_id=vuln.get("PkgID"),
         target=target,
+        purl=(vuln.get("PkgIdentifier") or {}).get("PURL"),
     )
 
 

@@ -1,0 +1,113 @@
+"""A scan report seen through the team's decisions: what stays open, what is hidden and why. Pure, no I/O.
+
+Counting stays Trivy's: each finding is hidden or open on its own, so per severity
+``open_counts + len(suppressed)`` equals ``report.counts``; the report itself is never altered.
+A decision matches a finding by vulnerability id and package name, within the report's repository,
+and, when it has a digest, only in that image. It stops hiding the finding when its date has passed
+(00:00 UTC on ``until``) or, "until a fix exists", once the finding has a fixed version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from workers.reference import InvalidReference, parse_reference
+from workers.report import SEVERITIES, Finding, ScanReport, empty_counts
+from workers.triage.model import SUPPRESSING, Decision, TriageState
+
+FindingKey = tuple[str, str]  # (vulnerability id, package name), as decisions are kept
+
+
+@dataclass(frozen=True)
+class Applied:
+    open_counts: dict[str, int]  # same keys as report.counts
+    open_fixable: dict[str, int]
+    suppressed: list[tuple[Finding, Decision]]
+    expired: list[Decision]  # acceptances that ended: the date passed, or a fix exists for an until-fixed one
+    decided: dict[FindingKey, Decision]  # every decision that matched a finding, whatever its state
+    by_state: dict[str, dict[TriageState, int]]  # severity → effective state → findings
+
+    @property
+    def suppressed_counts(self) -> dict[str, int]:
+        counts = empty_counts()
+        for finding, _ in self.suppressed:
+            counts[finding.severity] += 1
+        return counts
+
+
+def finding_key(finding: Finding) -> FindingKey:
+    return (finding.id, finding.package)
+
+
+def repository_of(reference: str) -> str | None:
+    """``docker.io/library/mariadb`` for ``mariadb:11.4``; None when the reference cannot be parsed."""
+    try:
+        return parse_reference(reference).name
+    except InvalidReference:
+        return None
+
+
+def effective_state(decision: Decision | None, finding: Finding, now: datetime) -> TriageState:
+    """The state that counts right now: an acceptance that ended is open again."""
+    if decision is None:
+        return TriageState.OPEN
+    if decision.state is TriageState.ACCEPTED and _ended(decision, finding, now):
+        return TriageState.OPEN
+    return decision.state
+
+
+def apply(report: ScanReport, decisions: Iterable[Decision], now: datetime) -> Applied:
+    """What ``decisions`` make of ``report`` at ``now``."""
+    candidates = _matching_decisions(report, decisions)
+    suppressed: list[tuple[Finding, Decision]] = []
+    expired: dict[tuple, Decision] = {}
+    decided: dict[FindingKey, Decision] = {}
+    by_state = {severity: {state: 0 for state in TriageState} for severity in SEVERITIES}
+    for finding in report.vulnerabilities:
+        decision = candidates.get(finding_key(finding))
+        if decision is not None:
+            decided[finding_key(finding)] = decision
+            if decision.state is TriageState.ACCEPTED and _ended(decision, finding, now):
+                expired[decision.key] = decision
+        state = effective_state(decision, finding, now)
+        by_state.setdefault(finding.severity, {s: 0 for s in TriageState})[state] += 1
+        if decision is not None and state in SUPPRESSING:
+            suppressed.append((finding, decision))
+    hidden = _tally(f for f, _ in suppressed)
+    return Applied(
+        open_counts={severity: count - hidden.get(severity, 0) for severity, count in report.counts.items()},
+        open_fixable={severity: count - _tally(f for f, _ in suppressed if f.fixable).get(severity, 0)
+                      for severity, count in report.fixable.items()},
+        suppressed=suppressed,
+        expired=list(expired.values()),
+        decided=decided,
+        by_state=by_state,
+    )
+
+
+def _matching_decisions(report: ScanReport, decisions: Iterable[Decision]) -> dict[FindingKey, Decision]:
+    """The decisions for this image, by finding key; a digest-scoped one wins over the repository-wide one."""
+    repository = repository_of(report.image.reference)
+    found: dict[FindingKey, Decision] = {}
+    for decision in decisions:
+        if repository is None or decision.repository != repository:
+            continue
+        if decision.digest and decision.digest != report.image.digest:
+            continue
+        key = (decision.vulnerability, decision.package)
+        if key not in found or (decision.digest and not found[key].digest):
+            found[key] = decision
+    return found
+
+
+def _ended(decision: Decision, finding: Finding, now: datetime) -> bool:
+    return decision.expired(now) or (decision.until_fixed and finding.fixable)
+
+
+def _tally(findings: Iterable[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    return counts
