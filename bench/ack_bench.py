@@ -71,8 +71,16 @@ def main() -> None:
     redis = Redis.from_url(redis_url)
     redis.flushdb()
     with SlackAPIServer(token="xoxb-bench") as slack:
-        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.base_url,
-               "REDIS_URL": redis_url, "HOST": "127.0.0.1", "WEB_THREADS": str(CONCURRENCY), "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "REDIS_URL": redis_url,
+            "HOST": "127.0.0.1",
+            "WEB_THREADS": str(CONCURRENCY),
+            "LOG_LEVEL": "WARNING",
+        }
         servers = {
             "bare Bolt app (ack only)": start([sys.executable, "-m", "bench.bare_app"], env, 3901),
             "chainscan /scan (parse + enqueue + ack)": start([sys.executable, "-m", "bot", "serve"], env, 3902),
@@ -80,7 +88,7 @@ def main() -> None:
         results: dict[str, list[float]] = {name: [] for name in servers}
         try:
             for _ in range(REPEATS):
-                for (name, proc), port in zip(servers.items(), (3901, 3902)):
+                for (name, _proc), port in zip(servers.items(), (3901, 3902), strict=False):
                     results[name] += measure(port, slack.response_url("bench"))
         finally:
             for proc in servers.values():
@@ -91,7 +99,9 @@ def main() -> None:
     redis.flushdb()
     print(f"ack latency, {REPEATS} x {REQUESTS} signed /scan requests at concurrency {CONCURRENCY} (ms)")
     for name, values in results.items():
-        print(f"  {name:<42} p50 {pct(values, 50):6.1f}   p99 {pct(values, 99):6.1f}   mean {statistics.mean(values):6.1f}")
+        print(
+            f"  {name:<42} p50 {pct(values, 50):6.1f}   p99 {pct(values, 99):6.1f}   mean {statistics.mean(values):6.1f}"
+        )
     (bare, ours) = results.values()
     print(f"  ratio p99 chainscan/bare: {pct(ours, 99) / pct(bare, 99):.2f}   (target <= 1.5, and p99 < 100 ms)")
     print(f"  jobs enqueued by chainscan: {queued} (expected {REPEATS * (REQUESTS + 40)})")

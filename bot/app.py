@@ -19,7 +19,13 @@ from bot.listeners import build, scan
 from bot.listeners.context import ListenerContext
 from bot.slack_client import web_client
 
-BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "files:write", "files:read"]  # as deploy/slack-manifest.yml
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "files:write",
+    "files:read",
+]  # as deploy/slack-manifest.yml
 
 
 def create_app(settings: SlackSettings, redis: Redis) -> App:

@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="chainscan: container image scans, from Slack or here.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="chainscan: container image scans, from Slack or here."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     scan = sub.add_parser("scan", help="scan an image through the queue and print the report")
@@ -64,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     alternative.set_defaults(handler=cmd_alternative)
 
     worker = sub.add_parser("worker", help="run an RQ worker pool for scan jobs")
-    worker.add_argument("--size", type=int, default=None, help="number of worker processes (WORKER_POOL_SIZE, default 2)")
+    worker.add_argument(
+        "--size", type=int, default=None, help="number of worker processes (WORKER_POOL_SIZE, default 2)"
+    )
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(handler=cmd_worker)
 
@@ -128,7 +132,9 @@ def cmd_alternative(args: argparse.Namespace) -> int:
 
     settings = bot_config.current().engine
     ref = parse_reference(args.image)
-    alt = plan_alternative(ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev)
+    alt = plan_alternative(
+        ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev
+    )
     print(json.dumps(alt.to_dict(), indent=2) if args.format == "json" else alternative_text(alt))
     return 0
 
@@ -178,8 +184,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             result = refresh_and_store(store, settings)
             if not result.reachable:
                 return _fail(f"Could not refresh the catalog from {settings.chainguard_registry}: {result.error}")
-            print(f"{settings.chainguard_registry}: {len(result.available)} catalog images served, {len(result.missing)} not served"
-                  + ("" if store else " (not stored: set REDIS_URL to share it with the workers)"))
+            print(
+                f"{settings.chainguard_registry}: {len(result.available)} catalog images served, {len(result.missing)} not served"
+                + ("" if store else " (not stored: set REDIS_URL to share it with the workers)")
+            )
             for name in result.missing:
                 print(f"  not served: {name}")
             return 0

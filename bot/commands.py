@@ -69,7 +69,9 @@ _NOT_YET = frozenset({"watch", "unwatch", "digest", "triage", "history", "list",
 def parse_command(text: str | None) -> Command:
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
-        return InvalidCommand(f"That is {len(text)} characters; `/scan` takes one image name and a few options. Try `/scan help`.")
+        return InvalidCommand(
+            f"That is {len(text)} characters; `/scan` takes one image name and a few options. Try `/scan help`."
+        )
     words = text.split()
     if not words or words[0].lower() in ("help", "-h", "--help", "?"):
         return HelpCommand()
@@ -101,7 +103,9 @@ def _scan(words: list[str]) -> Command:
         elif flag in _SEVERITY_FLAGS:
             level = (value or next(rest, "")).lower()
             if level not in SEVERITIES[:4]:
-                return HelpCommand(f"`{_shown(level) or '(nothing)'}` is not a severity; use critical, high, medium or low.")
+                return HelpCommand(
+                    f"`{_shown(level) or '(nothing)'}` is not a severity; use critical, high, medium or low."
+                )
             options["severity"] = level
         else:
             return HelpCommand(f"I did not understand `{_shown(word)}`.")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from workers import config as engine_config
 from workers.config import ConfigError, Settings, env_bool, env_int
@@ -38,7 +38,7 @@ class SlackSettings:
         return bool(self.client_id and self.client_secret)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SlackSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackSettings:
         env = os.environ if env is None else env
         api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
         return cls(

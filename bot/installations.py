@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Optional
 
 from redis import Redis
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
@@ -20,7 +19,7 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 PREFIX = "chainscan:install:"
 
 
-def _team_key(enterprise_id: Optional[str], team_id: Optional[str], is_enterprise_install: Optional[bool] = False) -> str:
+def _team_key(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False) -> str:
     return f"{PREFIX}{enterprise_id or 'none'}:{'none' if is_enterprise_install else team_id or 'none'}"
 
 
@@ -45,16 +44,24 @@ class RedisInstallationStore(InstallationStore):
     def save_bot(self, bot: Bot) -> None:
         if bot.bot_token is None:
             return
-        self.redis.set(f"{_team_key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)}:bot", json.dumps(bot.__dict__))
+        self.redis.set(
+            f"{_team_key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)}:bot", json.dumps(bot.__dict__)
+        )
 
-    def find_bot(self, *, enterprise_id: Optional[str], team_id: Optional[str], is_enterprise_install: Optional[bool] = False) -> Optional[Bot]:
+    def find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
         raw = self.redis.get(f"{_team_key(enterprise_id, team_id, is_enterprise_install)}:bot")
         return Bot(**json.loads(raw)) if raw else None
 
     def find_installation(
-        self, *, enterprise_id: Optional[str], team_id: Optional[str], user_id: Optional[str] = None,
-        is_enterprise_install: Optional[bool] = False,
-    ) -> Optional[Installation]:
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
         key = _team_key(enterprise_id, team_id, is_enterprise_install)
         raw = self.redis.get(f"{key}:installer:{user_id}" if user_id else f"{key}:installer")
         if not raw:
@@ -62,14 +69,20 @@ class RedisInstallationStore(InstallationStore):
         installation = Installation(**json.loads(raw))
         bot = self.find_bot(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install)
         if bot is not None and installation.bot_token != bot.bot_token:  # a user install: keep the latest bot token
-            installation.bot_id, installation.bot_user_id, installation.bot_token = bot.bot_id, bot.bot_user_id, bot.bot_token
+            installation.bot_id, installation.bot_user_id, installation.bot_token = (
+                bot.bot_id,
+                bot.bot_user_id,
+                bot.bot_token,
+            )
             installation.bot_scopes = bot.bot_scopes
         return installation
 
-    def delete_bot(self, *, enterprise_id: Optional[str], team_id: Optional[str]) -> None:
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         self.redis.delete(f"{_team_key(enterprise_id, team_id)}:bot")
 
-    def delete_installation(self, *, enterprise_id: Optional[str], team_id: Optional[str], user_id: Optional[str] = None) -> None:
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
         key = _team_key(enterprise_id, team_id)
         if user_id:
             self.redis.delete(f"{key}:installer:{user_id}")
@@ -98,7 +111,7 @@ class RedisOAuthStateStore(OAuthStateStore):
         return bool(self.redis.delete(f"{PREFIX}state:{state}"))
 
 
-def bot_token(redis: Redis, team_id: Optional[str], enterprise_id: Optional[str] = None) -> Optional[str]:
+def bot_token(redis: Redis, team_id: str | None, enterprise_id: str | None = None) -> str | None:
     """The bot token installed for a workspace (OAuth mode), for workers posting to its threads."""
     bot = RedisInstallationStore(redis).find_bot(enterprise_id=enterprise_id, team_id=team_id)
     return bot.bot_token if bot else None

@@ -22,7 +22,8 @@ def status_text(redis: Redis, settings: Settings) -> str:
     lines = [
         f"*Queue* `{settings.queue_name}`: {len(queue)} waiting, {StartedJobRegistry(queue=queue).count} running, "
         f"{FailedJobRegistry(queue=queue).count} failed in the last week",
-        f"*Workers alive*: {len(workers)}" + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
+        f"*Workers alive*: {len(workers)}"
+        + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
         f"*Trivy runs so far*: {store.trivy_runs()}",
         "*Vulnerability DB*: " + (_db_line(db) if db else "unknown until the first scan (workers download it then)"),
     ]
@@ -38,7 +39,13 @@ def status_text(redis: Redis, settings: Settings) -> str:
 def _db_line(db) -> str:
     updated = parse_time(db.updated_at)
     hours = int((time.time() - updated.timestamp()) / 3600) if updated else None
-    age_text = f"{hours} hours old" if hours is not None and hours < 72 else f"{hours // 24} days old" if hours else "age unknown"
+    age_text = (
+        f"{hours} hours old"
+        if hours is not None and hours < 72
+        else f"{hours // 24} days old"
+        if hours
+        else "age unknown"
+    )
     return f"v{db.version}, built {day(db.updated_at)} ({age_text})"
 
 

@@ -101,4 +101,7 @@ class ThreadStore:
 
     def stale(self, older_than: float) -> list[str]:
         """Keys of threads still "scanning" after ``older_than`` seconds."""
-        return [k.decode() if isinstance(k, bytes) else k for k in self.redis.zrangebyscore(OPEN_SET, 0, time.time() - older_than)]
+        return [
+            k.decode() if isinstance(k, bytes) else k
+            for k in self.redis.zrangebyscore(OPEN_SET, 0, time.time() - older_than)
+        ]

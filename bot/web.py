@@ -78,4 +78,3 @@ def serve(settings: SlackSettings, redis_url: str, *, workers: int | None = None
         return create_flask_app(settings, Redis.from_url(redis_url))
 
     GunicornServer(factory, gunicorn_options(settings, workers)).run()
-

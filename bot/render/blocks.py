@@ -86,10 +86,14 @@ def progress_message(reference: str, state: str) -> Message:
     return Message(text=text, blocks=[section(f"⏳ *{escape(reference)}* — {escape(state)}")])
 
 
-def summary_card(report: ScanReport, *, extra_lines: list[str] | None = None, notes: list[str] | None = None) -> Message:
+def summary_card(
+    report: ScanReport, *, extra_lines: list[str] | None = None, notes: list[str] | None = None
+) -> Message:
     """The parent message once the scan is done: the verdict in the first two lines."""
     lines = [image_line(report), *(extra_lines or [])]
-    lines.append(f"{facts_line(report)} · DB of {day(report.db.updated_at)}" + (" · cached result" if report.cached else ""))
+    lines.append(
+        f"{facts_line(report)} · DB of {day(report.db.updated_at)}" + (" · cached result" if report.cached else "")
+    )
     blocks = [section("\n".join(lines))]
     if notes:
         blocks.append(context("\n".join(f"Note: {escape(n)}" for n in notes)))
@@ -100,12 +104,16 @@ def summary_card(report: ScanReport, *, extra_lines: list[str] | None = None, no
 def layers_message(report: ScanReport) -> Message:
     """Where the findings come from, one line per layer, like ``docker scout quickview``."""
     if not report.layers:
-        return Message(text="No layer information.", blocks=[section("No layer information was available for this image.")])
+        return Message(
+            text="No layer information.", blocks=[section("No layer information was available for this image.")]
+        )
     lines = [
         f"`layer {layer.index:>2}`  {escape(truncate(layer.created_by or layer.diff_id, 70))}  —  {short_counts(layer.counts)}"
         for layer in report.layers
     ]
-    blocks = [section("*Where the findings come from*")] + [section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)]
+    blocks = [section("*Where the findings come from*")] + [
+        section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)
+    ]
     return _fit(Message(text=f"{len(report.layers)} layers in {report.image.reference}", blocks=blocks))
 
 
@@ -124,14 +132,22 @@ def selected_findings(report: ScanReport, *, severity: str = "unknown", only_fix
 
 
 def findings_message(
-    report: ScanReport, *, severity: str = "unknown", only_fixed: bool = False, top: int = 20, file_attached: bool = True
+    report: ScanReport,
+    *,
+    severity: str = "unknown",
+    only_fixed: bool = False,
+    top: int = 20,
+    file_attached: bool = True,
 ) -> tuple[Message, bool]:
     """The worst findings first; returns the message and whether the rest needs the attached file."""
     selected = selected_findings(report, severity=severity, only_fixed=only_fixed)
     scope = _scope(severity, only_fixed)
     if not selected:
-        text = f"No {scope}findings in {report.image.reference}." if report.image.os else (
-            f"Trivy found no OS packages in {report.image.reference}, so there is nothing to report.")
+        text = (
+            f"No {scope}findings in {report.image.reference}."
+            if report.image.os
+            else (f"Trivy found no OS packages in {report.image.reference}, so there is nothing to report.")
+        )
         return Message(text=text, blocks=[section(escape(text))]), False
     header_budget = 400
     lines, used = [], header_budget
@@ -196,7 +212,9 @@ def _block_chars(block: dict) -> int:
     if "text" in block:
         total += len(block["text"].get("text", ""))
     for element in block.get("elements", []) + block.get("fields", []):
-        total += len(element.get("text", "")) if isinstance(element.get("text"), str) else len(str(element.get("text", "")))
+        total += (
+            len(element.get("text", "")) if isinstance(element.get("text"), str) else len(str(element.get("text", "")))
+        )
     return total
 
 
@@ -205,16 +223,27 @@ RESCAN_ACTION = "rescan"
 
 def rescan_button(reference: str) -> dict:
     """The card's one action: scan the same reference again, ignoring the cache (a new thread)."""
-    return {"type": "actions", "block_id": "card_actions", "elements": [
-        {"type": "button", "action_id": RESCAN_ACTION, "text": {"type": "plain_text", "text": "Rescan"}, "value": reference[:2000]},
-    ]}
+    return {
+        "type": "actions",
+        "block_id": "card_actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": RESCAN_ACTION,
+                "text": {"type": "plain_text", "text": "Rescan"},
+                "value": reference[:2000],
+            },
+        ],
+    }
 
 
 def pair_card(result) -> Message:
     """The summary card for an image and its alternative (a ``workers.pair.PairResult``)."""
     report, alt = result.report, result.alternative_report
     mapping = result.mapping
-    notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (list(mapping.notes[:3]) if mapping else [])
+    notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
+        list(mapping.notes[:3]) if mapping else []
+    )
     if alt is None:
         extra = [f"_Chainguard alternative: {escape(result.reason)}._"] if result.reason else []
         card = summary_card(report, extra_lines=extra, notes=notes)
@@ -252,7 +281,11 @@ def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
             for f in findings[:limit]
         ]
         more = len(findings) - limit
-        return "\n".join(shown) + (f"\n…and {more} more (in the attached file)" if more > 0 else "") if shown else "nothing"
+        return (
+            "\n".join(shown) + (f"\n…and {more} more (in the attached file)" if more > 0 else "")
+            if shown
+            else "nothing"
+        )
 
     blocks = [
         section(f"*Switching to {escape(alt)}*\n{escape(c.verdict)}"),

@@ -18,7 +18,10 @@ def report_markdown(report: ScanReport, alternative: ScanReport | None = None, c
         for name in ("removed", "kept", "added"):
             findings = getattr(comparison, name)
             text += f"\n## {name.capitalize()} ({len(findings)})\n\n"
-            text += "".join(f"- {f.id} {f.package} {f.installed} ({f.severity}){' → ' + f.fixed if f.fixed else ''}\n" for f in findings)
+            text += "".join(
+                f"- {f.id} {f.package} {f.installed} ({f.severity}){' → ' + f.fixed if f.fixed else ''}\n"
+                for f in findings
+            )
         text += "\n" + _one_report(alternative)
     return text
 
@@ -42,20 +45,58 @@ def _one_report(report: ScanReport) -> str:
     ]
     for layer in report.layers:
         c = layer.counts
-        out.append(f"| {layer.index} | {_cell(layer.created_by or layer.diff_id)} | {c['critical']} | {c['high']} | {c['medium']} | {c['low']} | {c['unknown']} |")
-    out += ["", f"## Findings ({report.total})", "", "| id | severity | package | installed | fixed | status | CVSS | title |", "|---|---|---|---|---|---|---|---|"]
+        out.append(
+            f"| {layer.index} | {_cell(layer.created_by or layer.diff_id)} | {c['critical']} | {c['high']} | {c['medium']} | {c['low']} | {c['unknown']} |"
+        )
+    out += [
+        "",
+        f"## Findings ({report.total})",
+        "",
+        "| id | severity | package | installed | fixed | status | CVSS | title |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in report.vulnerabilities:
         cvss = f"{f.cvss_score:.1f}" if f.cvss_score is not None else ""
-        out.append(f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {f.status} | {cvss} | {_cell(f.title)} |")
+        out.append(
+            f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {f.status} | {cvss} | {_cell(f.title)} |"
+        )
     return "\n".join(out) + "\n"
 
 
 def report_csv(report: ScanReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["id", "severity", "package", "installed", "fixed", "status", "cvss_score", "cvss_vector", "layer", "title", "url"])
+    writer.writerow(
+        [
+            "id",
+            "severity",
+            "package",
+            "installed",
+            "fixed",
+            "status",
+            "cvss_score",
+            "cvss_vector",
+            "layer",
+            "title",
+            "url",
+        ]
+    )
     for f in report.vulnerabilities:
-        writer.writerow([f.id, f.severity, f.package, f.installed, f.fixed or "", f.status, f.cvss_score or "", f.cvss_vector or "", f.layer or "", f.title, f.url or ""])
+        writer.writerow(
+            [
+                f.id,
+                f.severity,
+                f.package,
+                f.installed,
+                f.fixed or "",
+                f.status,
+                f.cvss_score or "",
+                f.cvss_vector or "",
+                f.layer or "",
+                f.title,
+                f.url or "",
+            ]
+        )
     return buffer.getvalue()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from workers.report import SEVERITIES
 
@@ -27,7 +27,7 @@ def parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def age(created: str | None, now: datetime | None = None) -> str:
@@ -35,7 +35,7 @@ def age(created: str | None, now: datetime | None = None) -> str:
     when = parse_time(created)
     if when is None:
         return "build date unknown"
-    days = ((now or datetime.now(timezone.utc)) - when).days
+    days = ((now or datetime.now(UTC)) - when).days
     if days < 1:
         return "built today"
     if days < 14:

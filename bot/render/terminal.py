@@ -15,7 +15,8 @@ def report_text(report: ScanReport, *, top: int = 15, width: int = 110) -> str:
         f"  os        {image.os or 'not recognised (no OS packages scanned)'}"
         + (f"    platform {image.platform}" if image.platform else ""),
         f"  size      {human_size(image.size_bytes)}, {age(image.created)} ({day(image.created)})",
-        f"  trivy db  v{report.db.version}, updated {day(report.db.updated_at)}" + ("    (cached result)" if report.cached else ""),
+        f"  trivy db  v{report.db.version}, updated {day(report.db.updated_at)}"
+        + ("    (cached result)" if report.cached else ""),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),

@@ -26,16 +26,29 @@ def build_modal(channel: str, initial: str = "", snippet: dict | None = None) ->
         element["initial_value"] = initial[:MODAL_MAX]
     blocks: list[dict] = []
     if snippet:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"Using the attached snippet *{_plain(snippet.get('name', 'Dockerfile'))}*. Paste text below only to use that instead."}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Using the attached snippet *{_plain(snippet.get('name', 'Dockerfile'))}*. Paste text below only to use that instead.",
+                },
+            }
+        )
         element.pop("initial_value", None)
-    blocks.append({
-        "type": "input",
-        "block_id": DOCKERFILE_BLOCK,
-        "optional": bool(snippet),
-        "label": {"type": "plain_text", "text": "Dockerfile"},
-        "element": element,
-        "hint": {"type": "plain_text", "text": "It is built with no build context and no network, then again with each FROM switched to Chainguard; both are scanned."},
-    })
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": DOCKERFILE_BLOCK,
+            "optional": bool(snippet),
+            "label": {"type": "plain_text", "text": "Dockerfile"},
+            "element": element,
+            "hint": {
+                "type": "plain_text",
+                "text": "It is built with no build context and no network, then again with each FROM switched to Chainguard; both are scanned.",
+            },
+        }
+    )
     return {
         "type": "modal",
         "callback_id": BUILD_CALLBACK,

@@ -9,17 +9,33 @@ def make_report(n: int, *, title_len: int = 60, os: str | None = "debian 12.5") 
     severities = ["critical", "high", "medium", "low", "unknown"]
     findings = [
         Finding(
-            id=f"CVE-2026-{i:05d}", package=f"pkg{i % 37}", installed="1.0-1", fixed="1.0-2" if i % 3 else None,
-            status="fixed" if i % 3 else "affected", severity=severities[i % 5], cvss_score=(i % 100) / 10,
-            cvss_vector=None, title=("<b>&" + "x" * title_len), url=None, layer="sha256:l1",
+            id=f"CVE-2026-{i:05d}",
+            package=f"pkg{i % 37}",
+            installed="1.0-1",
+            fixed="1.0-2" if i % 3 else None,
+            status="fixed" if i % 3 else "affected",
+            severity=severities[i % 5],
+            cvss_score=(i % 100) / 10,
+            cvss_vector=None,
+            title=("<b>&" + "x" * title_len),
+            url=None,
+            layer="sha256:l1",
         )
         for i in range(n)
     ]
     counts, fixable = tally(findings)
     return ScanReport(
-        image=ImageInfo("docker.io/library/mariadb:latest", "sha256:" + "d" * 64, os, 405_000_000, "2026-10-01T00:00:00Z", "linux/amd64"),
+        image=ImageInfo(
+            "docker.io/library/mariadb:latest",
+            "sha256:" + "d" * 64,
+            os,
+            405_000_000,
+            "2026-10-01T00:00:00Z",
+            "linux/amd64",
+        ),
         db=DbInfo(2, "2026-11-30T00:00:00Z"),
-        counts=counts, fixable=fixable,
+        counts=counts,
+        fixable=fixable,
         layers=[Layer(i + 1, f"sha256:l{i}", f"RUN step {i} " + "y" * 200, 10) for i in range(80)],
         vulnerabilities=findings,
     )

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Union
+from typing import Union
 
 Tree = Mapping[bytes, Union[bytes, "Tree"]]
 
@@ -119,7 +120,7 @@ class _Writer:
         count = -(-len(image) // self.page_size)
         if count > 1:  # patch the overflow field of the header
             pid, flags, n, _ = PAGE_HEADER.unpack_from(image)
-            image = PAGE_HEADER.pack(pid, flags, n, count - 1) + image[PAGE_HEADER.size:]
+            image = PAGE_HEADER.pack(pid, flags, n, count - 1) + image[PAGE_HEADER.size :]
         self.pages.append(image.ljust(count * self.page_size, b"\0"))
         self.next_id += count
         return page_id

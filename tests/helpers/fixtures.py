@@ -12,8 +12,8 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -32,8 +32,17 @@ MAIN_REGISTRY_PORT = int(os.environ.get("CHAINSCAN_TEST_REGISTRY_PORT", "5000"))
 
 # Flags for repeatable offline scans (see TRIVY-OFFLINE.md).
 TRIVY_OFFLINE_FLAGS = (
-    "--skip-db-update", "--skip-java-db-update", "--skip-version-check", "--disable-telemetry",
-    "--cache-backend", "memory", "--scanners", "vuln", "--format", "json", "--quiet",
+    "--skip-db-update",
+    "--skip-java-db-update",
+    "--skip-version-check",
+    "--disable-telemetry",
+    "--cache-backend",
+    "memory",
+    "--scanners",
+    "vuln",
+    "--format",
+    "json",
+    "--quiet",
 )
 
 TrivyScan = Callable[..., dict]
@@ -46,25 +55,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def trivy_scan_json(cache_dir: Path, reference: str, *, platform: str | None = None,
-                    image_src: str = "remote", env: dict[str, str] | None = None,
-                    extra_args: tuple[str, ...] = ()) -> dict:
+def trivy_scan_json(
+    cache_dir: Path,
+    reference: str,
+    *,
+    platform: str | None = None,
+    image_src: str = "remote",
+    env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> dict:
     """Run the real `trivy image` offline and return its JSON report (raises on failure)."""
-    completed = run_trivy(cache_dir, reference, platform=platform, image_src=image_src, env=env,
-                          extra_args=extra_args)
+    completed = run_trivy(cache_dir, reference, platform=platform, image_src=image_src, env=env, extra_args=extra_args)
     if completed.returncode != 0:
         raise AssertionError(f"trivy failed ({completed.returncode}) for {reference}: {completed.stderr[-2000:]}")
     return json.loads(completed.stdout)
 
 
-def run_trivy(cache_dir: Path, reference: str, *, platform: str | None = None, image_src: str = "remote",
-              env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    args = [default_trivy_binary(), "image", *TRIVY_OFFLINE_FLAGS, "--cache-dir", str(cache_dir), "--image-src", image_src]
+def run_trivy(
+    cache_dir: Path,
+    reference: str,
+    *,
+    platform: str | None = None,
+    image_src: str = "remote",
+    env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess:
+    args = [
+        default_trivy_binary(),
+        "image",
+        *TRIVY_OFFLINE_FLAGS,
+        "--cache-dir",
+        str(cache_dir),
+        "--image-src",
+        image_src,
+    ]
     if platform:
         args += ["--platform", platform]
     args += [*extra_args, reference]
-    return subprocess.run(args, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +114,7 @@ def trivy_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trivy_scan(trivy_binary: str, trivy_cache_dir: Path) -> TrivyScan:
     """trivy_scan(reference, platform=None, image_src="remote", env=None) -> JSON report."""
+
     def scan(reference: str, **kwargs) -> dict:
         return trivy_scan_json(trivy_cache_dir, reference, **kwargs)
 
@@ -118,8 +147,9 @@ def test_images(registry: str) -> dict[str, ImageInfo]:
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A second registry that demands basic auth; `.auth` holds (username, password)."""
     _require_registry_binary()
-    registry = start_registry(free_port(), auth=("chainscan", "correct-horse-battery"),
-                              root=tmp_path_factory.mktemp("auth-registry"))
+    registry = start_registry(
+        free_port(), auth=("chainscan", "correct-horse-battery"), root=tmp_path_factory.mktemp("auth-registry")
+    )
     yield registry
     registry.stop()
 

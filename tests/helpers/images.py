@@ -20,10 +20,10 @@ import json
 import os
 import random
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from platform import machine
-from typing import Iterable, Union
 from urllib.parse import urljoin
 
 import requests
@@ -97,7 +97,7 @@ class ConfigStep:
     comment: str | None = None
 
 
-Step = Union[Layer, ConfigStep]
+Step = Layer | ConfigStep
 
 
 @dataclass(frozen=True)
@@ -246,13 +246,22 @@ DEBIAN_MAINTAINERS = {
 DEFAULT_DEBIAN_MAINTAINER = "Debian QA Group <packages@qa.debian.org>"
 
 
-def deb(name: str, version: str, source: str | None = None, source_version: str | None = None,
-        *, arch: str | None = None, section: str = "libs", desc: str = "") -> Pkg:
+def deb(
+    name: str,
+    version: str,
+    source: str | None = None,
+    source_version: str | None = None,
+    *,
+    arch: str | None = None,
+    section: str = "libs",
+    desc: str = "",
+) -> Pkg:
     return Pkg(name, version, source, source_version, arch, section, desc)
 
 
-def apk(name: str, version: str, origin: str | None = None, *, desc: str = "",
-        license: str = "GPL-2.0-or-later") -> Pkg:
+def apk(
+    name: str, version: str, origin: str | None = None, *, desc: str = "", license: str = "GPL-2.0-or-later"
+) -> Pkg:
     return Pkg(name, version, origin, description=desc, license=license)
 
 
@@ -283,14 +292,24 @@ DEBIAN_BASE_PACKAGES = (
     deb("libtinfo6", "6.4-4", "ncurses", desc="shared low-level terminfo library for terminal handling"),
     deb("ncurses-base", "6.4-4", "ncurses", arch="all", section="misc", desc="basic terminal type definitions"),
     deb("login", SHADOW[0], "shadow", SHADOW[1], section="admin", desc="system login tools"),
-    deb("passwd", SHADOW[0], "shadow", SHADOW[1], section="admin", desc="change and administer password and group data"),
+    deb(
+        "passwd", SHADOW[0], "shadow", SHADOW[1], section="admin", desc="change and administer password and group data"
+    ),
     deb("tar", "1.34+dfsg-1.2+deb12u1", section="utils", desc="GNU version of the tar archiving utility"),
     deb("libuuid1", UTIL_LINUX[0], "util-linux", UTIL_LINUX[1], desc="Universally Unique ID library"),
-    deb("util-linux", UTIL_LINUX[0], "util-linux", UTIL_LINUX[1], section="utils", desc="miscellaneous system utilities"),
+    deb(
+        "util-linux", UTIL_LINUX[0], "util-linux", UTIL_LINUX[1], section="utils", desc="miscellaneous system utilities"
+    ),
     deb("apt", "2.6.1", section="admin", desc="commandline package manager"),
     deb("libapt-pkg6.0", "2.6.1", "apt", desc="package management runtime library"),
     deb("gpgv", "2.2.40-1.1", "gnupg2", section="utils", desc="GNU privacy guard - signature verification tool"),
-    deb("debian-archive-keyring", "2023.3+deb12u1", arch="all", section="misc", desc="GnuPG archive keys of the Debian archive"),
+    deb(
+        "debian-archive-keyring",
+        "2023.3+deb12u1",
+        arch="all",
+        section="misc",
+        desc="GnuPG archive keys of the Debian archive",
+    ),
     deb("libdb5.3", "5.3.28+dfsg2-1", "db5.3", desc="Berkeley v5.3 Database Libraries [runtime]"),
     deb("libcap2", "1:2.66-4", desc="POSIX 1003.1e capabilities (library)"),
 )
@@ -299,7 +318,9 @@ MARIADB_DEPS_PACKAGES = (
     deb("ca-certificates", "20230311", arch="all", section="misc", desc="Common CA certificates"),
     deb("libssl3", OPENSSL, "openssl", desc="Secure Sockets Layer toolkit - shared libraries"),
     deb("openssl", OPENSSL, section="utils", desc="Secure Sockets Layer toolkit - cryptographic utility"),
-    deb("tzdata", "2024a-0+deb12u1", arch="all", section="localization", desc="time zone and daylight-saving time data"),
+    deb(
+        "tzdata", "2024a-0+deb12u1", arch="all", section="localization", desc="time zone and daylight-saving time data"
+    ),
     deb("libjemalloc2", "5.3.0-1", "jemalloc", desc="general-purpose scalable concurrent malloc(3) implementation"),
     deb("pwgen", "2.08-2", section="admin", desc="Automatic Password generation"),
     deb("xz-utils", "5.4.1-0.2", section="utils", desc="XZ-format compression utilities"),
@@ -307,15 +328,31 @@ MARIADB_DEPS_PACKAGES = (
     deb("gpg", "2.2.40-1.1", "gnupg2", section="utils", desc="GNU Privacy Guard -- minimalist public key operations"),
     deb("libsqlite3-0", "3.40.1-2", "sqlite3", desc="SQLite 3 shared library"),
     deb("libreadline8", "8.2-1.3", "readline", desc="GNU readline and history libraries, run-time libraries"),
-    deb("readline-common", "8.2-1.3", "readline", arch="all", section="utils", desc="GNU readline and history libraries, common files"),
+    deb(
+        "readline-common",
+        "8.2-1.3",
+        "readline",
+        arch="all",
+        section="utils",
+        desc="GNU readline and history libraries, common files",
+    ),
 )
 
 MARIADB_SERVER_PACKAGES = (
     deb("mariadb-server", MARIADB, "mariadb", section="database", desc="MariaDB database server binaries"),
     deb("mariadb-client", MARIADB, "mariadb", section="database", desc="MariaDB database client binaries"),
-    deb("mariadb-common", MARIADB, "mariadb", arch="all", section="database", desc="MariaDB database common config files"),
+    deb(
+        "mariadb-common",
+        MARIADB,
+        "mariadb",
+        arch="all",
+        section="database",
+        desc="MariaDB database common config files",
+    ),
     deb("libmariadb3", MARIADB, "mariadb", desc="MariaDB database client library"),
-    deb("galera-4", "26.4.14-0+deb12u1", section="database", desc="Replication framework for transactional applications"),
+    deb(
+        "galera-4", "26.4.14-0+deb12u1", section="database", desc="Replication framework for transactional applications"
+    ),
     deb("socat", "1.7.4.4-2", section="net", desc="multipurpose relay for bidirectional data transfer"),
     deb("perl", PERL, section="perl", desc="Larry Wall's Practical Extraction and Report Language"),
     deb("libperl5.36", PERL, "perl", desc="shared Perl library"),
@@ -334,25 +371,59 @@ MARIADB_SERVER_PACKAGES = (
 PYTHON_DEPS_PACKAGES = (
     deb("ca-certificates", "20230311", arch="all", section="misc", desc="Common CA certificates"),
     deb("netbase", "6.4", arch="all", section="admin", desc="Basic TCP/IP networking system"),
-    deb("tzdata", "2024a-0+deb12u1", arch="all", section="localization", desc="time zone and daylight-saving time data"),
+    deb(
+        "tzdata", "2024a-0+deb12u1", arch="all", section="localization", desc="time zone and daylight-saving time data"
+    ),
     deb("libssl3", OPENSSL, "openssl", desc="Secure Sockets Layer toolkit - shared libraries"),
     deb("openssl", OPENSSL, section="utils", desc="Secure Sockets Layer toolkit - cryptographic utility"),
     deb("libsqlite3-0", "3.40.1-2", "sqlite3", desc="SQLite 3 shared library"),
     deb("libexpat1", "2.5.0-1", "expat", desc="XML parsing C library - runtime library"),
     deb("libffi8", "3.4.4-1", "libffi", desc="Foreign Function Interface library runtime"),
-    deb("libbz2-1.0", "1.0.8-5+b1", "bzip2", "1.0.8-5", desc="high-quality block-sorting file compressor library - runtime"),
+    deb(
+        "libbz2-1.0",
+        "1.0.8-5+b1",
+        "bzip2",
+        "1.0.8-5",
+        desc="high-quality block-sorting file compressor library - runtime",
+    ),
     deb("libncursesw6", "6.4-4", "ncurses", desc="shared libraries for terminal handling (wide character support)"),
     deb("libreadline8", "8.2-1.3", "readline", desc="GNU readline and history libraries, run-time libraries"),
-    deb("readline-common", "8.2-1.3", "readline", arch="all", section="utils", desc="GNU readline and history libraries, common files"),
+    deb(
+        "readline-common",
+        "8.2-1.3",
+        "readline",
+        arch="all",
+        section="utils",
+        desc="GNU readline and history libraries, common files",
+    ),
 )
 
 # Sources without any advisory in trivydb: an image of these has no findings.
 CLEAN_PACKAGES = tuple(
-    p for p in DEBIAN_BASE_PACKAGES + MARIADB_DEPS_PACKAGES + MARIADB_SERVER_PACKAGES + PYTHON_DEPS_PACKAGES
-    if p.src_name in {
-        "base-files", "dash", "debian-archive-keyring", "libzstd", "xz-utils", "tzdata", "netbase",
-        "ca-certificates", "jemalloc", "pwgen", "libcap2", "db5.3", "libaio", "liburing", "snappy",
-        "readline", "galera-4", "socat", "libffi", "bzip2",
+    p
+    for p in DEBIAN_BASE_PACKAGES + MARIADB_DEPS_PACKAGES + MARIADB_SERVER_PACKAGES + PYTHON_DEPS_PACKAGES
+    if p.src_name
+    in {
+        "base-files",
+        "dash",
+        "debian-archive-keyring",
+        "libzstd",
+        "xz-utils",
+        "tzdata",
+        "netbase",
+        "ca-certificates",
+        "jemalloc",
+        "pwgen",
+        "libcap2",
+        "db5.3",
+        "libaio",
+        "liburing",
+        "snappy",
+        "readline",
+        "galera-4",
+        "socat",
+        "libffi",
+        "bzip2",
     }
 )
 
@@ -362,7 +433,13 @@ WOLFI_GLIBC = ("glibc", "glibc-locale-posix", "ld-linux", "libcrypt1")
 def _wolfi_base(glibc: str, openssl: str) -> tuple[Pkg, ...]:
     return (
         apk("wolfi-baselayout", "20230201-r15", desc="baselayout data for Wolfi", license="MIT"),
-        apk("ca-certificates-bundle", "20240705-r0", "ca-certificates", desc="CA certificates bundle", license="MPL-2.0 AND MIT"),
+        apk(
+            "ca-certificates-bundle",
+            "20240705-r0",
+            "ca-certificates",
+            desc="CA certificates bundle",
+            license="MPL-2.0 AND MIT",
+        ),
         *(apk(n, glibc, "glibc", desc="the GNU C library", license="LGPL-2.1-or-later") for n in WOLFI_GLIBC),
         apk("libgcc", "13.3.0-r2", "gcc", desc="GCC runtime library", license="GPL-3.0-or-later"),
         apk("libssl3", openssl, "openssl", desc="SSL shared libraries", license="Apache-2.0"),
@@ -384,15 +461,27 @@ CHAINGUARD_MARIADB_PACKAGES = _wolfi_base("2.39-r5", "3.3.1-r0") + (
 )
 
 CHAINGUARD_PYTHON_PACKAGES = _wolfi_base("2.39-r7", "3.3.1-r3") + (
-    apk("libffi", "3.4.6-r1", desc="portable, high level programming interface to various calling conventions", license="MIT"),
+    apk(
+        "libffi",
+        "3.4.6-r1",
+        desc="portable, high level programming interface to various calling conventions",
+        license="MIT",
+    ),
     apk("libexpat1", "2.6.2-r0", "expat", desc="XML SAX Parser library written in C", license="MIT"),
     apk("sqlite-libs", "3.46.0-r0", "sqlite", desc="SQLite libraries", license="blessing"),
     apk("libbz2-1", "1.0.8-r8", "bzip2", desc="bzip2 shared library", license="bzip2-1.0.6"),
     apk("liblzma5", "5.6.2-r0", "xz", desc="xz shared library", license="GPL-2.0-or-later"),
     apk("readline", "8.2-r6", desc="GNU readline library", license="GPL-3.0-or-later"),
-    apk("mpdecimal", "2.5.1-r6", desc="complete implementation of the General Decimal Arithmetic Specification", license="BSD-2-Clause"),
+    apk(
+        "mpdecimal",
+        "2.5.1-r6",
+        desc="complete implementation of the General Decimal Arithmetic Specification",
+        license="BSD-2-Clause",
+    ),
     apk("python-3.12", "3.12.4-r0", desc="the Python programming language", license="PSF-2.0"),
-    apk("python-3.12-base", "3.12.4-r0", "python-3.12", desc="the Python programming language (base)", license="PSF-2.0"),
+    apk(
+        "python-3.12-base", "3.12.4-r0", "python-3.12", desc="the Python programming language (base)", license="PSF-2.0"
+    ),
 )
 
 
@@ -403,19 +492,29 @@ def _big_packages() -> tuple[tuple[Pkg, ...], tuple[Pkg, ...]]:
         for binary in binaries:
             arch = "all" if binary.endswith("-doc") else None
             section = "doc" if arch else ("libdevel" if binary.endswith("-dev") else "libs")
-            packages.append(deb(binary, version, source if binary != source else None,
-                                arch=arch, section=section, desc=f"{source} - {section} files"))
+            packages.append(
+                deb(
+                    binary,
+                    version,
+                    source if binary != source else None,
+                    arch=arch,
+                    section=section,
+                    desc=f"{source} - {section} files",
+                )
+            )
     half = len(packages) // 2
     return tuple(packages[:half]), tuple(packages[half:])
 
 
 BIG_PACKAGES_1, BIG_PACKAGES_2 = _big_packages()
-_HAND_MADE_SOURCES = {p.src_name for p in DEBIAN_BASE_PACKAGES + MARIADB_DEPS_PACKAGES
-                      + MARIADB_SERVER_PACKAGES + PYTHON_DEPS_PACKAGES}
+_HAND_MADE_SOURCES = {
+    p.src_name for p in DEBIAN_BASE_PACKAGES + MARIADB_DEPS_PACKAGES + MARIADB_SERVER_PACKAGES + PYTHON_DEPS_PACKAGES
+}
 # Generated advisories must not touch the hand-made images (library/clean must stay clean).
 assert not _HAND_MADE_SOURCES & {source for source, _, _ in trivydb.BIG_SOURCES}
 assert len({p.name for p in DEBIAN_BASE_PACKAGES + BIG_PACKAGES_1 + BIG_PACKAGES_2}) == (
-    len(DEBIAN_BASE_PACKAGES) + len(BIG_PACKAGES_1) + len(BIG_PACKAGES_2))
+    len(DEBIAN_BASE_PACKAGES) + len(BIG_PACKAGES_1) + len(BIG_PACKAGES_2)
+)
 
 
 # --- image catalog --------------------------------------------------------------------
@@ -425,18 +524,32 @@ BOOKWORM = Distro("debian", "12.5")
 WOLFI = Distro("wolfi", "20230201")
 
 
-def _debian_base(arch: str = "amd64", packages: tuple[Pkg, ...] = DEBIAN_BASE_PACKAGES,
-                 filler: tuple[tuple[str, int], ...] | None = None) -> tuple[Step, ...]:
+def _debian_base(
+    arch: str = "amd64",
+    packages: tuple[Pkg, ...] = DEBIAN_BASE_PACKAGES,
+    filler: tuple[tuple[str, int], ...] | None = None,
+) -> tuple[Step, ...]:
     """The two history entries of a debian:bookworm base image."""
     triplet = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[arch]
     if filler is None:
-        filler = ((f"/usr/lib/{triplet}/gconv/gconv-modules.cache", 1_250_000),
-                  ("/usr/lib/locale/C.utf8/LC_COLLATE", 900_000))
+        filler = (
+            (f"/usr/lib/{triplet}/gconv/gconv-modules.cache", 1_250_000),
+            ("/usr/lib/locale/C.utf8/LC_COLLATE", 900_000),
+        )
     return (
-        Layer("/bin/sh -c #(nop) ADD file:{diff_hex} in / ", packages=packages, filler=filler, shell=True,
-              created="2024-06-12T23:58:54.374542133Z"),
-        ConfigStep('/bin/sh -c #(nop)  CMD ["bash"]', env=(DEBIAN_PATH,), cmd=("bash",),
-                   created="2024-06-12T23:58:54.783014497Z"),
+        Layer(
+            "/bin/sh -c #(nop) ADD file:{diff_hex} in / ",
+            packages=packages,
+            filler=filler,
+            shell=True,
+            created="2024-06-12T23:58:54.374542133Z",
+        ),
+        ConfigStep(
+            '/bin/sh -c #(nop)  CMD ["bash"]',
+            env=(DEBIAN_PATH,),
+            cmd=("bash",),
+            created="2024-06-12T23:58:54.783014497Z",
+        ),
     )
 
 
@@ -448,86 +561,144 @@ exec "$@"
 """
 
 MARIADB_STEPS = _debian_base() + (
-    Layer("RUN /bin/sh -c groupadd -r mysql && useradd -r -g mysql mysql --home-dir /var/lib/mysql # buildkit",
-          files=(("/etc/group", b"root:x:0:\nmysql:x:999:\n"),
-                 ("/etc/passwd", b"root:x:0:0:root:/root:/bin/bash\nmysql:x:999:999::/var/lib/mysql:/bin/sh\n")),
-          comment=BUILDKIT),
+    Layer(
+        "RUN /bin/sh -c groupadd -r mysql && useradd -r -g mysql mysql --home-dir /var/lib/mysql # buildkit",
+        files=(
+            ("/etc/group", b"root:x:0:\nmysql:x:999:\n"),
+            ("/etc/passwd", b"root:x:0:0:root:/root:/bin/bash\nmysql:x:999:999::/var/lib/mysql:/bin/sh\n"),
+        ),
+        comment=BUILDKIT,
+    ),
     ConfigStep("ENV GOSU_VERSION=1.17", env=("GOSU_VERSION=1.17",), comment=BUILDKIT),
-    Layer("RUN /bin/sh -c set -eux; apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y "
-          "--no-install-recommends ca-certificates gpg gpgv libjemalloc2 pwgen tzdata xz-utils zstd; "
-          "rm -rf /var/lib/apt/lists/* # buildkit",
-          packages=MARIADB_DEPS_PACKAGES, filler=(("/usr/lib/x86_64-linux-gnu/libssl.so.3", 700_000),),
-          comment=BUILDKIT),
+    Layer(
+        "RUN /bin/sh -c set -eux; apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y "
+        "--no-install-recommends ca-certificates gpg gpgv libjemalloc2 pwgen tzdata xz-utils zstd; "
+        "rm -rf /var/lib/apt/lists/* # buildkit",
+        packages=MARIADB_DEPS_PACKAGES,
+        filler=(("/usr/lib/x86_64-linux-gnu/libssl.so.3", 700_000),),
+        comment=BUILDKIT,
+    ),
     ConfigStep("ENV LANG=C.UTF-8", env=("LANG=C.UTF-8",), comment=BUILDKIT),
     ConfigStep(f"ENV MARIADB_VERSION={MARIADB}", env=(f"MARIADB_VERSION={MARIADB}",), comment=BUILDKIT),
-    Layer("RUN |1 MARIADB_VERSION=" + MARIADB + " /bin/sh -c set -ex; apt-get update; "
-          "apt-get install -y --no-install-recommends mariadb-server=\"$MARIADB_VERSION\" mariadb-backup socat; "
-          "rm -rf /var/lib/apt/lists/*; rm -rf /var/lib/mysql; mkdir -p /var/lib/mysql /run/mysqld # buildkit",
-          packages=MARIADB_SERVER_PACKAGES,
-          filler=(("/usr/sbin/mariadbd", 6_500_000), ("/usr/bin/mariadb", 1_200_000),
-                  ("/usr/lib/x86_64-linux-gnu/libmariadb.so.3", 450_000)),
-          files=(("/etc/mysql/my.cnf", b"[mariadbd]\nskip-host-cache\nskip-name-resolve\n"),),
-          comment=BUILDKIT),
+    Layer(
+        "RUN |1 MARIADB_VERSION=" + MARIADB + " /bin/sh -c set -ex; apt-get update; "
+        'apt-get install -y --no-install-recommends mariadb-server="$MARIADB_VERSION" mariadb-backup socat; '
+        "rm -rf /var/lib/apt/lists/*; rm -rf /var/lib/mysql; mkdir -p /var/lib/mysql /run/mysqld # buildkit",
+        packages=MARIADB_SERVER_PACKAGES,
+        filler=(
+            ("/usr/sbin/mariadbd", 6_500_000),
+            ("/usr/bin/mariadb", 1_200_000),
+            ("/usr/lib/x86_64-linux-gnu/libmariadb.so.3", 450_000),
+        ),
+        files=(("/etc/mysql/my.cnf", b"[mariadbd]\nskip-host-cache\nskip-name-resolve\n"),),
+        comment=BUILDKIT,
+    ),
     ConfigStep("VOLUME [/var/lib/mysql]", volumes=("/var/lib/mysql",), comment=BUILDKIT),
-    Layer("COPY healthcheck.sh /usr/local/bin/healthcheck.sh # buildkit",
-          files=(("/usr/local/bin/healthcheck.sh", b"#!/bin/bash\nexec mariadb-admin ping\n"),), comment=BUILDKIT),
-    Layer("COPY docker-entrypoint.sh /usr/local/bin/ # buildkit",
-          files=(("/usr/local/bin/docker-entrypoint.sh", ENTRYPOINT_SCRIPT),), comment=BUILDKIT),
+    Layer(
+        "COPY healthcheck.sh /usr/local/bin/healthcheck.sh # buildkit",
+        files=(("/usr/local/bin/healthcheck.sh", b"#!/bin/bash\nexec mariadb-admin ping\n"),),
+        comment=BUILDKIT,
+    ),
+    Layer(
+        "COPY docker-entrypoint.sh /usr/local/bin/ # buildkit",
+        files=(("/usr/local/bin/docker-entrypoint.sh", ENTRYPOINT_SCRIPT),),
+        comment=BUILDKIT,
+    ),
     ConfigStep('ENTRYPOINT ["docker-entrypoint.sh"]', entrypoint=("docker-entrypoint.sh",), comment=BUILDKIT),
     ConfigStep("EXPOSE map[3306/tcp:{}]", exposed_ports=("3306/tcp",), comment=BUILDKIT),
     ConfigStep('CMD ["mariadbd"]', cmd=("mariadbd",), comment=BUILDKIT),
 )
 
 PYTHON_STEPS = _debian_base() + (
-    ConfigStep(f"ENV PATH=/usr/local/bin:{DEBIAN_PATH[5:]}", env=(f"PATH=/usr/local/bin:{DEBIAN_PATH[5:]}",),
-               comment=BUILDKIT),
+    ConfigStep(
+        f"ENV PATH=/usr/local/bin:{DEBIAN_PATH[5:]}", env=(f"PATH=/usr/local/bin:{DEBIAN_PATH[5:]}",), comment=BUILDKIT
+    ),
     ConfigStep("ENV LANG=C.UTF-8", env=("LANG=C.UTF-8",), comment=BUILDKIT),
-    Layer("RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends "
-          "ca-certificates netbase tzdata; rm -rf /var/lib/apt/lists/* # buildkit",
-          packages=PYTHON_DEPS_PACKAGES, comment=BUILDKIT),
-    ConfigStep("ENV GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",
-               env=("GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",), comment=BUILDKIT),
+    Layer(
+        "RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends "
+        "ca-certificates netbase tzdata; rm -rf /var/lib/apt/lists/* # buildkit",
+        packages=PYTHON_DEPS_PACKAGES,
+        comment=BUILDKIT,
+    ),
+    ConfigStep(
+        "ENV GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",
+        env=("GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",),
+        comment=BUILDKIT,
+    ),
     ConfigStep("ENV PYTHON_VERSION=3.12.4", env=("PYTHON_VERSION=3.12.4",), comment=BUILDKIT),
-    Layer("RUN /bin/sh -c set -eux; savedAptMark=\"$(apt-mark showmanual)\"; ./configure --enable-optimizations "
-          "--with-lto; make -j \"$nproc\"; make install; python3 --version # buildkit",
-          filler=(("/usr/local/bin/python3.12", 4_200_000), ("/usr/local/lib/libpython3.12.so.1.0", 2_800_000)),
-          files=(("/usr/local/lib/python3.12/os.py", b"# stand-in for the standard library\n"),),
-          comment=BUILDKIT),
-    Layer("RUN /bin/sh -c set -eux; for src in idle3 pydoc3 python3 python3-config; do "
-          "dst=\"$(echo \"$src\" | tr -d 3)\"; ln -svT \"$src\" \"/usr/local/bin/$dst\"; done # buildkit",
-          files=(("/usr/local/bin/python", b"python3.12 stand-in\n"),), comment=BUILDKIT),
+    Layer(
+        'RUN /bin/sh -c set -eux; savedAptMark="$(apt-mark showmanual)"; ./configure --enable-optimizations '
+        '--with-lto; make -j "$nproc"; make install; python3 --version # buildkit',
+        filler=(("/usr/local/bin/python3.12", 4_200_000), ("/usr/local/lib/libpython3.12.so.1.0", 2_800_000)),
+        files=(("/usr/local/lib/python3.12/os.py", b"# stand-in for the standard library\n"),),
+        comment=BUILDKIT,
+    ),
+    Layer(
+        "RUN /bin/sh -c set -eux; for src in idle3 pydoc3 python3 python3-config; do "
+        'dst="$(echo "$src" | tr -d 3)"; ln -svT "$src" "/usr/local/bin/$dst"; done # buildkit',
+        files=(("/usr/local/bin/python", b"python3.12 stand-in\n"),),
+        comment=BUILDKIT,
+    ),
     ConfigStep('CMD ["python3"]', cmd=("python3",), comment=BUILDKIT),
 )
 
 
-def _apko(packages: tuple[Pkg, ...], filler: tuple[tuple[str, int], ...], *,
-          entrypoint: tuple[str, ...], cmd: tuple[str, ...] | None = None, env: tuple[str, ...] = ()) -> tuple[Step, ...]:
+def _apko(
+    packages: tuple[Pkg, ...],
+    filler: tuple[tuple[str, int], ...],
+    *,
+    entrypoint: tuple[str, ...],
+    cmd: tuple[str, ...] | None = None,
+    env: tuple[str, ...] = (),
+) -> tuple[Step, ...]:
     """A Chainguard-style single-layer image as apko writes it."""
     return (
-        Layer("apko", packages=packages, filler=filler, comment="This is an apko single-layer image",
-              created="2024-07-02T00:00:00Z"),
-        ConfigStep("apko config", env=(DEBIAN_PATH, *env), entrypoint=entrypoint, cmd=cmd,
-                   labels=(("org.opencontainers.image.authors", "Chainguard Team https://www.chainguard.dev/"),),
-                   created="2024-07-02T00:00:00Z"),
+        Layer(
+            "apko",
+            packages=packages,
+            filler=filler,
+            comment="This is an apko single-layer image",
+            created="2024-07-02T00:00:00Z",
+        ),
+        ConfigStep(
+            "apko config",
+            env=(DEBIAN_PATH, *env),
+            entrypoint=entrypoint,
+            cmd=cmd,
+            labels=(("org.opencontainers.image.authors", "Chainguard Team https://www.chainguard.dev/"),),
+            created="2024-07-02T00:00:00Z",
+        ),
     )
 
 
 BIG_STEPS = _debian_base() + (
-    Layer("RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends "
-          "build-essential autoconf automake libtool pkg-config # buildkit",
-          packages=BIG_PACKAGES_1, files_per_package=10,
-          filler=tuple((f"/usr/lib/gcc/x86_64-linux-gnu/12/cc1-part{i}", 10 * MiB) for i in range(5)),
-          comment=BUILDKIT),
-    Layer("RUN /bin/sh -c set -eux; apt-get install -y --no-install-recommends imagemagick ghostscript "
-          "git mercurial subversion openssh-client rsync # buildkit",
-          packages=BIG_PACKAGES_2, files_per_package=10,
-          filler=tuple((f"/usr/lib/x86_64-linux-gnu/libMagickCore-6.Q16.so.{i}", 10 * MiB) for i in range(5)),
-          comment=BUILDKIT),
+    Layer(
+        "RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends "
+        "build-essential autoconf automake libtool pkg-config # buildkit",
+        packages=BIG_PACKAGES_1,
+        files_per_package=10,
+        filler=tuple((f"/usr/lib/gcc/x86_64-linux-gnu/12/cc1-part{i}", 10 * MiB) for i in range(5)),
+        comment=BUILDKIT,
+    ),
+    Layer(
+        "RUN /bin/sh -c set -eux; apt-get install -y --no-install-recommends imagemagick ghostscript "
+        "git mercurial subversion openssh-client rsync # buildkit",
+        packages=BIG_PACKAGES_2,
+        files_per_package=10,
+        filler=tuple((f"/usr/lib/x86_64-linux-gnu/libMagickCore-6.Q16.so.{i}", 10 * MiB) for i in range(5)),
+        comment=BUILDKIT,
+    ),
     ConfigStep("WORKDIR /opt/app", comment=BUILDKIT),
-    Layer("COPY vendor/ /opt/app/vendor/ # buildkit",
-          filler=tuple((f"/opt/app/vendor/blob-{i:02d}.bin", 5 * MiB) for i in range(4)), comment=BUILDKIT),
-    Layer("COPY models/ /opt/app/models/ # buildkit",
-          filler=tuple((f"/opt/app/models/weights-{i:02d}.bin", 5 * MiB) for i in range(4)), comment=BUILDKIT),
+    Layer(
+        "COPY vendor/ /opt/app/vendor/ # buildkit",
+        filler=tuple((f"/opt/app/vendor/blob-{i:02d}.bin", 5 * MiB) for i in range(4)),
+        comment=BUILDKIT,
+    ),
+    Layer(
+        "COPY models/ /opt/app/models/ # buildkit",
+        filler=tuple((f"/opt/app/models/weights-{i:02d}.bin", 5 * MiB) for i in range(4)),
+        comment=BUILDKIT,
+    ),
     ConfigStep('CMD ["/opt/app/run"]', cmd=("/opt/app/run",), comment=BUILDKIT),
 )
 
@@ -541,56 +712,120 @@ def _multi_variant(arch: str, glibc: str, openssl: str) -> Variant:
         deb("libssl3", openssl, "openssl", desc="Secure Sockets Layer toolkit - shared libraries"),
         deb("openssl", openssl, section="utils", desc="Secure Sockets Layer toolkit - cryptographic utility"),
     )
-    return Variant(arch, BOOKWORM, _debian_base(arch, packages, filler=()) + (
-        Layer(f"COPY app-{arch} /usr/local/bin/app # buildkit",
-              filler=(("/usr/local/bin/app", {"amd64": 301_000, "arm64": 287_000}[arch]),), comment=BUILDKIT),
-        ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),
-    ), created="2024-07-01T09:30:00Z", variant="v8" if arch == "arm64" else None)
+    return Variant(
+        arch,
+        BOOKWORM,
+        _debian_base(arch, packages, filler=())
+        + (
+            Layer(
+                f"COPY app-{arch} /usr/local/bin/app # buildkit",
+                filler=(("/usr/local/bin/app", {"amd64": 301_000, "arm64": 287_000}[arch]),),
+                comment=BUILDKIT,
+            ),
+            ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),
+        ),
+        created="2024-07-01T09:30:00Z",
+        variant="v8" if arch == "arm64" else None,
+    )
 
 
 IMAGES: dict[str, ImageSpec] = {
     "library/mariadb": ImageSpec(
-        "library/mariadb", ("latest", "11.4"),
+        "library/mariadb",
+        ("latest", "11.4"),
         (Variant("amd64", BOOKWORM, MARIADB_STEPS, created="2024-06-20T17:12:41.224859915Z"),),
-        description="Debian 12 MariaDB, 5 layers, many findings"),
+        description="Debian 12 MariaDB, 5 layers, many findings",
+    ),
     "library/python": ImageSpec(
-        "library/python", ("3.12",),
+        "library/python",
+        ("3.12",),
         (Variant("amd64", BOOKWORM, PYTHON_STEPS, created="2024-06-27T19:51:07.009422013Z"),),
-        description="Debian 12 with CPython built from source (not a dpkg package)"),
+        description="Debian 12 with CPython built from source (not a dpkg package)",
+    ),
     "chainguard/mariadb": ImageSpec(
-        "chainguard/mariadb", ("latest",),
-        (Variant("amd64", WOLFI, _apko(CHAINGUARD_MARIADB_PACKAGES,
-                                       (("/usr/bin/mariadbd", 5_800_000), ("/usr/bin/mariadb", 1_100_000)),
-                                       entrypoint=("/usr/bin/mariadbd",)), created="2024-07-02T00:00:00Z"),),
-        oci=True, description="Wolfi MariaDB, one layer, fewer findings"),
+        "chainguard/mariadb",
+        ("latest",),
+        (
+            Variant(
+                "amd64",
+                WOLFI,
+                _apko(
+                    CHAINGUARD_MARIADB_PACKAGES,
+                    (("/usr/bin/mariadbd", 5_800_000), ("/usr/bin/mariadb", 1_100_000)),
+                    entrypoint=("/usr/bin/mariadbd",),
+                ),
+                created="2024-07-02T00:00:00Z",
+            ),
+        ),
+        oci=True,
+        description="Wolfi MariaDB, one layer, fewer findings",
+    ),
     "chainguard/python": ImageSpec(
-        "chainguard/python", ("latest",),
-        (Variant("amd64", WOLFI, _apko(CHAINGUARD_PYTHON_PACKAGES,
-                                       (("/usr/bin/python3.12", 3_900_000),),
-                                       entrypoint=("/usr/bin/python",), env=("LANG=C.UTF-8",)),
-                 created="2024-07-02T00:00:00Z"),),
-        oci=True, description="Wolfi Python, one layer"),
+        "chainguard/python",
+        ("latest",),
+        (
+            Variant(
+                "amd64",
+                WOLFI,
+                _apko(
+                    CHAINGUARD_PYTHON_PACKAGES,
+                    (("/usr/bin/python3.12", 3_900_000),),
+                    entrypoint=("/usr/bin/python",),
+                    env=("LANG=C.UTF-8",),
+                ),
+                created="2024-07-02T00:00:00Z",
+            ),
+        ),
+        oci=True,
+        description="Wolfi Python, one layer",
+    ),
     "library/clean": ImageSpec(
-        "library/clean", ("1",),
-        (Variant("amd64", BOOKWORM, _debian_base(packages=CLEAN_PACKAGES, filler=(("/usr/bin/true", 40_000),)),
-                 created="2024-06-12T23:58:54.783014497Z"),),
-        description="Debian 12 with packages that have no advisories"),
+        "library/clean",
+        ("1",),
+        (
+            Variant(
+                "amd64",
+                BOOKWORM,
+                _debian_base(packages=CLEAN_PACKAGES, filler=(("/usr/bin/true", 40_000),)),
+                created="2024-06-12T23:58:54.783014497Z",
+            ),
+        ),
+        description="Debian 12 with packages that have no advisories",
+    ),
     "library/noos": ImageSpec(
-        "library/noos", ("1",),
-        (Variant("amd64", None, (
-            Layer("COPY app /app # buildkit", files=(("/app/README.txt", b"A static binary, no distribution.\n"),),
-                  filler=(("/app/server", 350_000),), comment=BUILDKIT),
-            ConfigStep('ENTRYPOINT ["/app/server"]', entrypoint=("/app/server",), comment=BUILDKIT),
-        ), created="2024-05-05T12:00:00Z"),),
-        description="no recognisable OS"),
+        "library/noos",
+        ("1",),
+        (
+            Variant(
+                "amd64",
+                None,
+                (
+                    Layer(
+                        "COPY app /app # buildkit",
+                        files=(("/app/README.txt", b"A static binary, no distribution.\n"),),
+                        filler=(("/app/server", 350_000),),
+                        comment=BUILDKIT,
+                    ),
+                    ConfigStep('ENTRYPOINT ["/app/server"]', entrypoint=("/app/server",), comment=BUILDKIT),
+                ),
+                created="2024-05-05T12:00:00Z",
+            ),
+        ),
+        description="no recognisable OS",
+    ),
     "library/big": ImageSpec(
-        "library/big", ("1",),
+        "library/big",
+        ("1",),
         (Variant("amd64", BOOKWORM, BIG_STEPS, created="2024-08-01T08:00:00Z"),),
-        description="benchmark: ~650 dpkg packages, ~150 MB of incompressible layers"),
+        description="benchmark: ~650 dpkg packages, ~150 MB of incompressible layers",
+    ),
     "library/multi": ImageSpec(
-        "library/multi", ("1",),
+        "library/multi",
+        ("1",),
         (_multi_variant("amd64", GLIBC, OPENSSL), _multi_variant("arm64", "2.36-9+deb12u9", "3.0.15-1~deb12u1")),
-        oci=True, description="OCI index: linux/amd64 (vulnerable) and linux/arm64/v8 (patched)"),
+        oci=True,
+        description="OCI index: linux/amd64 (vulnerable) and linux/arm64/v8 (patched)",
+    ),
 }
 
 
@@ -611,9 +846,12 @@ def _os_files(distro: Distro) -> dict[str, bytes]:
     if distro.family == "debian":
         return {"/etc/debian_version": f"{distro.version}\n".encode(), "/etc/os-release": DEBIAN_OS_RELEASE}
     name = {"wolfi": "Wolfi", "chainguard": "Chainguard"}[distro.family]
-    return {"/etc/os-release": (
-        f'ID={distro.family}\nNAME="{name}"\nPRETTY_NAME="{name}"\nVERSION_ID="{distro.version}"\n'
-        f'HOME_URL="https://wolfi.dev"\n').encode()}
+    return {
+        "/etc/os-release": (
+            f'ID={distro.family}\nNAME="{name}"\nPRETTY_NAME="{name}"\nVERSION_ID="{distro.version}"\n'
+            f'HOME_URL="https://wolfi.dev"\n'
+        ).encode()
+    }
 
 
 def _stable_int(text: str, low: int, high: int) -> int:
@@ -697,7 +935,7 @@ class _Blob:
     media_type: str
 
     @classmethod
-    def of(cls, data: bytes, media_type: str) -> "_Blob":
+    def of(cls, data: bytes, media_type: str) -> _Blob:
         return cls(data, "sha256:" + hashlib.sha256(data).hexdigest(), media_type)
 
 
@@ -759,7 +997,8 @@ def _dpkg_package_files(pkg: Pkg, count: int, arch: str) -> dict[str, bytes]:
     listed = sorted({d for path in paths for d in _parents(path)} | set(paths))
     files[f"/var/lib/dpkg/info/{pkg.name}.list"] = ("/.\n" + "".join(f"{p}\n" for p in listed)).encode()
     files[f"/var/lib/dpkg/info/{pkg.name}.md5sums"] = "".join(
-        f"{hashlib.md5(files[p]).hexdigest()}  {p.lstrip('/')}\n" for p in paths).encode()
+        f"{hashlib.md5(files[p]).hexdigest()}  {p.lstrip('/')}\n" for p in paths
+    ).encode()
     return files
 
 
@@ -848,8 +1087,14 @@ def _index(built: list[_BuiltVariant]) -> _Blob:
         platform = {"architecture": b.variant.architecture, "os": b.variant.os}
         if b.variant.variant:
             platform["variant"] = b.variant.variant
-        manifests.append({"mediaType": b.manifest.media_type, "size": len(b.manifest.data),
-                          "digest": b.manifest.digest, "platform": platform})
+        manifests.append(
+            {
+                "mediaType": b.manifest.media_type,
+                "size": len(b.manifest.data),
+                "digest": b.manifest.digest,
+                "platform": platform,
+            }
+        )
     return _Blob.of(_json_bytes({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}), OCI_INDEX)
 
 
@@ -871,13 +1116,21 @@ class _Registry:
         _check(started, 202)
         location = urljoin(self.base, started.headers["Location"])
         separator = "&" if "?" in location else "?"
-        done = self.session.put(f"{location}{separator}digest={blob.digest}", data=blob.data,
-                                headers={"Content-Type": "application/octet-stream"}, timeout=300)
+        done = self.session.put(
+            f"{location}{separator}digest={blob.digest}",
+            data=blob.data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=300,
+        )
         _check(done, 201)
 
     def push_manifest(self, repository: str, reference: str, blob: _Blob) -> None:
-        response = self.session.put(f"{self.base}/v2/{repository}/manifests/{reference}", data=blob.data,
-                                    headers={"Content-Type": blob.media_type}, timeout=60)
+        response = self.session.put(
+            f"{self.base}/v2/{repository}/manifests/{reference}",
+            data=blob.data,
+            headers={"Content-Type": blob.media_type},
+            timeout=60,
+        )
         _check(response, 201)
         if response.headers.get("Docker-Content-Digest", blob.digest) != blob.digest:
             raise RuntimeError(f"registry computed {response.headers['Docker-Content-Digest']}, expected {blob.digest}")
@@ -902,8 +1155,13 @@ def _built(variant: Variant, oci: bool) -> _BuiltVariant:
     return built
 
 
-def push_image(spec: ImageSpec, registry: str = DEFAULT_REGISTRY, *, repository: str | None = None,
-               auth: tuple[str, str] | None = None) -> dict[str, ImageInfo]:
+def push_image(
+    spec: ImageSpec,
+    registry: str = DEFAULT_REGISTRY,
+    *,
+    repository: str | None = None,
+    auth: tuple[str, str] | None = None,
+) -> dict[str, ImageInfo]:
     """Push every tag of `spec` (optionally under another repository name); keyed "repo:tag"."""
     repository = repository or spec.repository
     client = _Registry(registry, auth)
@@ -921,15 +1179,17 @@ def push_image(spec: ImageSpec, registry: str = DEFAULT_REGISTRY, *, repository:
         client.push_manifest(repository, tag, top)
     platforms = {b.variant.platform: _platform_image(b) for b in built}
     return {
-        f"{repository}:{tag}": ImageInfo(f"{repository}:{tag}", registry, repository, tag, top.digest,
-                                         top.media_type, platforms, spec)
+        f"{repository}:{tag}": ImageInfo(
+            f"{repository}:{tag}", registry, repository, tag, top.digest, top.media_type, platforms, spec
+        )
         for tag in spec.tags
     }
 
 
 def _platform_image(b: _BuiltVariant) -> PlatformImage:
-    layers = tuple(LayerInfo(blob.digest, diff_id, len(blob.data), created_by)
-                   for blob, diff_id, created_by in b.layers)
+    layers = tuple(
+        LayerInfo(blob.digest, diff_id, len(blob.data), created_by) for blob, diff_id, created_by in b.layers
+    )
     return PlatformImage(b.variant.platform, b.manifest.digest, b.config.digest, layers, b.variant)
 
 
@@ -994,8 +1254,18 @@ def expected_vulnerabilities(
             if _is_vulnerable(distro, pkg, adv):
                 severity, source = _severity(adv, vulnerabilities.get(adv.vuln_id), distro)
                 status = "fixed" if adv.fixed_version else adv.status or "affected"
-                found.append(ExpectedVulnerability(adv.vuln_id, pkg.name, pkg.version, adv.fixed_version or "",
-                                                   status, severity, source, layer.diff_id))
+                found.append(
+                    ExpectedVulnerability(
+                        adv.vuln_id,
+                        pkg.name,
+                        pkg.version,
+                        adv.fixed_version or "",
+                        status,
+                        severity,
+                        source,
+                        layer.diff_id,
+                    )
+                )
     return sorted(found)
 
 
@@ -1008,7 +1278,7 @@ def _installed_packages(image: PlatformImage) -> list[tuple[Pkg, LayerInfo]]:
     seen: dict[tuple[str, str], LayerInfo] = {}
     final: dict[str, Pkg] = {}
     layer_steps = [s for s in image.variant.steps if isinstance(s, Layer)]
-    for step, layer in zip(layer_steps, image.layers):
+    for step, layer in zip(layer_steps, image.layers, strict=False):
         for pkg in step.packages:
             seen.setdefault((pkg.name, pkg.version), layer)
             final[pkg.name] = pkg
@@ -1088,6 +1358,7 @@ def dpkg_compare(a: str, b: str) -> int:
 
 def apk_compare(a: str, b: str) -> int:
     """Enough of apk's ordering for versions like 3.3.1-r0 or 20230201-r15."""
+
     def key(version: str) -> tuple:
         main, _, release = version.partition("-r")
         if not all(part.isdigit() for part in main.split(".")) or not release.isdigit():
@@ -1096,4 +1367,3 @@ def apk_compare(a: str, b: str) -> int:
 
     ka, kb = key(a), key(b)
     return (ka > kb) - (ka < kb)
-

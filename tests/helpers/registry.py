@@ -32,7 +32,7 @@ import requests
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 HOST = "127.0.0.1"
 
-_started: dict[int, "Registry"] = {}
+_started: dict[int, Registry] = {}
 
 
 def world_dir() -> Path:
@@ -78,7 +78,7 @@ class Registry:
     def pid_path(self) -> Path:
         return self.root / "registry.pid"
 
-    def start(self, timeout: float = 20.0, *, detach: bool = False) -> "Registry":
+    def start(self, timeout: float = 20.0, *, detach: bool = False) -> Registry:
         """Start the server (again) and wait until /v2/ answers.
 
         detach=True: its own session, a pid file, and no stop at this process's exit.
@@ -92,7 +92,10 @@ class Registry:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [REGISTRY_BINARY, "serve", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=detach,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=detach,
             )
         if detach:
             self.pid_path.write_text(f"{self.process.pid}\n")

@@ -32,9 +32,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Collection, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class Call:
     """One request received by the server."""
 
     method: str
-    params: Dict[str, Any]
-    headers: Dict[str, str]
+    params: dict[str, Any]
+    headers: dict[str, str]
     time: float
     path: str = ""
     body: bytes = b""
@@ -88,14 +89,14 @@ class Upload:
 
     id: str
     filename: str
-    length: Optional[int]
-    alt_txt: Optional[str] = None
-    snippet_type: Optional[str] = None
-    content: Optional[bytes] = None
-    title: Optional[str] = None
-    channel: Optional[str] = None
-    thread_ts: Optional[str] = None
-    initial_comment: Optional[str] = None
+    length: int | None
+    alt_txt: str | None = None
+    snippet_type: str | None = None
+    content: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    initial_comment: str | None = None
     completed: bool = False
 
 
@@ -109,12 +110,12 @@ class _Fault:
 
 @dataclass
 class _State:
-    calls: List[Call] = field(default_factory=list)
-    messages: Dict[Tuple[str, str], Dict[str, Any]] = field(default_factory=dict)
-    ephemerals: List[Dict[str, Any]] = field(default_factory=list)
-    uploads: Dict[str, Upload] = field(default_factory=dict)
-    views: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    snippets: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # file id -> {"name", "content"}
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    snippets: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> {"name", "content"}
     counter: int = 0
 
 
@@ -131,15 +132,15 @@ class SlackAPIServer:
 
     def __init__(
         self,
-        token: Union[str, Collection[str]] = "xoxb-test",
+        token: str | Collection[str] = "xoxb-test",
         *,
         team_id: str = "T0TEST",
         team_name: str = "chainscan-test",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
         scopes: str = "chat:write,commands,files:write,users:read,channels:read,groups:read,im:write",
-        app_tokens: Union[str, Collection[str]] = ("xapp-test",),
-        socket_mode_url: Union[str, Callable[[], str], None] = None,
+        app_tokens: str | Collection[str] = ("xapp-test",),
+        socket_mode_url: str | Callable[[], str] | None = None,
     ) -> None:
         self.tokens = {token} if isinstance(token, str) else set(token)
         self.app_tokens = {app_tokens} if isinstance(app_tokens, str) else set(app_tokens)
@@ -151,15 +152,15 @@ class SlackAPIServer:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.scopes = scopes
-        self.channels: Dict[str, Dict[str, Any]] = {}
-        self.users: Dict[str, Dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition(threading.RLock())
         self._state = _State()
-        self._faults: Dict[str, Deque[_Fault]] = {}
-        self._delays: Dict[str, float] = {}
-        self._httpd: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
-        self._methods: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._delays: dict[str, float] = {}
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -179,11 +180,11 @@ class SlackAPIServer:
             "oauth.v2.access": self._oauth_v2_access,
             "apps.connections.open": self._apps_connections_open,
         }
-        self.installs: Dict[str, Dict[str, Any]] = {}  # OAuth code -> what oauth.v2.access returns
+        self.installs: dict[str, dict[str, Any]] = {}  # OAuth code -> what oauth.v2.access returns
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "SlackAPIServer":
+    def start(self) -> SlackAPIServer:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         if self._httpd is not None:
             return self
@@ -208,7 +209,7 @@ class SlackAPIServer:
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> "SlackAPIServer":
+    def __enter__(self) -> SlackAPIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -236,7 +237,7 @@ class SlackAPIServer:
 
     # ---------------------------------------------------------------- directory
 
-    def add_channel(self, channel_id: str, name: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+    def add_channel(self, channel_id: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
         """Register a channel for conversations.info (unknown ids get a synthesised public channel)."""
         info = self._default_channel(channel_id)
         if name is not None:
@@ -247,7 +248,7 @@ class SlackAPIServer:
             self.channels[channel_id] = info
         return info
 
-    def add_user(self, user_id: str, name: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+    def add_user(self, user_id: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
         """Register a user for users.info (unknown ids get a synthesised user)."""
         info = self._default_user(user_id)
         if name is not None:
@@ -286,14 +287,14 @@ class SlackAPIServer:
             queue = self._faults.setdefault(method, deque())
             queue.extend(copy.copy(fault) for _ in range(times))
 
-    def _take_fault(self, method: str) -> Optional[_Fault]:
+    def _take_fault(self, method: str) -> _Fault | None:
         with self._cond:
             queue = self._faults.get(method)
             return queue.popleft() if queue else None
 
     # ---------------------------------------------------------------- inspection
 
-    def calls(self, method: Optional[str] = None) -> List[Call]:
+    def calls(self, method: str | None = None) -> list[Call]:
         """Every recorded call (optionally of one method), oldest first, faulted ones included."""
         with self._cond:
             return [c for c in self._state.calls if method is None or c.method == method]
@@ -310,17 +311,13 @@ class SlackAPIServer:
         method: str,
         count: int = 1,
         timeout: float = 10,
-        predicate: Optional[Callable[[Call], bool]] = None,
-    ) -> List[Call]:
+        predicate: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
         """Block until ``count`` calls of ``method`` matching ``predicate`` arrived; return them."""
         deadline = time.monotonic() + timeout
 
-        def matching() -> List[Call]:
-            return [
-                c
-                for c in self._state.calls
-                if c.method == method and (predicate is None or predicate(c))
-            ]
+        def matching() -> list[Call]:
+            return [c for c in self._state.calls if c.method == method and (predicate is None or predicate(c))]
 
         with self._cond:
             while True:
@@ -336,13 +333,13 @@ class SlackAPIServer:
                     )
                 self._cond.wait(remaining)
 
-    def uploads(self, completed_only: bool = False) -> List[Upload]:
+    def uploads(self, completed_only: bool = False) -> list[Upload]:
         """Files announced via files.getUploadURLExternal, with bytes and where they were shared."""
         with self._cond:
             found = [copy.copy(u) for u in self._state.uploads.values()]
         return [u for u in found if u.completed or not completed_only]
 
-    def responses(self, key: Optional[str] = None) -> List[Dict[str, Any]]:
+    def responses(self, key: str | None = None) -> list[dict[str, Any]]:
         """JSON bodies posted to :meth:`response_url` endpoints, oldest first."""
         return [
             c.params
@@ -350,7 +347,7 @@ class SlackAPIServer:
             if c.status == 200 and (key is None or c.path.rsplit("/", 1)[-1] == key)
         ]
 
-    def messages_in_thread(self, channel: str, thread_ts: str) -> List[Dict[str, Any]]:
+    def messages_in_thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """Current state of the parent message and its replies (updates applied, deletes removed)."""
         with self._cond:
             found = [
@@ -360,13 +357,13 @@ class SlackAPIServer:
             ]
         return sorted(found, key=lambda m: m["ts"])
 
-    def messages(self, channel: str) -> List[Dict[str, Any]]:
+    def messages(self, channel: str) -> list[dict[str, Any]]:
         """Current state of every message in ``channel`` (top level and replies)."""
         with self._cond:
             found = [copy.deepcopy(m) for (ch, _), m in self._state.messages.items() if ch == channel]
         return sorted(found, key=lambda m: m["ts"])
 
-    def ephemeral_messages(self, channel: Optional[str] = None, user: Optional[str] = None) -> List[Dict[str, Any]]:
+    def ephemeral_messages(self, channel: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
         """Messages sent with chat.postEphemeral."""
         with self._cond:
             return [
@@ -375,7 +372,7 @@ class SlackAPIServer:
                 if (channel is None or m["channel"] == channel) and (user is None or m["user"] == user)
             ]
 
-    def views(self) -> List[Dict[str, Any]]:
+    def views(self) -> list[dict[str, Any]]:
         """Current state of every view opened / updated / published."""
         with self._cond:
             return [copy.deepcopy(v) for v in self._state.views.values()]
@@ -394,8 +391,8 @@ class SlackAPIServer:
     # ------------------------------------------------------------ request entry
 
     def handle(
-        self, method: str, path: str, params: Dict[str, Any], headers: Dict[str, str], body: bytes
-    ) -> Tuple[int, Dict[str, str], bytes]:
+        self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         """Answer one request; returns (status, extra headers, body). Called by the HTTP handler."""
         with self._cond:
             delay = self._delays.get(method, 0.0)
@@ -424,8 +421,8 @@ class SlackAPIServer:
         return status, extra_headers, raw
 
     def _answer(
-        self, method: str, path: str, params: Dict[str, Any], headers: Dict[str, str], body: bytes
-    ) -> Tuple[int, Dict[str, str], Any]:
+        self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         fault = self._take_fault(method)
         if fault is not None:
             if fault.kind == "ratelimit":
@@ -461,17 +458,17 @@ class SlackAPIServer:
 
     def _check_auth(
         self,
-        headers: Dict[str, str],
-        params: Dict[str, Any],
-        accepted: Optional[Collection[str]] = None,
+        headers: dict[str, str],
+        params: dict[str, Any],
+        accepted: Collection[str] | None = None,
         other_type: Collection[str] = (),
-    ) -> Optional[str]:
+    ) -> str | None:
         """``None`` when the request bears a token from ``accepted`` (default: the bot tokens), else
         Slack's error: ``not_authed``, ``not_allowed_token_type`` (a valid token of the wrong kind,
         e.g. an app-level token on chat.postMessage) or ``invalid_auth``."""
         accepted = self.tokens if accepted is None else accepted
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        token: Optional[str] = None
+        token: str | None = None
         if auth and auth.startswith("Bearer "):
             token = auth[len("Bearer ") :].strip()
         elif params.get("token"):
@@ -498,7 +495,7 @@ class SlackAPIServer:
     def _permalink(self, channel: str, ts: str) -> str:
         return f"https://{self.team_name}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
-    def _default_channel(self, channel_id: str) -> Dict[str, Any]:
+    def _default_channel(self, channel_id: str) -> dict[str, Any]:
         return {
             "id": channel_id,
             "name": channel_id.lower(),
@@ -512,7 +509,7 @@ class SlackAPIServer:
             "context_team_id": self.team_id,
         }
 
-    def _default_user(self, user_id: str) -> Dict[str, Any]:
+    def _default_user(self, user_id: str) -> dict[str, Any]:
         name = user_id.lower()
         return {
             "id": user_id,
@@ -527,12 +524,12 @@ class SlackAPIServer:
         }
 
     @staticmethod
-    def _has_content(params: Dict[str, Any]) -> bool:
+    def _has_content(params: dict[str, Any]) -> bool:
         return any(params.get(k) for k in ("text", "blocks", "attachments"))
 
     # ------------------------------------------------------------ Web API methods
 
-    def _auth_test(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
             "url": f"https://{self.team_name}.slack.com/",
@@ -544,21 +541,21 @@ class SlackAPIServer:
             "is_enterprise_install": False,
         }
 
-    def _apps_connections_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         url = self.socket_mode_url() if callable(self.socket_mode_url) else self.socket_mode_url
         if not url:
             # Not a Slack error: the test did not set socket_mode_url (see SocketModeServer).
             return {"ok": False, "error": "socket_mode_not_configured_in_stand_in"}
         return {"ok": True, "url": url}
 
-    def _chat_post_message(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         if not self._has_content(params):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
-        message: Dict[str, Any] = {
+        message: dict[str, Any] = {
             "type": "message",
             "ts": ts,
             "user": self.bot_user_id,
@@ -572,7 +569,7 @@ class SlackAPIServer:
         self._state.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)}
 
-    def _chat_update(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel"), params.get("ts")
         message = self._state.messages.get((channel, ts))  # type: ignore[arg-type]
         if message is None:
@@ -591,13 +588,13 @@ class SlackAPIServer:
             "message": copy.deepcopy(message),
         }
 
-    def _chat_delete(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel"), params.get("ts")
         if self._state.messages.pop((channel, ts), None) is None:  # type: ignore[arg-type]
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "channel": channel, "ts": ts}
 
-    def _chat_post_ephemeral(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, user = params.get("channel"), params.get("user")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
@@ -613,13 +610,13 @@ class SlackAPIServer:
         self._state.ephemerals.append(message)
         return {"ok": True, "message_ts": ts}
 
-    def _chat_get_permalink(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel"), params.get("message_ts")
         if not channel or not ts:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "channel": channel, "permalink": self._permalink(str(channel), str(ts))}
 
-    def _store_view(self, view: Dict[str, Any], view_id: str, **extra: Any) -> Dict[str, Any]:
+    def _store_view(self, view: dict[str, Any], view_id: str, **extra: Any) -> dict[str, Any]:
         stored = {
             "id": view_id,
             "team_id": self.team_id,
@@ -636,7 +633,7 @@ class SlackAPIServer:
         self._state.views[view_id] = stored
         return copy.deepcopy(stored)
 
-    def _views_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
         if not params.get("trigger_id") and not params.get("interactivity_pointer"):
             return {"ok": False, "error": "invalid_arguments"}
@@ -644,7 +641,7 @@ class SlackAPIServer:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": self._store_view(view, self._next_id("V"))}
 
-    def _views_update(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
         if not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
@@ -658,7 +655,7 @@ class SlackAPIServer:
             return {"ok": False, "error": "not_found"}
         return {"ok": True, "view": self._store_view(view, view_id)}
 
-    def _views_publish(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         view, user_id = params.get("view"), params.get("user_id")
         if not isinstance(view, dict) or not user_id:
             return {"ok": False, "error": "invalid_arguments"}
@@ -668,21 +665,21 @@ class SlackAPIServer:
         ) or self._next_id("V")
         return {"ok": True, "view": self._store_view(view, view_id, user_id=user_id)}
 
-    def _conversations_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         info = self.channels.get(channel) or self._default_channel(channel)
         return {"ok": True, "channel": copy.deepcopy(info)}
 
-    def _conversations_open(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users") or "")
         if not users and not params.get("channel"):
             return {"ok": False, "error": "users_list_not_supplied"}
         channel_id = params.get("channel") or "D" + users.replace(",", "").upper()
         return {"ok": True, "channel": {"id": channel_id}}
 
-    def _conversations_replies(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel"), params.get("ts")
         if (channel, ts) not in self._state.messages:
             return {"ok": False, "error": "thread_not_found"}
@@ -692,7 +689,7 @@ class SlackAPIServer:
             "has_more": False,
         }
 
-    def _users_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = params.get("user")
         if not user:
             return {"ok": False, "error": "user_not_found"}
@@ -705,41 +702,63 @@ class SlackAPIServer:
             self.installs[code] = {"team_id": team_id, "token": token, "installer": installer}
             self.tokens.add(token)
 
-    def _oauth_v2_access(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _oauth_v2_access(self, params: dict[str, Any]) -> dict[str, Any]:
         install = self.installs.pop(str(params.get("code")), None)
         if install is None:
             return {"ok": False, "error": "invalid_code"}
-        return {"ok": True, "app_id": "A0TEST", "authed_user": {"id": install["installer"]}, "scope": self.scopes,
-                "token_type": "bot", "access_token": install["token"], "bot_user_id": self.bot_user_id,
-                "team": {"id": install["team_id"], "name": "Installed team"}, "enterprise": None,
-                "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "app_id": "A0TEST",
+            "authed_user": {"id": install["installer"]},
+            "scope": self.scopes,
+            "token_type": "bot",
+            "access_token": install["token"],
+            "bot_user_id": self.bot_user_id,
+            "team": {"id": install["team_id"], "name": "Installed team"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
-    def add_snippet(self, content: str, name: str = "Dockerfile") -> Dict[str, Any]:
+    def add_snippet(self, content: str, name: str = "Dockerfile") -> dict[str, Any]:
         """A text snippet someone posted: ``files.info`` describes it, ``url_private_download`` serves it
         to a request bearing a valid bot token (as Slack does)."""
         with self._cond:
             file_id = self._next_id("F")
             self._state.snippets[file_id] = {"name": name, "content": content.encode()}
-        return {"id": file_id, "name": name, "title": name, "mode": "snippet", "filetype": "dockerfile",
-                "url_private_download": f"{self.root_url}/download/{file_id}/{name}"}
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mode": "snippet",
+            "filetype": "dockerfile",
+            "url_private_download": f"{self.root_url}/download/{file_id}/{name}",
+        }
 
-    def _files_info(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
         snippet = self._state.snippets.get(str(params.get("file")))
         if snippet is None:
             return {"ok": False, "error": "file_not_found"}
         file_id = str(params["file"])
-        return {"ok": True, "file": {"id": file_id, "name": snippet["name"], "mode": "snippet", "filetype": "dockerfile",
-                                     "size": len(snippet["content"]),
-                                     "url_private_download": f"{self.root_url}/download/{file_id}/{snippet['name']}"}}
+        return {
+            "ok": True,
+            "file": {
+                "id": file_id,
+                "name": snippet["name"],
+                "mode": "snippet",
+                "filetype": "dockerfile",
+                "size": len(snippet["content"]),
+                "url_private_download": f"{self.root_url}/download/{file_id}/{snippet['name']}",
+            },
+        }
 
-    def _download(self, path: str, headers: Dict[str, str]) -> Tuple[int, Dict[str, str], Any]:
+    def _download(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         if self._check_auth(headers, {}):
             return 302, {"Location": "https://slack.com/signin"}, b""  # Slack redirects unauthenticated downloads
         file_id = path.split("/")[2] if len(path.split("/")) > 2 else ""
         snippet = self._state.snippets.get(file_id)
         return (200, {"Content-Type": "text/plain"}, snippet["content"]) if snippet else (404, {}, b"not found")
 
-    def _files_get_upload_url_external(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
         filename = params.get("filename")
         length = params.get("length")
         if not filename or length in (None, ""):
@@ -754,7 +773,7 @@ class SlackAPIServer:
         )
         return {"ok": True, "upload_url": f"{self.root_url}/upload/{file_id}", "file_id": file_id}
 
-    def _receive_upload(self, path: str, params: Dict[str, Any], body: bytes) -> Tuple[int, Dict[str, str], Any]:
+    def _receive_upload(self, path: str, params: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], Any]:
         file_id = path.rstrip("/").rsplit("/", 1)[-1]
         content = params.get("file") if isinstance(params.get("file"), bytes) else body
         with self._cond:
@@ -764,11 +783,11 @@ class SlackAPIServer:
             upload.content = content
         return 200, {}, f"OK - {len(content)}"
 
-    def _files_complete_upload_external(self, params: Dict[str, Any]) -> Dict[str, Any]:
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
         entries = params.get("files")
         if not isinstance(entries, list) or not entries:
             return {"ok": False, "error": "invalid_arguments"}
-        uploads: List[Tuple[Upload, Optional[str]]] = []
+        uploads: list[tuple[Upload, str | None]] = []
         for entry in entries:
             upload = self._state.uploads.get(entry.get("id"))
             if upload is None or upload.content is None:
@@ -794,7 +813,7 @@ class SlackAPIServer:
             )
         if channel:
             ts = self._next_ts()
-            message: Dict[str, Any] = {
+            message: dict[str, Any] = {
                 "type": "message",
                 "subtype": "file_share",
                 "ts": ts,
@@ -811,7 +830,7 @@ class SlackAPIServer:
 # ---------------------------------------------------------------------- HTTP layer
 
 
-def _decode_json_params(params: Dict[str, Any]) -> Dict[str, Any]:
+def _decode_json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Turn JSON documents sent as strings in form bodies (``blocks=[...]``) into objects."""
     for key in JSON_PARAMS:
         value = params.get(key)
@@ -823,11 +842,11 @@ def _decode_json_params(params: Dict[str, Any]) -> Dict[str, Any]:
     return params
 
 
-def _parse_multipart(content_type: str, body: bytes) -> Dict[str, Any]:
+def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     """Parse multipart/form-data: text fields become str, file fields bytes."""
     raw = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + body
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-    fields: Dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for part in message.iter_parts():  # type: ignore[attr-defined]
         name = part.get_param("name", header="content-disposition")
         if not name:
@@ -841,9 +860,9 @@ def _parse_multipart(content_type: str, body: bytes) -> Dict[str, Any]:
     return fields
 
 
-def parse_params(query: str, content_type: str, body: bytes) -> Dict[str, Any]:
+def parse_params(query: str, content_type: str, body: bytes) -> dict[str, Any]:
     """Query string + JSON / form / multipart body -> one dict, JSON-string params decoded."""
-    params: Dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
     ctype = content_type.split(";", 1)[0].strip().lower()
     if body:
         if ctype == "application/json" or (not ctype and body[:1] == b"{"):
@@ -871,7 +890,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items()}
+        headers = dict(self.headers.items())
         content_type = self.headers.get("Content-Type", "")
 
         if url.path.startswith("/api/"):
@@ -899,13 +918,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, extra_headers, raw)
 
     @staticmethod
-    def _params(query: str, content_type: str, body: bytes) -> Dict[str, Any]:
+    def _params(query: str, content_type: str, body: bytes) -> dict[str, Any]:
         try:
             return parse_params(query, content_type, body)
         except ValueError:
             return {"_unparsed": body.decode("utf-8", "replace")}
 
-    def _reply(self, status: int, headers: Dict[str, str], raw: bytes) -> None:
+    def _reply(self, status: int, headers: dict[str, str], raw: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

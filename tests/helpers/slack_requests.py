@@ -14,7 +14,7 @@ import hmac
 import itertools
 import json
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
@@ -29,10 +29,10 @@ UNUSED_RESPONSE_URL = "http://127.0.0.1:9/response/unused"
 _trigger_counter = itertools.count(1)
 
 
-def sign(body: str, secret: str, timestamp: Optional[int] = None) -> Dict[str, str]:
+def sign(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
     """Slack's signature headers for ``body`` (timestamp defaults to now)."""
     ts = int(time.time()) if timestamp is None else int(timestamp)
-    base = f"v0:{ts}:{body}".encode("utf-8")
+    base = f"v0:{ts}:{body}".encode()
     digest = hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
 
@@ -43,11 +43,11 @@ def new_trigger_id() -> str:
     return f"{1_700_000_000 + n}.{4_200_000 + n}.{hashlib.sha1(str(n).encode()).hexdigest()[:32]}"
 
 
-def _payload_body(payload: Dict[str, Any]) -> str:
+def _payload_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-def _user(user_id: str, team_id: str, user_name: Optional[str]) -> Dict[str, Any]:
+def _user(user_id: str, team_id: str, user_name: str | None) -> dict[str, Any]:
     name = user_name or user_id.lower()
     return {"id": user_id, "username": name, "name": name, "team_id": team_id}
 
@@ -59,14 +59,14 @@ def slash_command_body(
     user_id: str = "U0TEST",
     team_id: str = "T0TEST",
     response_url: str = UNUSED_RESPONSE_URL,
-    trigger_id: Optional[str] = None,
+    trigger_id: str | None = None,
     *,
     user_name: str = "tester",
     channel_name: str = "general",
     team_domain: str = "chainscan-test",
     api_app_id: str = "A0TEST",
-    enterprise_id: Optional[str] = None,
-    enterprise_name: Optional[str] = None,
+    enterprise_id: str | None = None,
+    enterprise_name: str | None = None,
     is_enterprise_install: bool = False,
     token: str = "verification-token",
 ) -> str:
@@ -75,7 +75,7 @@ def slash_command_body(
     ``enterprise_id``/``enterprise_name`` are sent only when given (Slack omits them
     outside Enterprise Grid); ``is_enterprise_install`` is always sent.
     """
-    fields: List[tuple] = [
+    fields: list[tuple] = [
         ("token", token),
         ("team_id", team_id),
         ("team_domain", team_domain),
@@ -100,7 +100,7 @@ def slash_command_body(
 
 def block_action_body(
     action_id: str,
-    value: Optional[str] = None,
+    value: str | None = None,
     *,
     block_id: str = "actions",
     action_type: str = "button",
@@ -108,12 +108,12 @@ def block_action_body(
     user_id: str = "U0TEST",
     team_id: str = "T0TEST",
     message_ts: str = "1700000000.000100",
-    message: Optional[Dict[str, Any]] = None,
-    view: Optional[Dict[str, Any]] = None,
-    state_values: Optional[Dict[str, Any]] = None,
+    message: dict[str, Any] | None = None,
+    view: dict[str, Any] | None = None,
+    state_values: dict[str, Any] | None = None,
     response_url: str = UNUSED_RESPONSE_URL,
-    trigger_id: Optional[str] = None,
-    user_name: Optional[str] = None,
+    trigger_id: str | None = None,
+    user_name: str | None = None,
     api_app_id: str = "A0TEST",
     **action_fields: Any,
 ) -> str:
@@ -123,7 +123,7 @@ def block_action_body(
     pass ``view`` (a dict with at least ``id``) for an action inside a modal / App Home.
     Extra keyword arguments are merged into the action (e.g. ``selected_option=...``).
     """
-    action: Dict[str, Any] = {
+    action: dict[str, Any] = {
         "type": action_type,
         "action_id": action_id,
         "block_id": block_id,
@@ -135,7 +135,7 @@ def block_action_body(
         action["value"] = value
     action.update(action_fields)
 
-    payload: Dict[str, Any] = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": _user(user_id, team_id, user_name),
         "api_app_id": api_app_id,
@@ -172,16 +172,16 @@ def block_action_body(
 
 def view_submission_body(
     callback_id: str,
-    values: Optional[Dict[str, Any]] = None,
+    values: dict[str, Any] | None = None,
     *,
     view_id: str = "V0TEST",
     private_metadata: str = "",
     user_id: str = "U0TEST",
     team_id: str = "T0TEST",
-    trigger_id: Optional[str] = None,
-    response_urls: Optional[List[Dict[str, Any]]] = None,
-    blocks: Optional[List[Dict[str, Any]]] = None,
-    user_name: Optional[str] = None,
+    trigger_id: str | None = None,
+    response_urls: list[dict[str, Any]] | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+    user_name: str | None = None,
     api_app_id: str = "A0TEST",
 ) -> str:
     """A modal ``view_submission`` (``payload=`` form field).
@@ -231,9 +231,9 @@ def message_shortcut_body(
     user_id: str = "U0TEST",
     team_id: str = "T0TEST",
     response_url: str = UNUSED_RESPONSE_URL,
-    trigger_id: Optional[str] = None,
-    message: Optional[Dict[str, Any]] = None,
-    user_name: Optional[str] = None,
+    trigger_id: str | None = None,
+    message: dict[str, Any] | None = None,
+    user_name: str | None = None,
 ) -> str:
     """A message shortcut (``type: message_action``, ``payload=`` form field)."""
     payload = {
@@ -249,18 +249,17 @@ def message_shortcut_body(
         "trigger_id": trigger_id or new_trigger_id(),
         "response_url": response_url,
         "message_ts": message_ts,
-        "message": message
-        or {"type": "message", "user": message_user, "ts": message_ts, "text": message_text},
+        "message": message or {"type": "message", "user": message_user, "ts": message_ts, "text": message_text},
     }
     return _payload_body(payload)
 
 
 def event_body(
-    event: Dict[str, Any],
+    event: dict[str, Any],
     *,
     team_id: str = "T0TEST",
     api_app_id: str = "A0TEST",
-    event_id: Optional[str] = None,
+    event_id: str | None = None,
     bot_user_id: str = "U0BOT",
 ) -> str:
     """An Events API ``event_callback`` (JSON body; send with ``content_type=JSON``)."""
@@ -292,10 +291,10 @@ def post_signed(
     url: str,
     body: str,
     secret: str,
-    timestamp: Optional[int] = None,
+    timestamp: int | None = None,
     content_type: str = FORM,
     *,
-    headers: Optional[Dict[str, str]] = None,
+    headers: dict[str, str] | None = None,
     timeout: float = 10,
 ) -> requests.Response:
     """POST ``body`` to ``url`` with Slack's signature headers, as Slack would."""

@@ -35,7 +35,7 @@ import struct
 import threading
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Union
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.helpers.slack_requests import slash_command_body
@@ -65,7 +65,7 @@ def accept_key(sec_websocket_key: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: Optional[bytes] = None) -> bytes:
+def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None) -> bytes:
     """One WebSocket frame. Servers send unmasked frames; pass ``mask`` (4 bytes) to build a client frame."""
     head = bytes([(0x80 if fin else 0) | opcode])
     mask_bit = 0x80 if mask is not None else 0
@@ -82,7 +82,7 @@ def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: Optiona
     return head + payload
 
 
-def slash_command_payload(text: str, **fields: Any) -> Dict[str, str]:
+def slash_command_payload(text: str, **fields: Any) -> dict[str, str]:
     """A slash command as Socket Mode delivers it: the fields of the HTTP form, as a JSON object.
 
     Takes the keyword arguments of :func:`tests.helpers.slack_requests.slash_command_body`
@@ -98,13 +98,13 @@ class ProtocolError(Exception):
 class _Connection:
     """One accepted WebSocket connection (its reader runs in a daemon thread)."""
 
-    def __init__(self, server: "SocketModeServer", sock: socket.socket, number: int) -> None:
+    def __init__(self, server: SocketModeServer, sock: socket.socket, number: int) -> None:
         self.server = server
         self.sock = sock
         self.number = number
         self.open = False
         self.close_sent = False
-        self.close_code: Optional[int] = None
+        self.close_code: int | None = None
         self._send_lock = threading.Lock()
         self._buffer = b""
 
@@ -172,7 +172,7 @@ class _Connection:
     def handshake(self) -> bool:
         head = self._recv_until(b"\r\n\r\n").decode("iso-8859-1")
         request_line, *header_lines = head.split("\r\n")
-        headers: Dict[str, str] = {}
+        headers: dict[str, str] = {}
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
@@ -233,8 +233,8 @@ class _Connection:
             self.server._connection_closed(self)
 
     def _read_loop(self) -> None:
-        fragments: List[bytes] = []
-        fragment_opcode: Optional[int] = None
+        fragments: list[bytes] = []
+        fragment_opcode: int | None = None
         while True:
             fin, opcode, data = self.read_frame()
             if opcode == OP_PING:
@@ -296,21 +296,21 @@ class SocketModeServer:
         self.path = "/link"
         self.ticket = uuid.uuid4().hex
         self._cond = threading.Condition(threading.RLock())
-        self._listener: Optional[socket.socket] = None
-        self._accept_thread: Optional[threading.Thread] = None
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._connections: List[_Connection] = []
-        self._threads: List[threading.Thread] = []
+        self._connections: list[_Connection] = []
+        self._threads: list[threading.Thread] = []
         self._opened = 0
-        self._messages: List[Dict[str, Any]] = []
-        self._pings: List[bytes] = []
-        self._pongs: List[bytes] = []
-        self._errors: List[str] = []
-        self._refused: List[int] = []
+        self._messages: list[dict[str, Any]] = []
+        self._pings: list[bytes] = []
+        self._pongs: list[bytes] = []
+        self._errors: list[str] = []
+        self._refused: list[int] = []
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> "SocketModeServer":
+    def start(self) -> SocketModeServer:
         if self._listener is not None:
             return self
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -344,7 +344,7 @@ class SocketModeServer:
         for thread in list(self._threads):
             thread.join(timeout=5)
 
-    def __enter__(self) -> "SocketModeServer":
+    def __enter__(self) -> SocketModeServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -381,7 +381,7 @@ class SocketModeServer:
     def send_envelope(
         self,
         envelope_type: str,
-        payload: Union[Dict[str, Any], str],
+        payload: dict[str, Any] | str,
         accepts_response_payload: bool = True,
         **extra: Any,
     ) -> str:
@@ -401,7 +401,7 @@ class SocketModeServer:
         self.send_json(envelope)
         return envelope_id
 
-    def send_json(self, message: Union[Dict[str, Any], str]) -> None:
+    def send_json(self, message: dict[str, Any] | str) -> None:
         """Send one text frame (a dict is JSON-encoded) on the newest open connection."""
         text = message if isinstance(message, str) else json.dumps(message)
         self._current().send_text(text)
@@ -418,10 +418,12 @@ class SocketModeServer:
         with self._cond:
             open_connections = [c for c in self._connections if c.open and not c.close_sent]
         if not open_connections:
-            raise AssertionError(f"no Socket Mode connection is open (opened so far: {self._opened}; errors: {self._errors})")
+            raise AssertionError(
+                f"no Socket Mode connection is open (opened so far: {self._opened}; errors: {self._errors})"
+            )
         return open_connections[-1]
 
-    def _hello(self) -> Dict[str, Any]:
+    def _hello(self) -> dict[str, Any]:
         with self._cond:
             count = sum(1 for c in self._connections if c.open)
         return {
@@ -447,11 +449,11 @@ class SocketModeServer:
                     )
                 self._cond.wait(remaining)
 
-    def wait_for_ack(self, envelope_id: str, timeout: float = 10) -> Dict[str, Any]:
+    def wait_for_ack(self, envelope_id: str, timeout: float = 10) -> dict[str, Any]:
         """The app's acknowledgement of ``envelope_id``: ``{"envelope_id": …, "payload": …?}``."""
         return self.wait_for(lambda m: m.get("envelope_id") == envelope_id, timeout, f"the ack of {envelope_id}")
 
-    def wait_for(self, predicate, timeout: float = 10, what: str = "a matching message") -> Dict[str, Any]:
+    def wait_for(self, predicate, timeout: float = 10, what: str = "a matching message") -> dict[str, Any]:
         """The first message from the app matching ``predicate`` (waits for it)."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -467,26 +469,26 @@ class SocketModeServer:
                     )
                 self._cond.wait(remaining)
 
-    def received(self) -> List[Dict[str, Any]]:
+    def received(self) -> list[dict[str, Any]]:
         """Every text message the app sent, JSON-decoded (non-JSON text as ``{"_raw": text}``), oldest first."""
         with self._cond:
             return json.loads(json.dumps(self._messages))
 
-    def acks(self) -> Dict[str, Dict[str, Any]]:
+    def acks(self) -> dict[str, dict[str, Any]]:
         """Acknowledgements received so far, by envelope id."""
         return {m["envelope_id"]: m for m in self.received() if "envelope_id" in m}
 
-    def pings(self) -> List[bytes]:
+    def pings(self) -> list[bytes]:
         """Payloads of the ping frames the app sent (slack_sdk pings every ``ping_interval``)."""
         with self._cond:
             return list(self._pings)
 
-    def pongs(self) -> List[bytes]:
+    def pongs(self) -> list[bytes]:
         """Payloads of the pong frames the app sent in answer to :meth:`ping`."""
         with self._cond:
             return list(self._pongs)
 
-    def errors(self) -> List[str]:
+    def errors(self) -> list[str]:
         """Protocol violations seen (each closed its connection with 1002)."""
         with self._cond:
             return list(self._errors)
@@ -522,7 +524,7 @@ class SocketModeServer:
                 self._connections.remove(conn)
             self._cond.notify_all()
 
-    def _note_message(self, conn: _Connection, message: Dict[str, Any]) -> None:
+    def _note_message(self, conn: _Connection, message: dict[str, Any]) -> None:
         with self._cond:
             self._messages.append(message)
             self._cond.notify_all()

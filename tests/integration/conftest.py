@@ -13,8 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 import requests
@@ -38,7 +38,12 @@ def slack():
 
 @pytest.fixture
 def slack_env(engine_env, slack, monkeypatch):
-    values = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.base_url, "TOP_FINDINGS": "20"}
+    values = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "TOP_FINDINGS": "20",
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return {**engine_env, **values}
@@ -48,8 +53,12 @@ def slack_env(engine_env, slack, monkeypatch):
 def serving(env: dict) -> Iterator[str]:
     """``python -m bot serve`` on a free loopback port, as a real HTTP server; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -48,23 +48,30 @@ def submit(web, slack, text: str, file: str | None = None):
 
 def everything_sent(slack) -> str:
     return "\n".join(json.dumps(c.params) for c in slack.calls()) + "\n".join(
-        (u.content or b"").decode() for u in slack.uploads())
+        (u.content or b"").decode() for u in slack.uploads()
+    )
 
 
 def test_builds_are_off_unless_configured(web, slack, redis_client):
-    response = post_signed(web, slash_command_body("build", channel_id=CHANNEL, response_url=slack.response_url()), SECRET)
+    response = post_signed(
+        web, slash_command_body("build", channel_id=CHANNEL, response_url=slack.response_url()), SECRET
+    )
     assert "turned off" in response.json()["text"] and slack.calls("views.open") == []
 
 
 def test_scan_build_opens_the_modal(builds_on, web, slack, redis_client):
-    response = post_signed(web, slash_command_body("build", channel_id=CHANNEL, response_url=slack.response_url()), SECRET)
+    response = post_signed(
+        web, slash_command_body("build", channel_id=CHANNEL, response_url=slack.response_url()), SECRET
+    )
     assert response.status_code == 200
     view = slack.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == "scan_build" and json.loads(view["private_metadata"])["channel"] == CHANNEL
     assert view["blocks"][-1]["element"]["multiline"] is True
 
 
-def test_the_seed_dockerfile_is_built_twice_compared_and_secrets_never_leave(builds_on, web, slack, redis_client, test_images, caplog):
+def test_the_seed_dockerfile_is_built_twice_compared_and_secrets_never_leave(
+    builds_on, web, slack, redis_client, test_images, caplog
+):
     assert submit(web, slack, SEED).status_code == 200
     with caplog.at_level(logging.DEBUG):
         run_workers(redis_client)
@@ -95,12 +102,19 @@ def test_a_failing_build_ends_in_a_sentence_with_the_log_tail(builds_on, web, sl
 
 def test_invalid_dockerfile_is_refused_in_the_modal(builds_on, web, slack, redis_client):
     response = submit(web, slack, "echo hello")
-    assert response.json() == {"response_action": "errors", "errors": {"dockerfile": "That does not look like a Dockerfile: there is no FROM line."}}
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"dockerfile": "That does not look like a Dockerfile: there is no FROM line."},
+    }
 
 
 def test_message_shortcut_prefills_the_modal_from_a_code_block(builds_on, web, slack, redis_client):
-    body = message_shortcut_body("scan_dockerfile", message_text=f"can you check this?\n```{SEED}```", channel_id=CHANNEL,
-                                 response_url=slack.response_url())
+    body = message_shortcut_body(
+        "scan_dockerfile",
+        message_text=f"can you check this?\n```{SEED}```",
+        channel_id=CHANNEL,
+        response_url=slack.response_url(),
+    )
     assert post_signed(web, body, SECRET).status_code == 200
     view = slack.wait_for("views.open")[0].params["view"]
     assert view["blocks"][-1]["element"]["initial_value"].startswith("FROM mariadb:latest")
@@ -109,7 +123,9 @@ def test_message_shortcut_prefills_the_modal_from_a_code_block(builds_on, web, s
 def test_a_snippet_is_downloaded_by_the_worker_and_built(builds_on, web, slack, redis_client, test_images):
     snippet = slack.add_snippet(SEED)
     message = {"type": "message", "text": "", "files": [snippet], "ts": "1700000000.000001", "user": "U0OTHER"}
-    body = message_shortcut_body("scan_dockerfile", message=message, channel_id=CHANNEL, response_url=slack.response_url())
+    body = message_shortcut_body(
+        "scan_dockerfile", message=message, channel_id=CHANNEL, response_url=slack.response_url()
+    )
     post_signed(web, body, SECRET)
     view = slack.wait_for("views.open")[0].params["view"]
     assert json.loads(view["private_metadata"])["file"] == snippet["id"]

@@ -39,11 +39,15 @@ def test_run_steps_have_no_network_unless_configured(docker_client, settings):
     assert built(docker_client, dockerfile(NO_ETH0), settings).error is None
     with_network = Settings(**{**settings.__dict__, "build_network": True})
     outcome = built(docker_client, dockerfile(NO_ETH0), with_network)
-    assert outcome.error and "returned a non-zero code: 7" in outcome.error and "network!" in "\n".join(outcome.log_tail)
+    assert (
+        outcome.error and "returned a non-zero code: 7" in outcome.error and "network!" in "\n".join(outcome.log_tail)
+    )
 
 
 def test_run_steps_get_the_memory_cap(docker_client, settings):
-    check = 'RUN read limit < /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "limit $limit"; test "$limit" = 268435456\n'
+    check = (
+        'RUN read limit < /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "limit $limit"; test "$limit" = 268435456\n'
+    )
     outcome = built(docker_client, dockerfile(check), settings)
     assert outcome.error is None, outcome.log_tail
 

@@ -19,8 +19,19 @@ from workers.scan.store import ReportStore
 
 pytestmark = pytest.mark.integration
 
-TRIVY_FLAGS = ["--scanners", "vuln", "--skip-db-update", "--skip-java-db-update", "--skip-version-check",
-               "--disable-telemetry", "--cache-backend", "memory", "--format", "json", "--quiet"]
+TRIVY_FLAGS = [
+    "--scanners",
+    "vuln",
+    "--skip-db-update",
+    "--skip-java-db-update",
+    "--skip-version-check",
+    "--disable-telemetry",
+    "--cache-backend",
+    "memory",
+    "--format",
+    "json",
+    "--quiet",
+]
 
 
 def scan_through_queue(redis_client, reference: str, **kwargs):
@@ -34,8 +45,22 @@ def scan_through_queue(redis_client, reference: str, **kwargs):
 
 
 def direct_trivy_counts(target: str, cache_dir, *extra: str) -> Counter:
-    proc = subprocess.run([default_trivy_binary(), "image", *TRIVY_FLAGS, "--cache-dir", str(cache_dir), "--image-src", "remote", *extra, target],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            default_trivy_binary(),
+            "image",
+            *TRIVY_FLAGS,
+            "--cache-dir",
+            str(cache_dir),
+            "--image-src",
+            "remote",
+            *extra,
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(proc.stdout)
     return Counter(v["Severity"].lower() for r in data.get("Results") or [] for v in r.get("Vulnerabilities") or [])
 
@@ -89,8 +114,23 @@ def test_concurrent_identical_requests_run_trivy_once(engine_env, redis_client, 
     settings = Settings.from_env()
     queue = Queue(settings.queue_name, connection=redis_client)
     jobs = [enqueue_scan(queue, settings, "python:3.12") for _ in range(8)]
-    workers = [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "-q", "-u", engine_env["REDIS_URL"], settings.queue_name],
-                                env=os.environ.copy()) for _ in range(4)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--burst",
+                "-q",
+                "-u",
+                engine_env["REDIS_URL"],
+                settings.queue_name,
+            ],
+            env=os.environ.copy(),
+        )
+        for _ in range(4)
+    ]
     for proc in workers:
         assert proc.wait(timeout=120) == 0
     outcomes = [outcome_of(job) for job in jobs]
@@ -141,7 +181,13 @@ def test_missing_db_is_a_sentence(engine_env, redis_client, monkeypatch, tmp_pat
 def test_cli_scan_uses_an_embedded_redis_and_prints_the_json_contract(engine_env, test_images):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "bot", "scan", "mariadb", "--format", "json"], capture_output=True, text=True, env=env, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "scan", "mariadb", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert set(data) >= {"image", "db", "counts", "fixable", "layers", "vulnerabilities"}
@@ -159,8 +205,14 @@ def test_cli_scan_uses_an_embedded_redis_and_prints_the_json_contract(engine_env
 def test_cli_text_output_and_bad_reference(engine_env, test_images):
     proc = subprocess.run([sys.executable, "-m", "bot", "scan", "mariadb"], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert "docker.io/library/mariadb:latest" in proc.stdout and "Layers" in proc.stdout and "Worst findings" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "bot", "scan", "MariaDB;rm -rf /"], capture_output=True, text=True, timeout=60)
+    assert (
+        "docker.io/library/mariadb:latest" in proc.stdout
+        and "Layers" in proc.stdout
+        and "Worst findings" in proc.stdout
+    )
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot", "scan", "MariaDB;rm -rf /"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode != 0 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1
 
@@ -200,7 +252,10 @@ def test_an_unreachable_chainguard_registry_still_gives_the_original(engine_env,
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["counts"]["critical"] > 0 and data["alternative"] is None
-    assert "could not be scanned" in data["alternative_reason"] and "Could not reach the registry" in data["alternative_reason"]
+    assert (
+        "could not be scanned" in data["alternative_reason"]
+        and "Could not reach the registry" in data["alternative_reason"]
+    )
 
 
 def test_cli_alternative_needs_no_scan(engine_env):
@@ -208,7 +263,11 @@ def test_cli_alternative_needs_no_scan(engine_env):
     assert data["reference"].endswith("/chainguard/mariadb:latest") and data["free_tier"] is True
     assert "only :latest and :latest-dev" in data["tag_advice"]
     unknown = json.loads(run_cli("alternative", "mariadbx", "--format", "json").stdout)
-    assert unknown["reference"] is None and unknown["reason"] == "no known Chainguard equivalent" and "mariadb" in unknown["close_names"]
+    assert (
+        unknown["reference"] is None
+        and unknown["reason"] == "no known Chainguard equivalent"
+        and "mariadb" in unknown["close_names"]
+    )
     paid = json.loads(run_cli("alternative", "mysql", "--format", "json").stdout)
     assert paid["reference"] is None and paid["free_tier"] is False and "CHAINGUARD_ORG_REGISTRY" in paid["reason"]
 
@@ -237,20 +296,30 @@ def test_catalog_refresh_from_the_registry_is_shared_through_redis(engine_env, r
     assert "2 catalog images served" in refreshed.stdout  # the test registry has chainguard/mariadb and python
     after = json.loads(run_cli("alternative", "nginx", "--format", "json").stdout)
     assert after["reference"] is None and after["free_tier"] is False  # this registry does not serve it
-    assert json.loads(run_cli("alternative", "mariadb", "--format", "json").stdout)["reference"].endswith("chainguard/mariadb:latest")
+    assert json.loads(run_cli("alternative", "mariadb", "--format", "json").stdout)["reference"].endswith(
+        "chainguard/mariadb:latest"
+    )
 
 
 def test_catalog_refresh_of_an_unreachable_registry_is_a_sentence(engine_env, redis_client):
     proc = run_cli("catalog", "refresh", env={**os.environ, "CHAINGUARD_REGISTRY": "127.0.0.1:1/chainguard"})
-    assert proc.returncode == 1 and proc.stderr.startswith("Could not refresh the catalog") and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 1
+        and proc.stderr.startswith("Could not refresh the catalog")
+        and "Traceback" not in proc.stderr
+    )
 
 
-def test_registry_credentials_from_configuration_open_a_private_registry(engine_env, redis_client, auth_registry, monkeypatch, trivy_cache_dir):
+def test_registry_credentials_from_configuration_open_a_private_registry(
+    engine_env, redis_client, auth_registry, monkeypatch, trivy_cache_dir
+):
     from tests.helpers.images import IMAGES, push_image
 
     push_image(IMAGES["library/python"], auth_registry.address, repository="team/app", auth=auth_registry.auth)
     user, password = auth_registry.auth
-    monkeypatch.setenv("REGISTRY_CREDENTIALS", json.dumps({auth_registry.address: {"username": user, "password": password}}))
+    monkeypatch.setenv(
+        "REGISTRY_CREDENTIALS", json.dumps({auth_registry.address: {"username": user, "password": password}})
+    )
     outcome = scan_through_queue(redis_client, f"{auth_registry.address}/team/app:3.12")
     assert outcome.error is None, outcome.error
     assert outcome.report.counts["critical"] > 0
@@ -290,7 +359,9 @@ def test_cli_with_redis_down_says_so_and_alternative_still_answers(engine_env):
     assert scan.returncode == 1 and scan.stderr.strip().endswith("unset REDIS_URL to use an embedded one.")
     assert "Traceback" not in scan.stderr
     alternative = run_cli("alternative", "mariadb", "--format", "json", env=env)
-    assert alternative.returncode == 0 and json.loads(alternative.stdout)["reference"].endswith("/chainguard/mariadb:latest")
+    assert alternative.returncode == 0 and json.loads(alternative.stdout)["reference"].endswith(
+        "/chainguard/mariadb:latest"
+    )
 
 
 def test_a_broken_image_is_a_sentence_not_a_traceback(engine_env, redis_client, registry):
@@ -298,13 +369,29 @@ def test_a_broken_image_is_a_sentence_not_a_traceback(engine_env, redis_client, 
 
     push = _Registry(registry)
     layer = _Blob.of(os.urandom(4096), "application/vnd.docker.image.rootfs.diff.tar.gzip")  # not a gzip, not a tar
-    config = _Blob.of(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
-                                  "config": {}, "history": [{"created_by": "ADD garbage /"}]}).encode(),
-                      "application/vnd.docker.container.image.v1+json")
-    manifest = _Blob.of(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                                    "config": {"mediaType": config.media_type, "size": len(config.data), "digest": config.digest},
-                                    "layers": [{"mediaType": layer.media_type, "size": len(layer.data), "digest": layer.digest}]}).encode(),
-                        "application/vnd.docker.distribution.manifest.v2+json")
+    config = _Blob.of(
+        json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
+                "config": {},
+                "history": [{"created_by": "ADD garbage /"}],
+            }
+        ).encode(),
+        "application/vnd.docker.container.image.v1+json",
+    )
+    manifest = _Blob.of(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": config.media_type, "size": len(config.data), "digest": config.digest},
+                "layers": [{"mediaType": layer.media_type, "size": len(layer.data), "digest": layer.digest}],
+            }
+        ).encode(),
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
     for blob in (layer, config):
         push.push_blob("broken/image", blob)
     push.push_manifest("broken/image", "1", manifest)

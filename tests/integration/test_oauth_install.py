@@ -23,8 +23,13 @@ def oauth_slack():
 
 @pytest.fixture
 def oauth_web(engine_env, oauth_slack, monkeypatch, redis_client):
-    env = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "client-secret", "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": oauth_slack.base_url, "SLACK_BOT_TOKEN": ""}
+    env = {
+        "SLACK_CLIENT_ID": "111.222",
+        "SLACK_CLIENT_SECRET": "client-secret",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": oauth_slack.base_url,
+        "SLACK_BOT_TOKEN": "",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with serving(dict(os.environ)) as url:
@@ -35,21 +40,33 @@ def test_install_then_scan_posts_with_the_installed_token(oauth_web, oauth_slack
     install = requests.get(f"{oauth_web}/slack/install", allow_redirects=False, timeout=5)
     assert install.status_code in (200, 302)
     location = install.headers.get("Location") or install.text
-    state = parse_qs(urlsplit(location[location.index("https://slack.com/oauth/v2/authorize"):].split('"')[0]).query)["state"][0]
+    state = parse_qs(urlsplit(location[location.index("https://slack.com/oauth/v2/authorize") :].split('"')[0]).query)[
+        "state"
+    ][0]
     oauth_slack.add_install("code-1", team_id="T0OTHER", token="xoxb-installed")
 
     # Bolt ties the state to the browser with a Secure cookie, which requests will not send over plain HTTP.
     cookie = install.headers["Set-Cookie"].split(";", 1)[0]
     assert cookie.endswith(state)
-    done = requests.get(f"{oauth_web}/slack/oauth_redirect", params={"code": "code-1", "state": state},
-                        headers={"Cookie": cookie}, timeout=10)
+    done = requests.get(
+        f"{oauth_web}/slack/oauth_redirect",
+        params={"code": "code-1", "state": state},
+        headers={"Cookie": cookie},
+        timeout=10,
+    )
     assert done.status_code == 200
     assert redis_client.exists("chainscan:install:none:T0OTHER:bot")
-    replay = requests.get(f"{oauth_web}/slack/oauth_redirect", params={"code": "code-1", "state": state},
-                          headers={"Cookie": cookie}, timeout=10)
+    replay = requests.get(
+        f"{oauth_web}/slack/oauth_redirect",
+        params={"code": "code-1", "state": state},
+        headers={"Cookie": cookie},
+        timeout=10,
+    )
     assert replay.status_code != 200  # a state is good once
 
-    body = slash_command_body("mariadb", channel_id="C0OTHER", team_id="T0OTHER", response_url=oauth_slack.response_url())
+    body = slash_command_body(
+        "mariadb", channel_id="C0OTHER", team_id="T0OTHER", response_url=oauth_slack.response_url()
+    )
     assert post_signed(f"{oauth_web}/slack/events", body, SECRET).status_code == 200
     run_workers(redis_client)
     posts = [c for c in oauth_slack.calls("chat.postMessage") if c.ok]

@@ -45,8 +45,14 @@ def reported(report: dict) -> list[ExpectedVulnerability]:
     """Trivy's findings in the shape of the expectations."""
     return sorted(
         ExpectedVulnerability(
-            v["VulnerabilityID"], v["PkgName"], v["InstalledVersion"], v.get("FixedVersion", ""),
-            v["Status"], v["Severity"], v.get("SeveritySource", ""), v["Layer"]["DiffID"],
+            v["VulnerabilityID"],
+            v["PkgName"],
+            v["InstalledVersion"],
+            v.get("FixedVersion", ""),
+            v["Status"],
+            v["Severity"],
+            v.get("SeveritySource", ""),
+            v["Layer"]["DiffID"],
         )
         for result in report.get("Results", [])
         for v in result.get("Vulnerabilities", [])
@@ -72,7 +78,7 @@ def test_db_files_have_trivy_layout(trivy_cache_dir: Path) -> None:
     assert metadata["UpdatedAt"] == "2025-03-04T06:12:31Z"
     data = (trivy_cache_dir / "db" / "trivy.db").read_bytes()
     for page in (0, 1):
-        meta = data[page * 4096 + 16: page * 4096 + 16 + 64]
+        meta = data[page * 4096 + 16 : page * 4096 + 16 + 64]
         magic, version, page_size = struct.unpack_from("<III", meta)
         assert (magic, version, page_size) == (MAGIC, 2, 4096)
         assert struct.unpack_from("<Q", meta, 56)[0] == fnv1a_64(meta[:56])
@@ -118,7 +124,9 @@ def test_mariadb_metadata_matches_what_was_pushed(trivy_scan, test_images: dict[
     assert metadata["DiffIDs"] == [layer.diff_id for layer in image.layers]
     assert f"{info.registry}/{info.repository}@{info.digest}" in metadata["RepoDigests"]
     history = metadata["ImageConfig"]["history"]
-    assert [h["created_by"] for h in history if not h.get("empty_layer")] == [l.created_by for l in image.layers]
+    assert [h["created_by"] for h in history if not h.get("empty_layer")] == [
+        layer.created_by for layer in image.layers
+    ]
     assert history[0]["created_by"].startswith("/bin/sh -c #(nop) ADD file:")
     assert any(h["created_by"].startswith("ENV MARIADB_VERSION=") and h["empty_layer"] for h in history)
     assert "MARIADB_VERSION=1:10.11.6-0+deb12u1" in metadata["ImageConfig"]["config"]["Env"]
@@ -196,8 +204,9 @@ def test_big_image_is_big(test_images: dict[str, ImageInfo]) -> None:
     assert 200 <= len(expected_vulnerabilities(info)) <= 600
 
 
-def test_custom_advisories_replace_the_default_data(tmp_path: Path, trivy_binary: str,
-                                                     test_images: dict[str, ImageInfo]) -> None:
+def test_custom_advisories_replace_the_default_data(
+    tmp_path: Path, trivy_binary: str, test_images: dict[str, ImageInfo]
+) -> None:
     only = [Advisory("CVE-2024-5535", trivydb.DEBIAN_12, "openssl", "3.0.14-1~deb12u1")]
     build_trivy_db(tmp_path, advisories=only)
     info = test_images["library/mariadb:latest"]
@@ -207,11 +216,19 @@ def test_custom_advisories_replace_the_default_data(tmp_path: Path, trivy_binary
 
 
 # --- version ordering used for the predictions ----------------------------------------
-@pytest.mark.parametrize(("a", "b", "sign"), [
-    ("1.0-1", "1.0-2", -1), ("1:1.0", "2.0", 1), ("1.0~rc1", "1.0", -1), ("1.0+b1", "1.0", 1),
-    ("2.38.1-5", "2.38.1-5+deb12u1", -1), ("3.0.11-1~deb12u2", "3.0.11-1~deb12u2", 0),
-    ("2.36-9+deb12u4", "2.36-9+deb12u10", -1), ("1.0a", "1.0", 1),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "sign"),
+    [
+        ("1.0-1", "1.0-2", -1),
+        ("1:1.0", "2.0", 1),
+        ("1.0~rc1", "1.0", -1),
+        ("1.0+b1", "1.0", 1),
+        ("2.38.1-5", "2.38.1-5+deb12u1", -1),
+        ("3.0.11-1~deb12u2", "3.0.11-1~deb12u2", 0),
+        ("2.36-9+deb12u4", "2.36-9+deb12u10", -1),
+        ("1.0a", "1.0", 1),
+    ],
+)
 def test_dpkg_compare(a: str, b: str, sign: int) -> None:
     result = images.dpkg_compare(a, b)
     assert (result > 0) - (result < 0) == sign
@@ -256,8 +273,9 @@ def test_load_into_daemon(docker_client, test_images: dict[str, ImageInfo]) -> N
         history = [h["CreatedBy"] for h in docker_client.api.history(image.id)]
         assert any(c.startswith("ENV MARIADB_VERSION=") for c in history)
         if images.HOST_ARCH == "amd64":  # the base layer carries the host's /bin/sh: RUN works
-            output = docker_client.containers.run(image.id, ["sh", "-c", "cat /etc/debian_version"],
-                                                  entrypoint=[], remove=True)
+            output = docker_client.containers.run(
+                image.id, ["sh", "-c", "cat /etc/debian_version"], entrypoint=[], remove=True
+            )
             assert output == b"12.5\n"
     finally:
         docker_client.images.remove("chainscan-offline-world/mariadb:test")

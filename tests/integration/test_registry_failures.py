@@ -36,7 +36,9 @@ class _Misbehaving(BaseHTTPRequestHandler):
         if self.server.mode == "hang":
             time.sleep(30)
             return
-        body = json.dumps({"errors": [{"code": "TOOMANYREQUESTS", "message": "You have reached your pull rate limit."}]}).encode()
+        body = json.dumps(
+            {"errors": [{"code": "TOOMANYREQUESTS", "message": "You have reached your pull rate limit."}]}
+        ).encode()
         self.send_response(429)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -64,7 +66,9 @@ def test_docker_hub_rate_limit_is_a_sentence(engine_env, redis_client, monkeypat
     assert error.kind == "rate_limited" and "rate-limiting" in error.message and "DOCKERHUB_MIRROR" in error.message
 
 
-def test_a_registry_that_stops_answering_times_out_with_a_sentence(engine_env, redis_client, monkeypatch, misbehaving_registry):
+def test_a_registry_that_stops_answering_times_out_with_a_sentence(
+    engine_env, redis_client, monkeypatch, misbehaving_registry
+):
     misbehaving_registry.mode = "hang"
     monkeypatch.setenv("REGISTRY_TIMEOUT", "2")
     started = time.monotonic()

@@ -23,9 +23,28 @@ class AofRedis:
         self.port, self.dir = free_port(), directory
 
     def start(self) -> None:
-        subprocess.run(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--appendonly", "yes",
-                        "--appendfsync", "always", "--save", "", "--dir", str(self.dir), "--daemonize", "yes",
-                        "--pidfile", str(self.dir / "redis.pid")], check=True)
+        subprocess.run(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--dir",
+                str(self.dir),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.dir / "redis.pid"),
+            ],
+            check=True,
+        )
         client = Redis(port=self.port)
         for _ in range(100):
             try:

@@ -151,8 +151,11 @@ def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_clie
     scan(web, slack, "big:1")
     queue = Queue(Settings.from_env().queue_name, connection=redis_client)
     SimpleWorker([queue], connection=redis_client).work(burst=True, max_jobs=1)  # open_thread only
-    worker = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "-q", "-u", slack_env["REDIS_URL"], queue.name],
-                              env=os.environ.copy(), start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "-q", "-u", slack_env["REDIS_URL"], queue.name],
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
     registry = StartedJobRegistry(queue=queue)
     deadline = time.monotonic() + 30
     while registry.count == 0 and time.monotonic() < deadline:
@@ -204,20 +207,36 @@ def test_a_pinned_tag_gets_the_free_tier_note_on_the_card(web, slack, redis_clie
     scan(web, slack, "mariadb:11.4")
     run_workers(redis_client)
     ts, (parent, *_) = parent_and_replies(slack)
-    assert "Note: You asked for mariadb:11.4; Chainguard's free tier serves only :latest and :latest-dev" in all_text(parent)
+    assert "Note: You asked for mariadb:11.4; Chainguard's free tier serves only :latest and :latest-dev" in all_text(
+        parent
+    )
 
 
 def test_scans_and_builds_only_where_configured(slack_env, slack, redis_client):
     from tests.integration.conftest import serving
 
-    env = {**os.environ, **slack_env, "ALLOWED_CHANNELS": "C0OK", "BUILDS_ENABLED": "true", "BUILD_ALLOWED_USERS": "U0BUILDER"}
+    env = {
+        **os.environ,
+        **slack_env,
+        "ALLOWED_CHANNELS": "C0OK",
+        "BUILDS_ENABLED": "true",
+        "BUILD_ALLOWED_USERS": "U0BUILDER",
+    }
     with serving(env) as url:
         events = f"{url}/slack/events"
-        elsewhere = post_signed(events, slash_command_body("mariadb", channel_id="C0NOPE", response_url=slack.response_url()), SECRET)
+        elsewhere = post_signed(
+            events, slash_command_body("mariadb", channel_id="C0NOPE", response_url=slack.response_url()), SECRET
+        )
         assert "not enabled in this channel" in elsewhere.json()["text"]
-        allowed = post_signed(events, slash_command_body("mariadb", channel_id="C0OK", response_url=slack.response_url()), SECRET)
+        allowed = post_signed(
+            events, slash_command_body("mariadb", channel_id="C0OK", response_url=slack.response_url()), SECRET
+        )
         assert "Queued a scan" in allowed.json()["text"]
-        build = post_signed(events, slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url()), SECRET)
+        build = post_signed(
+            events,
+            slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url()),
+            SECRET,
+        )
         assert "not on the list of people who may build" in build.json()["text"] and slack.calls("views.open") == []
     assert redis_client.llen("rq:queue:chainscan") == 1
 
@@ -228,13 +247,19 @@ def test_the_scheduler_closes_a_thread_left_at_scanning(slack_env, slack, redis_
     from bot.scheduler import sweep_stale_threads
     from bot.threads import ThreadState, ThreadStore
 
-    ts = WebClient(token="xoxb-test", base_url=slack.base_url).chat_postMessage(channel=CHANNEL, text="⏳ mariadb: scanning…")["ts"]
-    lost = ThreadState(channel=CHANNEL, ts=ts, user="U0TEST", image="docker.io/library/mariadb:latest", created_at=time.time() - 7200)
+    ts = WebClient(token="xoxb-test", base_url=slack.base_url).chat_postMessage(
+        channel=CHANNEL, text="⏳ mariadb: scanning…"
+    )["ts"]
+    lost = ThreadState(
+        channel=CHANNEL, ts=ts, user="U0TEST", image="docker.io/library/mariadb:latest", created_at=time.time() - 7200
+    )
     ThreadStore(redis_client).save(lost)
     fresh = ThreadState(channel=CHANNEL, ts="1.2", user="U0TEST", image="docker.io/library/redis:latest")
     ThreadStore(redis_client).save(fresh)
     settings = Settings.from_env()
-    assert sweep_stale_threads(redis_client, Settings(**{**settings.__dict__, "scan_timeout": 60, "job_retries": 0})) == 1
+    assert (
+        sweep_stale_threads(redis_client, Settings(**{**settings.__dict__, "scan_timeout": 60, "job_retries": 0})) == 1
+    )
     run_workers(redis_client)
     parent, *replies = slack.messages_in_thread(CHANNEL, ts)
     assert "scanning" not in all_text(parent).lower() and "failed" in all_text(parent)
@@ -263,7 +288,9 @@ def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis
     button = parent["blocks"][-1]["elements"][0]
     assert button["action_id"] == "rescan" and button["value"] == "docker.io/library/python:3.12"
     runs = ReportStore(redis_client).trivy_runs()
-    click = block_action_body("rescan", button["value"], channel_id=CHANNEL, message_ts=ts, response_url=slack.response_url())
+    click = block_action_body(
+        "rescan", button["value"], channel_id=CHANNEL, message_ts=ts, response_url=slack.response_url()
+    )
     assert post_signed(web, click, SECRET).status_code == 200
     run_workers(redis_client)
     parents = [c for c in slack.calls("chat.postMessage") if c.ok and not c.params.get("thread_ts")]

@@ -6,7 +6,8 @@ import json
 import socket
 import threading
 import time
-from typing import Any, Dict, Iterator, List
+from collections.abc import Iterator
+from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -289,10 +290,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def bolt_app(slack: SlackAPIServer) -> Iterator[Dict[str, Any]]:
+def bolt_app(slack: SlackAPIServer) -> Iterator[dict[str, Any]]:
     """A Bolt app served over real HTTP, talking to the stand-in Web API."""
     app = App(client=WebClient(token="xoxb-test", base_url=slack.base_url), signing_secret=SECRET)
-    seen: List[Dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
 
     @app.command("/scan")
     def scan(ack, respond, say, command):  # type: ignore[no-untyped-def]
@@ -327,7 +328,7 @@ def bolt_app(slack: SlackAPIServer) -> Iterator[Dict[str, Any]]:
         server.server_close()
 
 
-def test_bolt_round_trip(slack: SlackAPIServer, bolt_app: Dict[str, Any]) -> None:
+def test_bolt_round_trip(slack: SlackAPIServer, bolt_app: dict[str, Any]) -> None:
     url = bolt_app["url"]
     assert slack.calls("auth.test"), "Bolt verifies its token with auth.test at start-up"
 
@@ -355,8 +356,9 @@ def test_bolt_round_trip(slack: SlackAPIServer, bolt_app: Dict[str, Any]) -> Non
 
 def test_post_signed_sends_slack_headers(slack: SlackAPIServer) -> None:
     # the response_url endpoint records headers, which makes it a handy echo server
-    resp = post_signed(slack.response_url("echo"), '{"a": 1}', SECRET, timestamp=1700000000,
-                       content_type="application/json")
+    resp = post_signed(
+        slack.response_url("echo"), '{"a": 1}', SECRET, timestamp=1700000000, content_type="application/json"
+    )
     assert isinstance(resp, requests.Response) and resp.status_code == 200
     headers = slack.last("response_url").headers
     assert headers["X-Slack-Request-Timestamp"] == "1700000000"

@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from rq import Queue
@@ -40,8 +40,12 @@ def socket_mode(slack) -> Iterator[SocketModeServer]:
 @pytest.fixture
 def socket_env(engine_env, slack, monkeypatch) -> dict:
     """The app's environment for Socket Mode; the test process gets the same (the workers post from it)."""
-    values = {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.base_url,
-              "TOP_FINDINGS": "20"}
+    values = {
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_URL": slack.base_url,
+        "TOP_FINDINGS": "20",
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     for name in ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "PORT"):
@@ -50,14 +54,22 @@ def socket_env(engine_env, slack, monkeypatch) -> dict:
 
 
 @contextmanager
-def serving_socket_mode(env: dict, server: SocketModeServer, log_path: Path, timeout: float = 30) -> Iterator[subprocess.Popen]:
+def serving_socket_mode(
+    env: dict, server: SocketModeServer, log_path: Path, timeout: float = 30
+) -> Iterator[subprocess.Popen]:
     """``python -m bot serve`` until it holds a Socket Mode connection; SIGTERM (then SIGKILL) on exit.
 
     It runs in its own session, so on exit the test can check that nothing of it is left behind.
     """
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -155,8 +167,13 @@ def test_help_comes_back_in_the_ack(app, slack, socket_mode, redis_client):
 
 def test_unknown_envelopes_do_not_break_the_connection(app, slack, socket_mode, redis_client):
     socket_mode.send_envelope("a_type_from_the_future", {"anything": [1, 2, 3]})
-    socket_mode.send_envelope("events_api", {"type": "event_callback", "event": {"type": "app_mention"}},
-                              accepts_response_payload=False, retry_attempt=0, retry_reason="")
+    socket_mode.send_envelope(
+        "events_api",
+        {"type": "event_callback", "event": {"type": "app_mention"}},
+        accepts_response_payload=False,
+        retry_attempt=0,
+        retry_reason="",
+    )
     socket_mode.send_json("this is not JSON")
     socket_mode.send_json({"type": "hello_again"})  # no envelope_id at all
 
@@ -175,5 +192,7 @@ def test_sigterm_without_redis_url_stops_everything_it_started(slack, socket_mod
         ack = socket_mode.wait_for_ack(send_scan(socket_mode, slack, "help"))
         assert "Scan a container image" in ack["payload"]["text"]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0, f"`serve` died of the signal instead of shutting down:\n{_tail(tmp_path / 'serve.log')}"
+        assert proc.wait(30) == 0, (
+            f"`serve` died of the signal instead of shutting down:\n{_tail(tmp_path / 'serve.log')}"
+        )
     # serving_socket_mode's exit fails the test if any process of the group is still alive

@@ -8,11 +8,26 @@ def f(vid, pkg, sev, fixed="2"):
 
 def rep(ref, findings, size=100, layers=3):
     counts, fixable = tally(findings)
-    return ScanReport(ImageInfo(ref, "sha256:x", "debian 12", size, "2026-01-01T00:00:00Z"), DbInfo(2, "t"), counts, fixable, [], findings)
+    return ScanReport(
+        ImageInfo(ref, "sha256:x", "debian 12", size, "2026-01-01T00:00:00Z"),
+        DbInfo(2, "t"),
+        counts,
+        fixable,
+        [],
+        findings,
+    )
 
 
 def test_removed_kept_added_by_vulnerability_and_package():
-    original = rep("mariadb", [f("CVE-1", "openssl", "critical"), f("CVE-2", "zlib", "high"), f("CVE-3", "pgjdbc", "high"), f("CVE-3", "other", "high")])
+    original = rep(
+        "mariadb",
+        [
+            f("CVE-1", "openssl", "critical"),
+            f("CVE-2", "zlib", "high"),
+            f("CVE-3", "pgjdbc", "high"),
+            f("CVE-3", "other", "high"),
+        ],
+    )
     alternative = rep("cg/mariadb", [f("CVE-3", "pgjdbc", "high", fixed="42.2.28"), f("CVE-9", "glibc", "low")])
     c = compare(original, alternative)
     assert [(x.id, x.package) for x in c.removed] == [("CVE-1", "openssl"), ("CVE-2", "zlib"), ("CVE-3", "other")]
@@ -21,7 +36,13 @@ def test_removed_kept_added_by_vulnerability_and_package():
     assert c.removed_counts["critical"] == 1 and c.removed_counts["high"] == 2
     assert c.verdict == "Switching removes 1 critical and 2 high; 1 high remain (pgjdbc 1 → fixed in 42.2.28)."
     data = c.to_dict()
-    assert data["original"]["counts"]["critical"] == 1 and data["removed"][0] == {"id": "CVE-1", "package": "openssl", "severity": "critical", "installed": "1", "fixed": "2"}
+    assert data["original"]["counts"]["critical"] == 1 and data["removed"][0] == {
+        "id": "CVE-1",
+        "package": "openssl",
+        "severity": "critical",
+        "installed": "1",
+        "fixed": "2",
+    }
 
 
 def test_the_verdict_counts_net_as_the_card_shows_them():
@@ -34,6 +55,11 @@ def test_the_verdict_counts_net_as_the_card_shows_them():
 
 
 def test_clean_alternative_and_clean_original():
-    assert compare(rep("a", [f("CVE-1", "x", "medium")]), rep("b", [])).verdict == "Switching removes 1 medium; nothing known remains."
+    assert (
+        compare(rep("a", [f("CVE-1", "x", "medium")]), rep("b", [])).verdict
+        == "Switching removes 1 medium; nothing known remains."
+    )
     assert "no known vulnerabilities" in compare(rep("a", []), rep("b", [])).verdict
-    assert compare(rep("a", [f("CVE-1", "x", "low")]), rep("b", [f("CVE-1", "x", "low")])).verdict.startswith("Switching removes no findings; 1 lower")
+    assert compare(rep("a", [f("CVE-1", "x", "low")]), rep("b", [f("CVE-1", "x", "low")])).verdict.startswith(
+        "Switching removes no findings; 1 lower"
+    )

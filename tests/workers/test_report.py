@@ -15,7 +15,7 @@ TRIVY = {
                 {"created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
                 {"created_by": "/bin/sh -c #(nop)  ENV X=1", "empty_layer": True},
                 {"created_by": "/bin/sh -c apt-get install -y mariadb-server"},
-                {"created_by": "/bin/sh -c #(nop)  CMD [\"mariadbd\"]", "empty_layer": True},
+                {"created_by": '/bin/sh -c #(nop)  CMD ["mariadbd"]', "empty_layer": True},
             ],
         },
     },
@@ -23,18 +23,54 @@ TRIVY = {
         {
             "Target": "x (debian 12.5)",
             "Vulnerabilities": [
-                {"VulnerabilityID": "CVE-1", "PkgName": "libssl3", "InstalledVersion": "3.0.11", "FixedVersion": "3.0.13",
-                 "Status": "fixed", "Severity": "CRITICAL", "SeveritySource": "debian", "Layer": {"DiffID": BASE},
-                 "CVSS": {"nvd": {"V3Score": 9.8, "V3Vector": "CVSS:3.1/AV:N"}}, "Title": "openssl: bad"},
-                {"VulnerabilityID": "CVE-2", "PkgName": "mariadb-server", "InstalledVersion": "1:10.11", "Status": "affected",
-                 "Severity": "HIGH", "Layer": {"DiffID": APP}, "Description": "first line\nsecond"},
-                {"VulnerabilityID": "CVE-3", "PkgName": "mariadb-server", "InstalledVersion": "1:10.11", "FixedVersion": "1:10.12",
-                 "Status": "fixed", "Severity": "HIGH", "Layer": {"DiffID": APP},
-                 "CVSS": {"redhat": {"V3Score": 7.5}}},
-                {"VulnerabilityID": "CVE-3", "PkgName": "mariadb-client", "InstalledVersion": "1:10.11", "FixedVersion": "1:10.12",
-                 "Status": "fixed", "Severity": "HIGH", "Layer": {"DiffID": APP}},
-                {"VulnerabilityID": "CVE-4", "PkgName": "zlib1g", "InstalledVersion": "1", "Status": "will_not_fix",
-                 "Severity": "WEIRD", "Layer": {"DiffID": BASE}},
+                {
+                    "VulnerabilityID": "CVE-1",
+                    "PkgName": "libssl3",
+                    "InstalledVersion": "3.0.11",
+                    "FixedVersion": "3.0.13",
+                    "Status": "fixed",
+                    "Severity": "CRITICAL",
+                    "SeveritySource": "debian",
+                    "Layer": {"DiffID": BASE},
+                    "CVSS": {"nvd": {"V3Score": 9.8, "V3Vector": "CVSS:3.1/AV:N"}},
+                    "Title": "openssl: bad",
+                },
+                {
+                    "VulnerabilityID": "CVE-2",
+                    "PkgName": "mariadb-server",
+                    "InstalledVersion": "1:10.11",
+                    "Status": "affected",
+                    "Severity": "HIGH",
+                    "Layer": {"DiffID": APP},
+                    "Description": "first line\nsecond",
+                },
+                {
+                    "VulnerabilityID": "CVE-3",
+                    "PkgName": "mariadb-server",
+                    "InstalledVersion": "1:10.11",
+                    "FixedVersion": "1:10.12",
+                    "Status": "fixed",
+                    "Severity": "HIGH",
+                    "Layer": {"DiffID": APP},
+                    "CVSS": {"redhat": {"V3Score": 7.5}},
+                },
+                {
+                    "VulnerabilityID": "CVE-3",
+                    "PkgName": "mariadb-client",
+                    "InstalledVersion": "1:10.11",
+                    "FixedVersion": "1:10.12",
+                    "Status": "fixed",
+                    "Severity": "HIGH",
+                    "Layer": {"DiffID": APP},
+                },
+                {
+                    "VulnerabilityID": "CVE-4",
+                    "PkgName": "zlib1g",
+                    "InstalledVersion": "1",
+                    "Status": "will_not_fix",
+                    "Severity": "WEIRD",
+                    "Layer": {"DiffID": BASE},
+                },
             ],
         },
         {"Target": "other", "Class": "lang-pkgs"},
@@ -43,7 +79,9 @@ TRIVY = {
 
 
 def report() -> ScanReport:
-    return normalize(TRIVY, reference="docker.io/library/mariadb:latest", digest="sha256:d", db=DbInfo(2, "2026-11-30T00:00:00Z"))
+    return normalize(
+        TRIVY, reference="docker.io/library/mariadb:latest", digest="sha256:d", db=DbInfo(2, "2026-11-30T00:00:00Z")
+    )
 
 
 def test_counts_every_entry_as_trivy_does():
@@ -55,12 +93,24 @@ def test_counts_every_entry_as_trivy_does():
 
 def test_worst_first_fixable_before_unfixable_then_cvss():
     ids = [(v.id, v.package) for v in report().vulnerabilities]
-    assert ids == [("CVE-1", "libssl3"), ("CVE-3", "mariadb-server"), ("CVE-3", "mariadb-client"), ("CVE-2", "mariadb-server"), ("CVE-4", "zlib1g")]
+    assert ids == [
+        ("CVE-1", "libssl3"),
+        ("CVE-3", "mariadb-server"),
+        ("CVE-3", "mariadb-client"),
+        ("CVE-2", "mariadb-server"),
+        ("CVE-4", "zlib1g"),
+    ]
 
 
 def test_fields_kept():
     first, *_ = report().vulnerabilities
-    assert (first.installed, first.fixed, first.status, first.cvss_score, first.cvss_vector) == ("3.0.11", "3.0.13", "fixed", 9.8, "CVSS:3.1/AV:N")
+    assert (first.installed, first.fixed, first.status, first.cvss_score, first.cvss_vector) == (
+        "3.0.11",
+        "3.0.13",
+        "fixed",
+        9.8,
+        "CVSS:3.1/AV:N",
+    )
     unfixed = next(v for v in report().vulnerabilities if v.id == "CVE-2")
     assert unfixed.fixed is None and unfixed.title == "first line" and unfixed.cvss_score is None
     assert next(v for v in report().vulnerabilities if v.id == "CVE-3").cvss_score == 7.5
@@ -84,7 +134,17 @@ def test_json_contract_round_trips():
     assert set(data) >= {"image", "db", "counts", "fixable", "layers", "vulnerabilities"}
     assert set(data["image"]) >= {"reference", "digest", "os", "size_bytes", "created"}
     assert set(data["layers"][0]) >= {"diff_id", "created_by", "counts"}
-    assert set(data["vulnerabilities"][0]) >= {"id", "package", "installed", "fixed", "status", "severity", "cvss_score", "title", "layer"}
+    assert set(data["vulnerabilities"][0]) >= {
+        "id",
+        "package",
+        "installed",
+        "fixed",
+        "status",
+        "severity",
+        "cvss_score",
+        "title",
+        "layer",
+    }
     assert data["vulnerabilities"][3]["fixed"] is None
     assert ScanReport.from_dict(data).to_dict() == data
 

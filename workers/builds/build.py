@@ -53,7 +53,9 @@ def apply_mirror(text: str, settings: Settings) -> str:
         mirrored = source_reference(ref, settings)
         if mirrored != ref:
             index = stage.line - 1
-            lines[index] = lines[index].replace(stage.image, mirrored.familiar if mirrored.digest is None else str(mirrored), 1)
+            lines[index] = lines[index].replace(
+                stage.image, mirrored.familiar if mirrored.digest is None else str(mirrored), 1
+            )
     return "".join(lines)
 
 
@@ -61,16 +63,27 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
     """Build ``dockerfile`` as ``tag``; failures come back as a masked sentence and the last log lines."""
     secrets = secret_values(dockerfile)
     context = _context_tar(apply_mirror(dockerfile, settings))
-    limits = {"memory": settings.build_memory_mb * 1024 * 1024, "memswap": settings.build_memory_mb * 1024 * 1024,
-              "cpusetcpus": f"0-{settings.build_cpus - 1}" if settings.build_cpus > 1 else "0"}
+    limits = {
+        "memory": settings.build_memory_mb * 1024 * 1024,
+        "memswap": settings.build_memory_mb * 1024 * 1024,
+        "cpusetcpus": f"0-{settings.build_cpus - 1}" if settings.build_cpus > 1 else "0",
+    }
     deadline = time.monotonic() + settings.build_timeout
     log: list[str] = []
     image_id = None
     try:
         stream = client.api.build(
-            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, pull=False,
-            network_mode=None if settings.build_network else "none", container_limits=limits,
-            timeout=settings.build_timeout, decode=True, labels={"chainscan.build": "1"},
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode=None if settings.build_network else "none",
+            container_limits=limits,
+            timeout=settings.build_timeout,
+            decode=True,
+            labels={"chainscan.build": "1"},
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -82,12 +95,22 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
                 return BuildOutcome(None, tag, _tail(log, secrets), scrub(_first_line(chunk["error"]), secrets))
             if time.monotonic() > deadline:
                 stream.close() if hasattr(stream, "close") else None
-                return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
+                return BuildOutcome(
+                    None,
+                    tag,
+                    _tail(log, secrets),
+                    f"The build took longer than {settings.build_timeout} seconds and was stopped.",
+                )
     except docker.errors.APIError as exc:
         return BuildOutcome(None, tag, _tail(log, secrets), scrub(_first_line(str(exc.explanation or exc)), secrets))
     except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
         # Closing the stream disconnects us; dockerd then cancels the build and stops its container.
-        return BuildOutcome(None, tag, _tail(log, secrets), f"The build took longer than {settings.build_timeout} seconds and was stopped.")
+        return BuildOutcome(
+            None,
+            tag,
+            _tail(log, secrets),
+            f"The build took longer than {settings.build_timeout} seconds and was stopped.",
+        )
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
         raise ScanError.of(ErrorKind.DOCKER_UNAVAILABLE, "build") from None
     if image_id is None:

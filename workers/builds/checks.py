@@ -22,5 +22,7 @@ def check_dockerfile(text: str) -> str | None:
     if not parse_stages(text):
         return "That does not look like a Dockerfile: there is no FROM line."
     if _ADD_URL.search(text):
-        return "ADD from a URL is not allowed here (builds have no network); download the file in your own build instead."
+        return (
+            "ADD from a URL is not allowed here (builds have no network); download the file in your own build instead."
+        )
     return None

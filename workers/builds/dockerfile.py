@@ -351,7 +351,7 @@ def _replace_image(stage: Stage, new_image: str, context: _Context, why: str) ->
         after = re.match(r"\s*FROM\b", body, re.IGNORECASE).end() if number == stage.line else 0
         found = pattern.search(body, after)
         if found:
-            new_body = body[: found.start()] + new_image + body[found.end():]
+            new_body = body[: found.start()] + new_image + body[found.end() :]
             context.lines[number - 1] = new_body + ending
             context.result.changes.append(Change(number, body, new_body, why))
             return
@@ -465,7 +465,7 @@ def _line(lines: list[str], number: int) -> str:
 
 def _split_ending(line: str) -> tuple[str, str]:
     body = line.rstrip("\r\n")
-    return body, line[len(body):]
+    return body, line[len(body) :]
 
 
 def _short(instruction: Instruction, width: int = 40) -> str:

@@ -37,6 +37,7 @@ _CHAINGUARD_HOME = "cgr.dev"
 _FREE_PREFIXES = ("cgr.dev/chainguard", "docker.io/chainguard")
 _STALE_BEFORE = "2025"  # facts confirmed only by 2024 sources get a "check the directory" note
 
+
 class Status(str, Enum):
     MAPPED = "mapped"  # a Chainguard image to scan
     PAID = "paid"  # exists, but not in the free tier (and no org registry is set)
@@ -83,7 +84,7 @@ class ChainguardMapping:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ChainguardMapping":
+    def from_dict(cls, data: dict[str, Any]) -> ChainguardMapping:
         """Back from :meth:`to_dict`: the mapping decided when a request came in, carried in its thread."""
         reference = data.get("reference")
         return cls(
@@ -213,7 +214,9 @@ def _is_chainguard(ref: ImageRef, chainguard_registry: str, org_registry: str | 
     )
 
 
-def _mapped(ref: ImageRef, match: Match, chainguard_registry: str, org_registry: str | None, dev: bool) -> ChainguardMapping:
+def _mapped(
+    ref: ImageRef, match: Match, chainguard_registry: str, org_registry: str | None, dev: bool
+) -> ChainguardMapping:
     entry = match.entry
     info = parse_tag(ref.tag)
     target = _choose_target(entry, info, org_registry)

@@ -8,9 +8,10 @@ header documents every field and the general rules R1–R12 with their sources.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -116,7 +117,7 @@ class Catalog:
     index: Mapping[str, Match] = field(hash=False, compare=False)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[CatalogEntry]) -> "Catalog":
+    def from_entries(cls, entries: Iterable[CatalogEntry]) -> Catalog:
         entries = tuple(entries)
         return cls(entries, build_index(entries))
 
@@ -168,9 +169,7 @@ class Catalog:
 
     def is_base_os(self, name: str) -> bool:
         """True for the base OS images (chainguard-base, wolfi-base: R10): a shell, apk, no application entrypoint."""
-        return any(
-            e.free_substitute and name in (e.chainguard, e.free_substitute.chainguard) for e in self.entries
-        )
+        return any(e.free_substitute and name in (e.chainguard, e.free_substitute.chainguard) for e in self.entries)
 
     def suggestion_names(self) -> list[str]:
         """Names worth offering as "did you mean": upstream and third-party names, as people type them."""
@@ -349,6 +348,7 @@ def _load_cached(path: str) -> Catalog:
     except yaml.YAMLError as err:
         raise CatalogError(f"The Chainguard catalog at {path} is not valid YAML: {err}") from err
     return parse_catalog(data)
+
 
 def registry_prefix(text: str) -> str:
     """Normalize a registry path setting: ``https://127.0.0.1:5000/chainguard/`` → ``127.0.0.1:5000/chainguard``."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import requests
 
@@ -80,7 +81,7 @@ def refresh_catalog(
     an unreachable registry gives ``reachable=False`` and an ``error`` sentence. Loopback hosts are
     spoken to over http, others over https, unless ``scheme`` says otherwise.
     """
-    checked_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    checked_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
         host, namespace = _split_registry(registry)
     except ValueError as err:
@@ -100,7 +101,6 @@ def refresh_catalog(
         repo = f"{namespace}/{name}" if namespace else name
         images[name] = client.availability(name, repo)
     return RefreshResult(registry, True, images, checked_at=checked_at)
-
 
 
 def _split_registry(registry: str) -> tuple[str, str]:
@@ -219,8 +219,16 @@ def apply_refresh(catalog: Catalog, result: RefreshResult) -> Catalog:
             substitute = replace(substitute, free_tags=sub_tags) if sub_free else None
         variants = tuple(_refresh_variant(v, refreshed) for v in entry.tag_variants)
         dev = ("latest-dev" in tags) if free else entry.dev_variant
-        entries.append(replace(entry, free_tier=free, free_tags=tags, dev_variant=dev,
-                               free_substitute=substitute, tag_variants=variants))
+        entries.append(
+            replace(
+                entry,
+                free_tier=free,
+                free_tags=tags,
+                dev_variant=dev,
+                free_substitute=substitute,
+                tag_variants=variants,
+            )
+        )
     return Catalog.from_entries(entries)
 
 

@@ -51,17 +51,24 @@ def current_catalog(redis: Redis | None, settings: Settings) -> Catalog:
 
 def _to_dict(result: RefreshResult) -> dict:
     return {
-        "registry": result.registry, "reachable": result.reachable, "error": result.error, "checked_at": result.checked_at,
+        "registry": result.registry,
+        "reachable": result.reachable,
+        "error": result.error,
+        "checked_at": result.checked_at,
         "images": {n: {"status": a.status, "tags": list(a.tags), "detail": a.detail} for n, a in result.images.items()},
     }
 
 
 def _from_dict(data: dict) -> RefreshResult:
-    images = {n: ImageAvailability(n, a["status"], tuple(a["tags"]), a.get("detail")) for n, a in data["images"].items()}
+    images = {
+        n: ImageAvailability(n, a["status"], tuple(a["tags"]), a.get("detail")) for n, a in data["images"].items()
+    }
     return RefreshResult(data["registry"], data["reachable"], images, data.get("error"), data.get("checked_at", ""))
 
 
-def plan_alternative(ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False) -> ChainguardMapping:
+def plan_alternative(
+    ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False
+) -> ChainguardMapping:
     """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any."""
     catalog = current_catalog(redis, settings)
     return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=dev)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 
 import docker
 from redis import Redis
@@ -88,7 +88,9 @@ class Scanner:
         if key and (hit := self.store.get(key)):
             hit.image.reference, hit.cached = label, True
             return hit
-        args = trivy.image_command(self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env)
+        args = trivy.image_command(
+            self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env
+        )
         self.store.count_trivy_run()
         output = trivy.run_json(args, timeout=self.settings.scan_timeout, what=label)
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
@@ -165,4 +167,4 @@ def _kept_alive(lock: Lock) -> Iterator[None]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -31,7 +31,9 @@ def enqueue_scan(queue: Queue, settings: Settings, reference: str, *, force: boo
         job_timeout=settings.scan_timeout + 120,
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
-        retry=Retry(max=settings.job_retries, interval=[5, 20, 60][: max(settings.job_retries, 1)]) if settings.job_retries else None,
+        retry=Retry(max=settings.job_retries, interval=[5, 20, 60][: max(settings.job_retries, 1)])
+        if settings.job_retries
+        else None,
         **job_options,
     )
 

@@ -47,9 +47,13 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
     source = source_reference(ref, settings)
     credential = settings.credential_for(source.registry)
     try:
-        return client.api.inspect_distribution(str(source), auth_config=credential.as_docker_auth() if credential else None)
+        return client.api.inspect_distribution(
+            str(source), auth_config=credential.as_docker_auth() if credential else None
+        )
     except docker.errors.APIError as exc:
-        raise registry_error(classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar) from None
+        raise registry_error(
+            classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar
+        ) from None
     except requests.exceptions.Timeout:
         raise registry_error(ErrorKind.TIMEOUT, ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
@@ -62,7 +66,9 @@ def interpret(ref: ImageRef, settings: Settings, data: dict) -> ResolvedImage:
     platforms = tuple(_platform_name(p) for p in data.get("Platforms") or [])
     is_index = descriptor.get("mediaType") in INDEX_MEDIA_TYPES
     if is_index and platforms and not any(platform_matches(settings.platform, p) for p in platforms):
-        raise ScanError.of(ErrorKind.PLATFORM_MISSING, what=ref.familiar, platform=settings.platform, offered=", ".join(platforms))
+        raise ScanError.of(
+            ErrorKind.PLATFORM_MISSING, what=ref.familiar, platform=settings.platform, offered=", ".join(platforms)
+        )
     digest = ref.digest or descriptor["digest"]
     return ResolvedImage(
         requested=ref,
@@ -84,7 +90,13 @@ def classify_engine_error(message: str, status: int | None) -> ErrorKind:
     low = message.lower()
     if "toomanyrequests" in low or "rate limit" in low or status == 429:
         return ErrorKind.RATE_LIMITED
-    if "unauthorized" in low or "denied" in low or "authentication required" in low or "auth credentials" in low or status in (401, 403):
+    if (
+        "unauthorized" in low
+        or "denied" in low
+        or "authentication required" in low
+        or "auth credentials" in low
+        or status in (401, 403)
+    ):
         return ErrorKind.ACCESS_DENIED
     if "manifest unknown" in low or "not found" in low or "name unknown" in low or status == 404:
         return ErrorKind.NOT_FOUND

@@ -86,7 +86,10 @@ class ReportStore:
         """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
         # thread_local=False: the lock is renewed from a helper thread while Trivy runs
         return self.redis.lock(
-            key.replace(f"{PREFIX}report:", f"{PREFIX}lock:", 1), timeout=timeout, blocking_timeout=wait, thread_local=False
+            key.replace(f"{PREFIX}report:", f"{PREFIX}lock:", 1),
+            timeout=timeout,
+            blocking_timeout=wait,
+            thread_local=False,
         )
 
     def count_trivy_run(self) -> int:

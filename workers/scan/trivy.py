@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from workers.errors import ErrorKind, ScanError
 from workers.report import DbInfo
@@ -108,7 +108,13 @@ def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
         return ScanError.of(ErrorKind.NO_DB, "broken")
     if "context deadline exceeded" in low or "timeout" in low and "exceeded" in low:
         return ScanError.of(ErrorKind.TIMEOUT, "scan", what=what, seconds=timeout)
-    if "manifest_unknown" in low or "manifest unknown" in low or "name_unknown" in low or "not found" in low and "image" in low:
+    if (
+        "manifest_unknown" in low
+        or "manifest unknown" in low
+        or "name_unknown" in low
+        or "not found" in low
+        and "image" in low
+    ):
         return ScanError.of(ErrorKind.NOT_FOUND, "trivy", what=what)
     if "unauthorized" in low or "denied" in low or "authentication required" in low:
         return ScanError.of(ErrorKind.ACCESS_DENIED, "trivy", what=what)
@@ -121,8 +127,15 @@ def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
 
 def _last_error_line(stderr: str) -> str:
     """The most telling line of Trivy's stderr, short and without paths to source files."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))]
-    line = next((l for l in reversed(lines) if "error" in l.lower() or "fatal" in l.lower()), lines[-1] if lines else "no output")
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))
+    ]
+    line = next(
+        (text for text in reversed(lines) if "error" in text.lower() or "fatal" in text.lower()),
+        lines[-1] if lines else "no output",
+    )
     for marker in ("FATAL", "ERROR", "Fatal error"):
         if marker in line:
             line = line.split(marker, 1)[1]

@@ -64,7 +64,7 @@ def apply(report: ScanReport, decisions: Iterable[Decision], now: datetime) -> A
     suppressed: list[tuple[Finding, Decision]] = []
     expired: dict[tuple, Decision] = {}
     decided: dict[FindingKey, Decision] = {}
-    by_state = {severity: {state: 0 for state in TriageState} for severity in SEVERITIES}
+    by_state = {severity: dict.fromkeys(TriageState, 0) for severity in SEVERITIES}
     for finding in report.vulnerabilities:
         decision = candidates.get(finding_key(finding))
         if decision is not None:
@@ -72,14 +72,16 @@ def apply(report: ScanReport, decisions: Iterable[Decision], now: datetime) -> A
             if decision.state is TriageState.ACCEPTED and _ended(decision, finding, now):
                 expired[decision.key] = decision
         state = effective_state(decision, finding, now)
-        by_state.setdefault(finding.severity, {s: 0 for s in TriageState})[state] += 1
+        by_state.setdefault(finding.severity, dict.fromkeys(TriageState, 0))[state] += 1
         if decision is not None and state in SUPPRESSING:
             suppressed.append((finding, decision))
     hidden = _tally(f for f, _ in suppressed)
     return Applied(
         open_counts={severity: count - hidden.get(severity, 0) for severity, count in report.counts.items()},
-        open_fixable={severity: count - _tally(f for f, _ in suppressed if f.fixable).get(severity, 0)
-                      for severity, count in report.fixable.items()},
+        open_fixable={
+            severity: count - _tally(f for f, _ in suppressed if f.fixable).get(severity, 0)
+            for severity, count in report.fixable.items()
+        },
         suppressed=suppressed,
         expired=list(expired.values()),
         decided=decided,

@@ -129,9 +129,20 @@ class AuditEntry:
 
     @classmethod
     def of(cls, old: Decision | None, new: Decision) -> AuditEntry:
-        return cls(by=new.by, at=new.at, old_state=old.state if old else TriageState.OPEN, new_state=new.state,
-                   version=new.version, reason=new.reason, until=new.until, until_fixed=new.until_fixed,
-                   justification=new.justification, assignee=new.assignee, digest=new.digest, thread=new.thread)
+        return cls(
+            by=new.by,
+            at=new.at,
+            old_state=old.state if old else TriageState.OPEN,
+            new_state=new.state,
+            version=new.version,
+            reason=new.reason,
+            until=new.until,
+            until_fixed=new.until_fixed,
+            justification=new.justification,
+            assignee=new.assignee,
+            digest=new.digest,
+            thread=new.thread,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}

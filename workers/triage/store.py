@@ -50,8 +50,15 @@ class ActionTarget:
     ts: str | None = None  # the thread's parent message
 
     def to_dict(self) -> dict[str, Any]:
-        return {"team": self.team, "repository": self.repository, "vulnerability": self.vulnerability,
-                "package": self.package, "digest": self.digest, "channel": self.channel, "ts": self.ts}
+        return {
+            "team": self.team,
+            "repository": self.repository,
+            "vulnerability": self.vulnerability,
+            "package": self.package,
+            "digest": self.digest,
+            "channel": self.channel,
+            "ts": self.ts,
+        }
 
 
 class DecisionStore:

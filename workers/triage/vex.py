@@ -68,15 +68,17 @@ def openvex(suppressed: Suppressed, product: str, *, author: str, now: datetime,
     for decision, purls in _grouped(suppressed, TriageState.FALSE_POSITIVE):
         if not purls:
             continue
-        statements.append({
-            "vulnerability": {"name": decision.vulnerability},
-            "timestamp": decision.at,
-            "products": [{"@id": product, "subcomponents": [{"@id": purl} for purl in purls]}],
-            "status": "not_affected",
-            "justification": decision.justification.value if decision.justification else None,
-            "impact_statement": decision.reason or _note(decision),
-            "status_notes": _note(decision),
-        })
+        statements.append(
+            {
+                "vulnerability": {"name": decision.vulnerability},
+                "timestamp": decision.at,
+                "products": [{"@id": product, "subcomponents": [{"@id": purl} for purl in purls]}],
+                "status": "not_affected",
+                "justification": decision.justification.value if decision.justification else None,
+                "impact_statement": decision.reason or _note(decision),
+                "status_notes": _note(decision),
+            }
+        )
         if not statements[-1]["justification"]:
             del statements[-1]["justification"]
     body = json.dumps([product, version, statements], sort_keys=True)

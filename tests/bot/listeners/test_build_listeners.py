@@ -97,6 +97,8 @@ def test_the_shortcut_on_a_message_without_a_dockerfile_says_so(dispatcher, slac
 
 
 def test_the_shortcut_is_refused_when_builds_are_off(dispatcher, slack):
-    body = message_shortcut_body("scan_dockerfile", message_text=f"```{DOCKERFILE}```", response_url=slack.response_url("off"))
+    body = message_shortcut_body(
+        "scan_dockerfile", message_text=f"```{DOCKERFILE}```", response_url=slack.response_url("off")
+    )
     dispatcher.send(dispatcher.app(), body)
     assert any("turned off" in r.get("text", "") for r in slack.responses("off"))

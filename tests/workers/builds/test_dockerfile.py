@@ -44,7 +44,9 @@ def rewrite(text: str, **kwargs):
 
 
 def unchanged_lines(old: str, new: str, changed: set[int]) -> bool:
-    return all(a == b for n, (a, b) in enumerate(zip(old.split("\n"), new.split("\n")), 1) if n not in changed)
+    return all(
+        a == b for n, (a, b) in enumerate(zip(old.split("\n"), new.split("\n"), strict=False), 1) if n not in changed
+    )
 
 
 # ---------------------------------------------------------------------------- the seed article
@@ -260,8 +262,7 @@ def test_continuation_lines_are_kept_intact():
         "    nginx:alpine AS web\n"
     )
     instructions = parse_instructions(text)
-    assert [(i.keyword, i.line, i.last_line) for i in instructions] == [
-        ("FROM", 1, 1), ("RUN", 2, 4), ("FROM", 5, 6)]
+    assert [(i.keyword, i.line, i.last_line) for i in instructions] == [("FROM", 1, 1), ("RUN", 2, 4), ("FROM", 5, 6)]
     assert instructions[1].args == "npm ci && npm run build"
     result = rewrite(text)
     assert result.text.splitlines()[4] == "FROM \\"
@@ -282,7 +283,7 @@ def test_no_trailing_newline():
 
 
 def test_heredoc_bodies_are_not_instructions():
-    text = "FROM python:3.12\nRUN <<EOF\necho FROM alpine\nFROM ubuntu\nEOF\nCMD [\"python\"]\n"
+    text = 'FROM python:3.12\nRUN <<EOF\necho FROM alpine\nFROM ubuntu\nEOF\nCMD ["python"]\n'
     stages = parse_stages(text)
     assert len(stages) == 1
     assert [i.keyword for i in stages[0].instructions] == ["RUN", "CMD"]

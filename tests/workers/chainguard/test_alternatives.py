@@ -156,8 +156,18 @@ def test_docker_cli_variant_has_its_own_caveats():
     assert not any("--privileged" in n for n in notes)
 
 
-@pytest.mark.parametrize("text", ["alpine", "ubuntu:22.04", "debian:bookworm-slim", "fedora", "centos:7",
-                                  "rockylinux:9", "registry.access.redhat.com/ubi9/ubi"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alpine",
+        "ubuntu:22.04",
+        "debian:bookworm-slim",
+        "fedora",
+        "centos:7",
+        "rockylinux:9",
+        "registry.access.redhat.com/ubi9/ubi",
+    ],
+)
 def test_base_os_maps_to_wolfi_base_for_free_use(text):
     result = alt(text)
     assert str(result.reference) == "cgr.dev/chainguard/wolfi-base:latest"
@@ -194,8 +204,13 @@ def test_latest_needs_no_advice():
 
 @pytest.mark.parametrize(
     "text,tag",
-    [("python:3.12-slim", "latest"), ("python:3.9-slim-bookworm", "latest"), ("node:20-alpine", "latest"),
-     ("postgres:16.4", "latest"), ("nginx:1.27.3", "latest")],
+    [
+        ("python:3.12-slim", "latest"),
+        ("python:3.9-slim-bookworm", "latest"),
+        ("node:20-alpine", "latest"),
+        ("postgres:16.4", "latest"),
+        ("nginx:1.27.3", "latest"),
+    ],
 )
 def test_free_tier_drops_versions_and_suffixes(text, tag):
     result = alt(text)

@@ -41,8 +41,12 @@ def test_bundled_catalog_loads_all_entries():
 
 def test_header_with_dates_rules_and_sources_is_kept():
     header = DEFAULT_CATALOG_PATH.read_text(encoding="utf-8").split("\nentries:\n")[0]
-    for needle in ("DATE THE DATA REFLECTS", "chainguard-images/images main at commit cd7edd236bf1",
-                   "GENERAL TAG AND NAMING RULES (with sources)", "ADDED FIELDS (chainscan"):
+    for needle in (
+        "DATE THE DATA REFLECTS",
+        "chainguard-images/images main at commit cd7edd236bf1",
+        "GENERAL TAG AND NAMING RULES (with sources)",
+        "ADDED FIELDS (chainscan",
+    ):
         assert needle in header
     for rule in range(1, 13):
         assert f"#   R{rule} " in header
@@ -128,8 +132,14 @@ def test_tool_and_user_facts():
 
 def _raw_entry(**changes):
     raw = {
-        "upstream": "example", "chainguard": "example", "free_tier": True, "free_tags": ["latest"],
-        "dev_variant": False, "confirmed": True, "confirmed_as_of": "2026-01-01", "notes": "n",
+        "upstream": "example",
+        "chainguard": "example",
+        "free_tier": True,
+        "free_tags": ["latest"],
+        "dev_variant": False,
+        "confirmed": True,
+        "confirmed_as_of": "2026-01-01",
+        "notes": "n",
         "source": ["https://example.com"],
     }
     raw.update(changes)
@@ -206,7 +216,7 @@ class _Registry:
             return self._send(request, 200 if authorized else 401, {})
         if not (path.startswith("/v2/") and path.endswith("/tags/list")):
             return self._send(request, 404, {"errors": [{"code": "NOT_FOUND"}]})
-        repo = path[len("/v2/"):-len("/tags/list")]
+        repo = path[len("/v2/") : -len("/tags/list")]
         if not authorized:
             return self._send(request, 401, {"errors": [{"code": "UNAUTHORIZED"}]}, repo=repo)
         if repo in self.denied:
@@ -215,8 +225,12 @@ class _Registry:
             return self._send(request, 404, {"errors": [{"code": "NAME_UNKNOWN"}]})
         tags = self.repos[repo]
         if "last=" not in query and len(tags) > 2:  # page 1 of 2, as distribution does with ?n=
-            return self._send(request, 200, {"name": repo, "tags": tags[:2]},
-                              link=f'</v2/{repo}/tags/list?n=2&last={tags[1]}>; rel="next"')
+            return self._send(
+                request,
+                200,
+                {"name": repo, "tags": tags[:2]},
+                link=f'</v2/{repo}/tags/list?n=2&last={tags[1]}>; rel="next"',
+            )
         page = tags[2:] if "last=" in query else tags
         return self._send(request, 200, {"name": repo, "tags": page})
 
@@ -322,8 +336,9 @@ def test_refresh_with_a_bad_registry_setting():
 
 
 def test_apply_refresh_follows_what_the_free_registry_serves(registry):
-    result = refresh_catalog(f"127.0.0.1:{registry.port}/chainguard", CATALOG,
-                             names=["mariadb", "memcached", "redis"], timeout=2)
+    result = refresh_catalog(
+        f"127.0.0.1:{registry.port}/chainguard", CATALOG, names=["mariadb", "memcached", "redis"], timeout=2
+    )
     refreshed = apply_refresh(CATALOG, result)
     by_name = {e.upstream: e for e in refreshed.entries}
     assert by_name["memcached"].free_tier and by_name["memcached"].dev_variant  # was paid

@@ -11,4 +11,8 @@ def test_job_results_become_outcomes():
     assert outcome_from_result({"error": {"kind": "not_found", "message": "Gone."}}).error.message == "Gone."
     assert outcome_from_result(None).error.kind == "internal"
     anything_else = outcome_from_result({"unexpected": True})
-    assert isinstance(anything_else, Outcome) and isinstance(anything_else.error, ScanError) and anything_else.report is None
+    assert (
+        isinstance(anything_else, Outcome)
+        and isinstance(anything_else.error, ScanError)
+        and anything_else.report is None
+    )

@@ -7,7 +7,9 @@ from workers.scan import trivy
 
 
 def test_command_is_an_argument_list_with_the_target_last():
-    args = trivy.image_command("trivy", "127.0.0.1:5000/x@sha256:" + "a" * 64, platform="linux/arm64", timeout=30, env={})
+    args = trivy.image_command(
+        "trivy", "127.0.0.1:5000/x@sha256:" + "a" * 64, platform="linux/arm64", timeout=30, env={}
+    )
     assert args[:2] == ["trivy", "image"] and args[-1].startswith("127.0.0.1:5000/x@")
     assert "--platform" in args and "--timeout" in args and "30s" in args
     assert args[args.index("--cache-backend") + 1] == "memory"
@@ -41,13 +43,16 @@ def test_db_info_reads_metadata(tmp_path):
 @pytest.mark.parametrize(
     "stderr, kind",
     [
-        ("FATAL Fatal error run error: init error: DB error: database error: --skip-db-update cannot be specified on the first run", "no_db"),
+        (
+            "FATAL Fatal error run error: init error: DB error: database error: --skip-db-update cannot be specified on the first run",
+            "no_db",
+        ),
         ("FATAL DB error: failed to download vulnerability DB: OCI artifact error", "no_db"),
         ("FATAL scan error: context deadline exceeded", "timeout"),
         ("FATAL unable to find the specified image: MANIFEST_UNKNOWN: manifest unknown", "not_found"),
         ("FATAL GET http://r/v2/x/manifests/1: UNAUTHORIZED: authentication required", "access_denied"),
         ("FATAL TOOMANYREQUESTS: You have reached your pull rate limit", "rate_limited"),
-        ("FATAL Get \"http://127.0.0.1:9/v2/\": dial tcp 127.0.0.1:9: connect: connection refused", "unreachable"),
+        ('FATAL Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused', "unreachable"),
         ("panic: runtime error: invalid memory address\ngoroutine 1 [running]:\n/go/src/x.go:12", "trivy_failed"),
     ],
 )

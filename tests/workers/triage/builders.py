@@ -16,14 +16,32 @@ def finding(
 ) -> Finding:
     if purl == "deb":
         purl = f"pkg:deb/debian/{package}@1.0-1%2Bb1?arch=amd64&distro=debian-12.5"
-    return Finding(id=vuln, package=package, installed="1.0-1+b1", fixed=fixed, status="fixed" if fixed else "affected",
-                   severity=severity, cvss_score=None, cvss_vector=None, title="", url=None, layer=None, purl=purl)
+    return Finding(
+        id=vuln,
+        package=package,
+        installed="1.0-1+b1",
+        fixed=fixed,
+        status="fixed" if fixed else "affected",
+        severity=severity,
+        cvss_score=None,
+        cvss_vector=None,
+        title="",
+        url=None,
+        layer=None,
+        purl=purl,
+    )
 
 
 def report(findings: list[Finding], reference: str = f"{REPOSITORY}:latest", digest: str = DIGEST) -> ScanReport:
     counts, fixable = tally(findings)
-    return ScanReport(image=ImageInfo(reference, digest, "debian 12.5", None, None), db=DbInfo(2, None),
-                      counts=counts, fixable=fixable, layers=[], vulnerabilities=list(findings))
+    return ScanReport(
+        image=ImageInfo(reference, digest, "debian 12.5", None, None),
+        db=DbInfo(2, None),
+        counts=counts,
+        fixable=fixable,
+        layers=[],
+        vulnerabilities=list(findings),
+    )
 
 
 def decision(vuln: str, package: str, state: TriageState, **kwargs) -> Decision:

@@ -48,8 +48,10 @@ def test_a_false_positive_hides_only_its_package_and_counts_stay_per_finding():
 
 def test_acknowledged_and_assigned_are_shown_but_stay_open():
     scanned = report(FINDINGS)
-    decisions = [decision("CVE-2023-31486", "perl", TriageState.ACKNOWLEDGED),
-                 decision("CVE-2011-3374", "apt", TriageState.ASSIGNED, assignee="U2")]
+    decisions = [
+        decision("CVE-2023-31486", "perl", TriageState.ACKNOWLEDGED),
+        decision("CVE-2011-3374", "apt", TriageState.ASSIGNED, assignee="U2"),
+    ]
     applied = apply(scanned, decisions, NOW)
     assert applied.open_counts == scanned.counts and applied.suppressed == []
     assert set(applied.decided) == {("CVE-2023-31486", "perl"), ("CVE-2011-3374", "apt")}

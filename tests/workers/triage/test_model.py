@@ -18,20 +18,31 @@ from .builders import DIGEST, decision
 
 
 def test_only_accepted_and_false_positive_suppress():
-    assert SUPPRESSING == {TriageState.ACCEPTED, TriageState.FALSE_POSITIVE}
+    assert {TriageState.ACCEPTED, TriageState.FALSE_POSITIVE} == SUPPRESSING
     assert not decision("CVE-1", "zlib1g", TriageState.ASSIGNED, assignee="U2").suppressing
 
 
 def test_justifications_are_openvex_five():
     assert {j.value for j in Justification} == {
-        "component_not_present", "vulnerable_code_not_present", "vulnerable_code_not_in_execute_path",
-        "vulnerable_code_cannot_be_controlled_by_adversary", "inline_mitigations_already_exist",
+        "component_not_present",
+        "vulnerable_code_not_present",
+        "vulnerable_code_not_in_execute_path",
+        "vulnerable_code_cannot_be_controlled_by_adversary",
+        "inline_mitigations_already_exist",
     }
 
 
 def test_a_decision_survives_its_json_round_trip():
-    original = decision("CVE-1", "openssl", TriageState.FALSE_POSITIVE, reason="not linked", version=3,
-                        justification=Justification.COMPONENT_NOT_PRESENT, digest=DIGEST, thread="https://x/p1")
+    original = decision(
+        "CVE-1",
+        "openssl",
+        TriageState.FALSE_POSITIVE,
+        reason="not linked",
+        version=3,
+        justification=Justification.COMPONENT_NOT_PRESENT,
+        digest=DIGEST,
+        thread="https://x/p1",
+    )
     data = original.to_dict()
     assert data["schema"] == 1 and data["state"] == "false_positive"
     assert Decision.from_dict(data) == original
@@ -39,8 +50,17 @@ def test_a_decision_survives_its_json_round_trip():
 
 
 def test_from_dict_ignores_unknown_keys_and_fills_missing_optional_ones():
-    data = {"team": "T1", "repository": "r", "vulnerability": "CVE-1", "package": "p", "state": "acknowledged",
-            "by": "U1", "at": "2025-01-01T00:00:00Z", "schema": 7, "added_later": {"x": 1}}
+    data = {
+        "team": "T1",
+        "repository": "r",
+        "vulnerability": "CVE-1",
+        "package": "p",
+        "state": "acknowledged",
+        "by": "U1",
+        "at": "2025-01-01T00:00:00Z",
+        "schema": 7,
+        "added_later": {"x": 1},
+    }
     restored = Decision.from_dict(data)
     assert restored.state is TriageState.ACKNOWLEDGED and restored.version == 0 and restored.scope is Scope.REPOSITORY
 
@@ -91,9 +111,21 @@ def test_an_audit_entry_records_the_state_it_left():
 def test_a_finding_keeps_trivys_package_url_and_old_cached_reports_still_load():
     from workers.report import DbInfo, normalize
 
-    trivy = {"Results": [{"Target": "t", "Vulnerabilities": [
-        {"VulnerabilityID": "CVE-1", "PkgName": "bash", "Severity": "LOW",
-         "PkgIdentifier": {"PURL": "pkg:deb/debian/bash@5.2?arch=amd64", "UID": "x"}}]}]}
+    trivy = {
+        "Results": [
+            {
+                "Target": "t",
+                "Vulnerabilities": [
+                    {
+                        "VulnerabilityID": "CVE-1",
+                        "PkgName": "bash",
+                        "Severity": "LOW",
+                        "PkgIdentifier": {"PURL": "pkg:deb/debian/bash@5.2?arch=amd64", "UID": "x"},
+                    }
+                ],
+            }
+        ]
+    }
     report = normalize(trivy, reference="docker.io/library/x:1", digest=None, db=DbInfo(2, None))
     assert report.vulnerabilities[0].purl == "pkg:deb/debian/bash@5.2?arch=amd64"
     old = report.to_dict()

@@ -32,8 +32,16 @@ def store(redis):
 
 
 def test_a_stored_decision_is_read_back_with_version_one(store):
-    result = store.set(decision("CVE-1", "openssl", TriageState.FALSE_POSITIVE, reason="r",
-                                justification=Justification.COMPONENT_NOT_PRESENT, digest=DIGEST))
+    result = store.set(
+        decision(
+            "CVE-1",
+            "openssl",
+            TriageState.FALSE_POSITIVE,
+            reason="r",
+            justification=Justification.COMPONENT_NOT_PRESENT,
+            digest=DIGEST,
+        )
+    )
     assert result.changed and result.decision.version == 1
     assert store.get("T1", REPOSITORY) == [result.decision]
     assert store.get_one("T1", REPOSITORY, "CVE-1", "openssl") == result.decision
@@ -43,8 +51,10 @@ def test_a_stored_decision_is_read_back_with_version_one(store):
 def test_keys_are_namespaced_and_never_expire(store, redis):
     store.set(decision("CVE-1", "p", TriageState.ACKNOWLEDGED))
     keys = sorted(k.decode() for k in redis.keys("*"))
-    assert keys == ["chainscan:triage:audit:T1:docker.io/library/mariadb:CVE-1:p",
-                    "chainscan:triage:decisions:T1:docker.io/library/mariadb"]
+    assert keys == [
+        "chainscan:triage:audit:T1:docker.io/library/mariadb:CVE-1:p",
+        "chainscan:triage:decisions:T1:docker.io/library/mariadb",
+    ]
     assert all(redis.ttl(key) == -1 for key in keys)
 
 
@@ -74,13 +84,17 @@ def test_the_audit_trail_keeps_every_change_in_order(store):
     store.set(decision("CVE-1", "p", TriageState.OPEN, by="U2", at="2025-03-02T09:00:00Z"))
     history = store.history("T1", REPOSITORY, "CVE-1", "p")
     assert [(e.old_state, e.new_state, e.by, e.version) for e in history] == [
-        ("open", "accepted", "U1", 1), ("accepted", "open", "U2", 2)]
+        ("open", "accepted", "U1", 1),
+        ("accepted", "open", "U2", 2),
+    ]
     assert history[0].reason == "r" and history[0].until == "2025-04-01" and history[0].thread == "https://t/1"
 
 
 def test_two_people_changing_one_finding_at_once_both_land(store, redis):
-    changes = [decision("CVE-1", "p", TriageState.ACKNOWLEDGED, by="U1"),
-               decision("CVE-1", "p", TriageState.ASSIGNED, by="U2", assignee="U3")]
+    changes = [
+        decision("CVE-1", "p", TriageState.ACKNOWLEDGED, by="U1"),
+        decision("CVE-1", "p", TriageState.ASSIGNED, by="U2", assignee="U3"),
+    ]
     barrier = threading.Barrier(2)
     results, errors = [], []
 
@@ -135,8 +149,10 @@ def test_an_action_key_is_short_stable_and_resolves_to_its_target(store, redis):
     assert store.action_key(ActionTarget("T1", REPOSITORY, "CVE-2024-5535", "libssl3")) != key
 
 
-@pytest.mark.parametrize("key", ["t1:000000000000", "t1:ZZZZZZZZZZZZ", "t2:abcdefabcdef", "", "t1:abc", None,
-                                 '{"team": "T1"}', "t1:" + "0" * 13])
+@pytest.mark.parametrize(
+    "key",
+    ["t1:000000000000", "t1:ZZZZZZZZZZZZ", "t2:abcdefabcdef", "", "t1:abc", None, '{"team": "T1"}', "t1:" + "0" * 13],
+)
 def test_unknown_or_tampered_action_keys_resolve_to_nothing(store, key):
     assert store.resolve_action_key(key) is None
 

@@ -8,8 +8,16 @@ TODAY = date(2025, 3, 1)
 
 
 def check(state, severity="high", reason=None, until=None, justification=None, assignee=None, **kwargs):
-    return problems(state, severity=severity, reason=reason, until=until, justification=justification,
-                    assignee=assignee, today=TODAY, **kwargs)
+    return problems(
+        state,
+        severity=severity,
+        reason=reason,
+        until=until,
+        justification=justification,
+        assignee=assignee,
+        today=TODAY,
+        **kwargs,
+    )
 
 
 def test_a_complete_acceptance_has_no_problems():
@@ -41,20 +49,24 @@ def test_the_expiry_date_must_be_a_real_date(until):
 def test_acceptance_is_capped_at_the_maximum_days():
     assert check("accepted", reason="r", until="2025-08-28") == []  # 180 days
     assert check("accepted", reason="r", until="2025-08-29") == [
-        ("until", "Accepting a risk is allowed for at most 180 days (TRIAGE_MAX_ACCEPT_DAYS).")]
+        ("until", "Accepting a risk is allowed for at most 180 days (TRIAGE_MAX_ACCEPT_DAYS).")
+    ]
     assert check("accepted", reason="r", until="2025-03-11", max_accept_days=7)[0][0] == "until"
 
 
 def test_a_critical_is_capped_at_its_own_maximum():
     assert check("accepted", severity="critical", reason="r", until="2025-03-31") == []
     assert check("accepted", severity="critical", reason="r", until="2025-04-01") == [
-        ("until", "Accepting a critical is allowed for at most 30 days (TRIAGE_MAX_ACCEPT_DAYS_CRITICAL).")]
+        ("until", "Accepting a critical is allowed for at most 30 days (TRIAGE_MAX_ACCEPT_DAYS_CRITICAL).")
+    ]
 
 
 def test_a_false_positive_needs_an_openvex_justification():
     assert check("false_positive") == [("justification", "A false positive needs a justification.")]
     assert check("false_positive", justification="it_is_fine")[0] == (
-        "justification", "That is not an OpenVEX justification; pick one of the five offered.")
+        "justification",
+        "That is not an OpenVEX justification; pick one of the five offered.",
+    )
     assert check("false_positive", justification="component_not_present") == []
 
 
@@ -65,7 +77,8 @@ def test_assigning_needs_an_assignee():
 
 def test_an_unknown_state_is_a_sentence():
     assert check("wontfix") == [
-        ("state", "That is not a triage state; pick open, acknowledged, assigned, accepted or false positive.")]
+        ("state", "That is not a triage state; pick open, acknowledged, assigned, accepted or false positive.")
+    ]
 
 
 def test_open_and_acknowledged_need_nothing():
@@ -74,6 +87,7 @@ def test_open_and_acknowledged_need_nothing():
 
 def test_validate_change_raises_the_first_problem_with_its_field():
     with pytest.raises(TriageInputError) as err:
-        validate_change("accepted", severity="low", reason=None, until="2025-04-01", justification=None,
-                        assignee=None, today=TODAY)
+        validate_change(
+            "accepted", severity="low", reason=None, until="2025-04-01", justification=None, assignee=None, today=TODAY
+        )
     assert (err.value.field, err.value.sentence) == ("reason", "Accepting a risk needs a reason.")

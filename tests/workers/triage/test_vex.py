@@ -14,13 +14,15 @@ HEX = "a" * 64
 
 def test_a_docker_hub_image_purl_names_the_repository_as_trivy_does():
     assert image_purl("docker.io/library/mariadb:latest", DIGEST) == (
-        f"pkg:oci/mariadb@sha256:{HEX}?repository_url=index.docker.io%2Flibrary%2Fmariadb")
+        f"pkg:oci/mariadb@sha256:{HEX}?repository_url=index.docker.io%2Flibrary%2Fmariadb"
+    )
     assert image_purl("mariadb", DIGEST) == image_purl("docker.io/library/mariadb:11.4", DIGEST)
 
 
 def test_a_registry_with_a_port_is_percent_encoded():
     assert image_purl("127.0.0.1:5000/library/mariadb:latest", DIGEST) == (
-        f"pkg:oci/mariadb@sha256:{HEX}?repository_url=127.0.0.1%3A5000%2Flibrary%2Fmariadb")
+        f"pkg:oci/mariadb@sha256:{HEX}?repository_url=127.0.0.1%3A5000%2Flibrary%2Fmariadb"
+    )
 
 
 def test_the_digest_comes_from_the_reference_or_is_left_out():
@@ -43,12 +45,22 @@ def test_a_package_constraint_drops_version_qualifiers_and_subpath():
 
 
 def scene():
-    findings = [finding("CVE-2024-5535", "openssl", "critical"), finding("CVE-2024-5535", "libssl3", "critical"),
-                finding("CVE-2024-2961", "libc6", "high"), finding("CVE-2023-45853", "zlib1g", "critical"),
-                finding("CVE-2011-3374", "apt", "low", purl=None)]
+    findings = [
+        finding("CVE-2024-5535", "openssl", "critical"),
+        finding("CVE-2024-5535", "libssl3", "critical"),
+        finding("CVE-2024-2961", "libc6", "high"),
+        finding("CVE-2023-45853", "zlib1g", "critical"),
+        finding("CVE-2011-3374", "apt", "low", purl=None),
+    ]
     decisions = [
-        decision("CVE-2024-5535", "openssl", TriageState.FALSE_POSITIVE, reason="not linked",
-                 justification=Justification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH, thread="https://slack/p1"),
+        decision(
+            "CVE-2024-5535",
+            "openssl",
+            TriageState.FALSE_POSITIVE,
+            reason="not linked",
+            justification=Justification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH,
+            thread="https://slack/p1",
+        ),
         decision("CVE-2024-2961", "libc6", TriageState.ACCEPTED, reason="iconv unused", until="2025-04-01"),
         decision("CVE-2023-45853", "zlib1g", TriageState.ACCEPTED, reason="minizip unused", until_fixed=True),
         decision("CVE-2011-3374", "apt", TriageState.ACCEPTED, reason="old", until="2025-04-01"),
@@ -61,7 +73,10 @@ def test_openvex_states_each_false_positive_for_the_image_and_its_package():
     document = openvex(scene().suppressed, product, author="chainscan <triage@example.com>", now=NOW, version=2)
     assert document["@context"] == "https://openvex.dev/ns/v0.2.0" and document["@id"].startswith("urn:uuid:")
     assert (document["author"], document["timestamp"], document["version"]) == (
-        "chainscan <triage@example.com>", "2025-03-10T12:00:00Z", 2)
+        "chainscan <triage@example.com>",
+        "2025-03-10T12:00:00Z",
+        2,
+    )
     [statement] = document["statements"]
     assert statement["vulnerability"] == {"name": "CVE-2024-5535"}
     assert statement["products"] == [{"@id": product, "subcomponents": [{"@id": "pkg:deb/debian/openssl"}]}]
@@ -73,8 +88,10 @@ def test_the_same_decisions_give_the_same_document_id():
     product = image_purl("mariadb", DIGEST)
     first = openvex(scene().suppressed, product, author="a", now=NOW)
     assert first["@id"] == openvex(scene().suppressed, product, author="a", now=datetime(2026, 1, 1, tzinfo=UTC))["@id"]
-    assert first["@id"] != openvex(scene().suppressed, image_purl("cgr.dev/chainguard/mariadb", DIGEST),
-                                   author="a", now=NOW)["@id"]
+    assert (
+        first["@id"]
+        != openvex(scene().suppressed, image_purl("cgr.dev/chainguard/mariadb", DIGEST), author="a", now=NOW)["@id"]
+    )
 
 
 def test_trivyignore_lists_accepted_risks_with_package_urls_and_expiry_dates():
