@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--top", type=int, default=15, help="how many findings to list in text output")
     scan.add_argument("--timeout", type=float, default=None, help="seconds to wait for the result")
     scan.add_argument("--no-alternative", action="store_true", help="skip the Chainguard alternative")
+    scan.add_argument(
+        "--team", help="Slack workspace whose triage decisions apply (default: the only one, else 'local')"
+    )
     scan.set_defaults(handler=cmd_scan)
 
     alternative = sub.add_parser("alternative", help="show the Chainguard alternative of an image, without scanning")
@@ -84,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     catalog.add_argument("action", choices=("list", "refresh"))
     catalog.set_defaults(handler=cmd_catalog)
 
+    from bot import triage_cli
+
+    triage_cli.add_parser(sub)
+
     status = sub.add_parser("status", help="queue depth, workers alive, DB age, recent failures")
     status.set_defaults(handler=cmd_status)
     return parser
@@ -92,25 +99,61 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_scan(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
     ref = parse_reference(args.image)
-    timeout = args.timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
     with redis_connection(settings) as (redis, embedded):
-        mapping = None if args.no_alternative else plan_alternative(ref, settings, redis)
-        queue = scan_queue(redis, settings)
-        target = mapping.reference if mapping and mapping.scannable else None
-        original, other = enqueue_pair(queue, settings, ref, target, force=args.force)
-        jobs = [job for job in (original, other) if job]
-        if embedded or not Worker.all(queue=queue):
-            outcomes = _run_until_done(queue, jobs, timeout)
-        else:
-            outcomes = [wait_for(job, timeout) for job in jobs]
-    if outcomes[0].error:
-        return _fail(outcomes[0].error.message)
-    result = combine(outcomes[0].report, mapping, outcomes[1] if other else None)
+        result, error = scan_pair(
+            redis, embedded, settings, ref, alternative=not args.no_alternative, force=args.force, timeout=args.timeout
+        )
+        if error:
+            return _fail(error.message)
+        applied = apply_decisions(redis, None if embedded else getattr(args, "team", None), result.report)
     if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(scan_json(result, applied), indent=2))
     else:
         print(pair_text(result, top=args.top))
     return 0
+
+
+def scan_pair(
+    redis, embedded: bool, settings, ref, *, alternative: bool = True, force: bool = False, timeout: float | None = None
+):
+    """Scan ``ref`` (and its Chainguard alternative) through the queue: ``(PairResult, None)`` or ``(None, error)``."""
+    timeout = timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
+    mapping = plan_alternative(ref, settings, redis) if alternative else None
+    queue = scan_queue(redis, settings)
+    target = mapping.reference if mapping and mapping.scannable else None
+    original, other = enqueue_pair(queue, settings, ref, target, force=force)
+    jobs = [job for job in (original, other) if job]
+    if embedded or not Worker.all(queue=queue):
+        outcomes = _run_until_done(queue, jobs, timeout)
+    else:
+        outcomes = [wait_for(job, timeout) for job in jobs]
+    if outcomes[0].error:
+        return None, outcomes[0].error
+    return combine(outcomes[0].report, mapping, outcomes[1] if other else None), None
+
+
+def apply_decisions(redis, team: str | None, report):
+    """The team's decisions applied to ``report`` now (none with an embedded Redis: it keeps nothing)."""
+    from datetime import UTC, datetime
+
+    from workers.triage.apply import apply, repository_of
+    from workers.triage.store import DecisionStore
+    from workers.triage.teams import default_team
+
+    repository = repository_of(report.image.reference)
+    decisions = DecisionStore(redis).get(team or default_team(redis), repository) if redis and repository else []
+    return apply(report, decisions, datetime.now(UTC))
+
+
+def scan_json(result, applied) -> dict:
+    """The JSON contract: Trivy's counts as they are, plus what the team decided (open_counts, suppressed, triage)."""
+    from workers.triage.apply import contract, triage_of
+
+    data = result.to_dict()
+    data.update(contract(applied))
+    for entry, finding in zip(data["vulnerabilities"], result.report.vulnerabilities, strict=True):
+        entry["triage"] = triage_of(applied, finding)
+    return data
 
 
 def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:

@@ -61,6 +61,8 @@ class Settings:
     build_network: bool = False
     worker_pool_size: int = 2
     log_level: str = "INFO"
+    triage_max_accept_days: int = 180
+    triage_max_accept_days_critical: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +91,8 @@ class Settings:
             build_network=env_bool(env, "BUILD_NETWORK", False),
             worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
             log_level=_log_level(env.get("LOG_LEVEL")),
+            triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
+            triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:

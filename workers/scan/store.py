@@ -57,6 +57,8 @@ class ReportStore:
             "db": report.db.updated_at,
             "counts": report.counts,
             "fixable": report.fixable,
+            # finding identities, so trends, digests and triage can say exactly what is new or fixed
+            "findings": [[f.id, f.package, f.severity, f.fixed] for f in report.vulnerabilities],
         }
         history = f"{PREFIX}history:{repository}"
         with self.redis.pipeline() as pipe:

@@ -113,3 +113,43 @@ def _tally(findings: Iterable[Finding]) -> dict[str, int]:
     for finding in findings:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     return counts
+
+
+def contract(applied: Applied) -> dict:
+    """The JSON contract's triage additions: ``open_counts``, ``suppressed``, and per finding key its
+    ``triage`` (None when open). Counts stay Trivy's in ``counts``; these say what the team decided."""
+    return {
+        "open_counts": dict(applied.open_counts),
+        "suppressed": [
+            {
+                "id": finding.id,
+                "package": finding.package,
+                "severity": finding.severity,
+                "state": decision.state.value,
+                "by": decision.by,
+                "reason": decision.reason,
+                "until": decision.until,
+                "until_fixed": decision.until_fixed,
+                "justification": decision.justification.value if decision.justification else None,
+            }
+            for finding, decision in applied.suppressed
+        ],
+    }
+
+
+def triage_of(applied: Applied, finding: Finding) -> dict | None:
+    """One finding's ``triage`` entry in the JSON contract: None when nobody decided on it."""
+    decision = applied.decided.get(finding_key(finding))
+    if decision is None:
+        return None
+    return {
+        "state": decision.state.value,
+        "by": decision.by,
+        "at": decision.at,
+        "reason": decision.reason,
+        "until": decision.until,
+        "until_fixed": decision.until_fixed,
+        "justification": decision.justification.value if decision.justification else None,
+        "assignee": decision.assignee,
+        "suppressed": any(f is finding for f, _ in applied.suppressed),
+    }

@@ -1,0 +1,74 @@
+"""Taking a triage decision: check the change, then store it. The one path the CLI, the Slack listeners
+and the expiry job share; its only I/O is the :class:`~workers.triage.store.DecisionStore` it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from workers.config import Settings
+from workers.reference import ImageRef
+from workers.triage.model import Decision, Justification, TriageState
+from workers.triage.store import DecisionStore, SetResult
+from workers.triage.validate import is_until_fixed, validate_change
+
+
+@dataclass(frozen=True)
+class Change:
+    """What someone asks for, as typed (the CLI's flags, a modal's fields)."""
+
+    state: TriageState | str
+    by: str
+    reason: str | None = None
+    until: str | None = None  # YYYY-MM-DD or "until a fix exists"
+    justification: str | None = None
+    assignee: str | None = None
+    digest: str | None = None  # only this image; None for the whole repository
+    thread: str | None = None
+
+
+def decide(
+    store: DecisionStore,
+    settings: Settings,
+    *,
+    team: str,
+    image: ImageRef,
+    vulnerability: str,
+    package: str,
+    change: Change,
+    now: datetime,
+    severity: str = "unknown",
+    expected_version: int | None = None,
+) -> SetResult:
+    """Validate ``change`` (raises :class:`~workers.triage.validate.TriageInputError`) and store it."""
+    until_fixed = is_until_fixed(change.until)
+    validate_change(
+        change.state,
+        severity=severity,
+        reason=change.reason,
+        until=change.until,
+        justification=change.justification,
+        assignee=change.assignee,
+        today=now.date(),
+        until_fixed=until_fixed,
+        max_accept_days=settings.triage_max_accept_days,
+        max_accept_days_critical=settings.triage_max_accept_days_critical,
+    )
+    state = TriageState(change.state)
+    decision = Decision(
+        team=team,
+        repository=image.name,
+        vulnerability=vulnerability,
+        package=package,
+        state=state,
+        by=change.by,
+        at=now.isoformat(timespec="seconds"),
+        reason=(change.reason or "").strip() or None,
+        until=None if until_fixed or state is not TriageState.ACCEPTED else (change.until or "").strip() or None,
+        until_fixed=until_fixed and state is TriageState.ACCEPTED,
+        justification=Justification(change.justification) if state is TriageState.FALSE_POSITIVE else None,
+        assignee=((change.assignee or "").strip() or None) if state is TriageState.ASSIGNED else None,
+        digest=change.digest,
+        thread=change.thread,
+    )
+    return store.set(decision, expected_version=expected_version)
