@@ -55,6 +55,7 @@ class ThreadState:
     with_alternative: bool = True  # compare with the Chainguard alternative
     mapping: dict | None = None  # the ChainguardMapping decided when the request came in (to_dict)
     jobs: dict[str, str | None] = field(default_factory=dict)  # Role value → job id
+    findings_link: str | None = None  # permalink of the findings message, for the card's Show findings
     created_at: float = field(default_factory=time.time)
     state: Phase = Phase.SCANNING
     kind: ThreadKind = ThreadKind.IMAGE

@@ -53,6 +53,7 @@ class Finding:
     package_id: str | None = None
     target: str | None = None
     purl: str | None = None  # Trivy's PkgIdentifier.PURL; None in reports cached before it was kept
+    source: str | None = None  # Trivy's SrcName: the source package (glibc for libc6 and libc-bin)
 
     @property
     def fixable(self) -> bool:
@@ -201,6 +202,7 @@ def _finding(vuln: dict[str, Any], target: str | None) -> Finding:
         package_id=vuln.get("PkgID"),
         target=target,
         purl=(vuln.get("PkgIdentifier") or {}).get("PURL"),
+        source=vuln.get("SrcName") or None,
     )
 
 

@@ -9,6 +9,7 @@ or a worker killed mid-scan — and nothing is posted twice.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Callback, Queue, Retry, get_current_job
@@ -27,6 +28,7 @@ from bot.jobs.publishing import (
     publish_failed,
     run_publisher,
 )
+from bot.jobs.triage_thread import applied_for, post_findings, team_of
 from bot.render import blocks as render
 from bot.render.files import report_markdown
 from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
@@ -37,6 +39,7 @@ from workers.errors import ErrorKind, ScanError
 from workers.pair import combine
 from workers.reference import parse_reference
 from workers.scan.queue import UNEXPECTED, Outcome, enqueue_pair, outcome_of, scan_queue
+from workers.triage.teams import remember_team
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +163,13 @@ def _publish_report(
     client: WebClient, store: ThreadStore, thread: ThreadState, result, settings: SlackSettings
 ) -> None:
     report = result.report
-    findings, overflow = render.findings_message(
-        report, severity=thread.severity, only_fixed=thread.only_fixed, top=settings.top_findings
-    )
-    parts = [("layers", render.layers_message(report)), ("findings", findings)]
+    redis = store.redis
+    remember_team(redis, thread.team)
+    applied = applied_for(redis, team_of(thread, redis), report, datetime.now(UTC))
+    layers = render.layers_message(report)
+    post_once(client, store, thread, "layers", layers)
+    findings_ts, overflow = post_findings(client, store, thread, report, applied, settings.top_findings, redis)
+    parts = [("layers", layers)]
     comparison = render.comparison_message(result)
     if comparison:
         parts.append(("comparison", comparison))
@@ -172,8 +178,8 @@ def _publish_report(
             for x in (result.comparison.removed, result.comparison.kept, result.comparison.added)
         )
     overflow = overflow or any(message.truncated for _, message in parts)
-    for name, message in parts:
-        post_once(client, store, thread, name, message)
+    if comparison:
+        post_once(client, store, thread, "comparison", comparison)
     if overflow and not store.posted(thread, "file"):
         client.files_upload_v2(
             channel=thread.channel,
@@ -184,10 +190,21 @@ def _publish_report(
             initial_comment=f"All {report.total} findings for {report.image.reference}.",
         )
         store.mark_posted(thread, "file")
-    card = render.pair_card(result)
+    link = _permalink(client, thread.channel, findings_ts) if findings_ts else thread.findings_link
+    thread.findings_link = link
+    card = render.pair_card(result, applied, findings_link=link)
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     thread.state = Phase.DONE
     store.save(thread)
+
+
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    """The findings message's link for the card's *Show findings* button; None if Slack will not say."""
+    try:
+        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:
+        log.info("no permalink for the findings message: %s", error_code(exc))
+        return None
 
 
 def request_from_command(command: dict, scan) -> dict:

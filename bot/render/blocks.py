@@ -237,32 +237,105 @@ def rescan_button(reference: str) -> dict:
     }
 
 
-def pair_card(result) -> Message:
-    """The summary card for an image and its alternative (a ``workers.pair.PairResult``)."""
+SHOW_FINDINGS_ACTION = "show_findings"
+CARD_LINE = 80  # a card line longer than this wraps on a 390-px phone
+
+
+def pair_card(result, applied=None, *, findings_link: str | None = None) -> Message:
+    """The summary card: the image and its open critical/high, the verdict with the next step, counts with zeros
+    and decisions, then facts and caveats. ``applied``: the team's decisions on the report (or None)."""
     report, alt = result.report, result.alternative_report
     mapping = result.mapping
+    open_counts = applied.open_counts if applied else report.counts
+    name = _short_reference(report.image.reference)
+    lines = [
+        f"{severity_emoji(open_counts)} *{escape(name)}*: {_open_phrase(open_counts)}",
+        escape(card_verdict(result, open_counts)),
+        decided_counts_line(report.counts, applied) + f" ({sum(report.fixable.values())} fixable)",
+    ]
+    if alt is not None:
+        lines.append(
+            f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
+        )
+    facts = f"{_facts_short(report)}" + (f"  vs  {_facts_short(alt)}" if alt else "")
+    facts += f" · DB of {day(report.db.updated_at)}" + (" · cached" if report.cached else "")
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
         list(mapping.notes[:3]) if mapping else []
     )
-    if alt is None:
-        extra = [f"_Chainguard alternative: {escape(result.reason)}._"] if result.reason else []
-        card = summary_card(report, extra_lines=extra, notes=notes)
-        card.blocks.append(rescan_button(report.image.reference))
-        return card
-    c = result.comparison
-    lines = [
-        image_line(report),
-        image_line(alt),
-        escape(c.verdict),
-        f"{_facts_short(report)}  vs  {_facts_short(alt)} · DB of {day(report.db.updated_at)}"
-        + (" · cached" if report.cached and alt.cached else ""),
-    ]
-    blocks = [section("\n".join(lines))]
+    if alt is None and result.reason and mapping is not None and not mapping.reference:
+        notes = [f"Chainguard alternative: {result.reason}.", *notes]
+    elif alt is None and result.reason and mapping is not None:
+        notes = [f"Chainguard alternative: {result.reason}", *notes]
+    blocks = [section("\n".join(lines)), context(escape(facts))]
     if notes:
         blocks.append(context("\n".join(f"Note: {escape(n)}" for n in notes)))
-    blocks.append(rescan_button(report.image.reference))
-    text = f"{report.image.reference}: {counts_line(report.counts)}. {alt.image.reference}: {counts_line(alt.counts)}. {c.verdict}"
-    return Message(text=text, blocks=blocks)
+    blocks.append(card_buttons(report.image.reference, findings_link))
+    return Message(text=card_text(result, open_counts), blocks=blocks)
+
+
+def card_verdict(result, open_counts: dict[str, int]) -> str:
+    """The verdict in plain words with the next step. Pure."""
+    report, alt, c = result.report, result.alternative_report, result.comparison
+    total = sum(open_counts.values())
+    fixable = sum(report.fixable.values())
+    if alt is not None and c is not None:
+        return c.verdict
+    if not sum(report.counts.values()):
+        return "No known vulnerabilities: nothing to do."
+    if not total:
+        return "Every finding has been decided on by the team: nothing open."
+    if fixable:
+        return f"No Chainguard image to compare; {fixable} of {sum(report.counts.values())} have a fix: rebuild on a refreshed base."
+    return f"No Chainguard image to compare, and none of the {total} open findings has a fix yet."
+
+
+def card_text(result, open_counts: dict[str, int]) -> str:
+    """The notification and screen-reader line: the verdict, readable aloud (commas, words, no emoji first)."""
+    name = _short_reference(result.report.image.reference)
+    return f"{name}: {_open_phrase(open_counts)}. {card_verdict(result, open_counts)}"
+
+
+def decided_counts_line(counts: dict[str, int], applied=None) -> str:
+    """``2 critical (1 accepted) · 28 high (3 acknowledged, 1 false positive) · 9 medium · 10 low``. Pure."""
+    parts = []
+    for severity in ("critical", "high", "medium", "low"):
+        decided = []
+        if applied is not None:
+            for state, number in (applied.by_state.get(severity) or {}).items():
+                if number and state.value != "open":
+                    decided.append(f"{number} {state.value.replace('_', ' ')}")
+        parts.append(f"{counts.get(severity, 0)} {severity}" + (f" ({', '.join(decided)})" if decided else ""))
+    return " · ".join(parts)
+
+
+def card_buttons(reference: str, findings_link: str | None) -> dict:
+    buttons = []
+    if findings_link:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": SHOW_FINDINGS_ACTION,
+                "text": {"type": "plain_text", "text": "Show findings"},
+                "url": findings_link,
+            }
+        )
+    block = rescan_button(reference)
+    block["elements"] = buttons + block["elements"]
+    return block
+
+
+def _open_phrase(counts: dict[str, int]) -> str:
+    critical, high = counts.get("critical", 0), counts.get("high", 0)
+    return f"{critical} critical, {high} high open"
+
+
+def _short_reference(reference: str) -> str:
+    """The name people type (``mariadb:latest``, ``ghcr.io/org/app:1``), cut to fit a phone's line."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if reference.startswith(prefix):
+            reference = reference[len(prefix) :]
+            break
+    return truncate(reference, 48)
 
 
 COMPARISON_LIST = 15  # findings listed per group; more go to the attached file

@@ -48,6 +48,11 @@ class ActionTarget:
     digest: str | None = None
     channel: str | None = None
     ts: str | None = None  # the thread's parent message
+    packages: tuple[str, ...] = ()  # every binary package of the row (libc6, libc-bin); empty: just ``package``
+
+    @property
+    def all_packages(self) -> tuple[str, ...]:
+        return self.packages or (self.package,)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +63,7 @@ class ActionTarget:
             "digest": self.digest,
             "channel": self.channel,
             "ts": self.ts,
+            "packages": list(self.packages),
         }
 
 
@@ -133,7 +139,9 @@ class DecisionStore:
             return None
         try:
             data = json.loads(raw)
-            target = ActionTarget(**{name: data.get(name) for name in ActionTarget.__dataclass_fields__})
+            values = {name: data.get(name) for name in ActionTarget.__dataclass_fields__}
+            values["packages"] = tuple(p for p in (values.get("packages") or ()) if isinstance(p, str))
+            target = ActionTarget(**values)
         except (ValueError, TypeError, AttributeError):
             return None
         required = (target.team, target.repository, target.vulnerability, target.package)

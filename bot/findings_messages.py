@@ -1,0 +1,58 @@
+"""The findings messages posted in threads, kept in Redis so a decision can update its row in place.
+
+For each posted findings message: its channel, ts and blocks; for each row's action key, the message it is
+in and the row's text without the decision. A decision taken next month still finds its row (30 days, as
+threads are kept); older rows are only told in the thread.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from redis import Redis
+
+PREFIX = "chainscan:findings-message:"
+ROW_PREFIX = "chainscan:findings-row:"
+TTL = 30 * 24 * 3600
+
+
+@dataclass
+class RowPlace:
+    channel: str
+    ts: str  # the findings message
+    thread_ts: str  # the thread's parent
+    base: str  # the row's text without the decision
+    severity: str
+
+
+class FindingsMessages:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def save(self, channel: str, ts: str, thread_ts: str, blocks: list[dict], rows: dict[str, tuple[str, str]]) -> None:
+        """``rows``: action key → (base text, severity) of every row with a menu in the message."""
+        with self.redis.pipeline() as pipe:
+            pipe.set(f"{PREFIX}{channel}:{ts}", json.dumps(blocks), ex=TTL)
+            for key, (base, severity) in rows.items():
+                place = {"channel": channel, "ts": ts, "thread_ts": thread_ts, "base": base, "severity": severity}
+                pipe.set(f"{ROW_PREFIX}{key}:{channel}:{ts}", json.dumps(place), ex=TTL)
+                pipe.sadd(f"{ROW_PREFIX}{key}", f"{channel}:{ts}")
+                pipe.expire(f"{ROW_PREFIX}{key}", TTL)
+            pipe.execute()
+
+    def places(self, key: str) -> list[RowPlace]:
+        """Every message (thread) in which the row of ``key`` is shown."""
+        found = []
+        for member in self.redis.smembers(f"{ROW_PREFIX}{key}"):
+            raw = self.redis.get(f"{ROW_PREFIX}{key}:{member.decode() if isinstance(member, bytes) else member}")
+            if raw:
+                found.append(RowPlace(**json.loads(raw)))
+        return found
+
+    def blocks(self, channel: str, ts: str) -> list[dict] | None:
+        raw = self.redis.get(f"{PREFIX}{channel}:{ts}")
+        return json.loads(raw) if raw else None
+
+    def replace_blocks(self, channel: str, ts: str, blocks: list[dict]) -> None:
+        self.redis.set(f"{PREFIX}{channel}:{ts}", json.dumps(blocks), ex=TTL)

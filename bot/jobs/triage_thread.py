@@ -1,0 +1,131 @@
+"""Triage in the thread: the findings message with a menu on each critical and high row, and the RQ job that
+shows a decision in place (the row, via ``chat.update``) and notes it in the thread, once per change.
+
+Decisions are stored by the listener (one Redis transaction, before the ack); everything that talks to
+Slack runs here, on the workers, so a retried job never notes a decision twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+from slack_sdk import WebClient
+
+from bot import config as bot_config
+from bot.findings_messages import FindingsMessages
+from bot.render.findings import base_text, decided_block, decision_note, findings_blocks, rows_for
+from bot.slack_client import client_for
+from bot.threads import ThreadState, ThreadStore
+from workers.report import ScanReport
+from workers.triage.apply import Applied, apply, repository_of
+from workers.triage.model import TriageState
+from workers.triage.store import ActionTarget, DecisionStore
+from workers.triage.teams import default_team
+
+log = logging.getLogger(__name__)
+
+NOTED = "chainscan:triage:noted:"  # + key:version — the thread note of one change is posted once
+
+
+def team_of(thread: ThreadState, redis: Redis) -> str:
+    return thread.team or default_team(redis)
+
+
+def applied_for(redis: Redis, team: str, report: ScanReport, now: datetime) -> Applied:
+    repository = repository_of(report.image.reference)
+    decisions = DecisionStore(redis).get(team, repository) if repository else []
+    return apply(report, decisions, now)
+
+
+def post_findings(
+    client: WebClient,
+    store: ThreadStore,
+    thread: ThreadState,
+    report: ScanReport,
+    applied: Applied,
+    top: int,
+    redis: Redis,
+) -> tuple[str | None, bool]:
+    """Post the findings message once; returns its ts (None when it was posted by an earlier try) and overflow."""
+    team, repository = team_of(thread, redis), repository_of(report.image.reference)
+    decisions = DecisionStore(redis)
+    rows = rows_for(report, applied, severity=thread.severity, only_fixed=thread.only_fixed)
+    keyed = []
+    for row in rows:
+        if row.group.severity in ("critical", "high") and repository:
+            target = ActionTarget(
+                team=team,
+                repository=repository,
+                vulnerability=row.group.id,
+                package=row.group.first.package,
+                channel=thread.channel,
+                ts=thread.ts,
+                packages=row.group.packages,
+            )
+            row = type(row)(row.group, row.decision, row.state, decisions.action_key(target))
+        keyed.append(row)
+    message, overflow = findings_blocks(report, keyed, top=top)
+    if store.posted(thread, "findings"):
+        return None, overflow
+    ts = client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)[
+        "ts"
+    ]
+    shown = {b.get("block_id", "")[4:] for b in message.blocks if b.get("block_id", "").startswith("row:")}
+    rows_shown = {r.key: (base_text(r.group), r.group.severity) for r in keyed if r.key in shown}
+    FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown)
+    store.mark_posted(thread, "findings")
+    return ts, overflow
+
+
+def enqueue_show_decision(queue: Queue, key: str, version: int) -> None:
+    queue.enqueue(
+        show_decision,
+        key,
+        version,
+        retry=Retry(max=3, interval=[5, 15, 60]),
+        result_ttl=600,
+        description=f"show_decision({key}, v{version})",
+    )
+
+
+def show_decision(key: str, version: int) -> dict:
+    """Update every row of ``key`` to its current decision and note the change in each thread, once."""
+    job = get_current_job()
+    redis = job.connection
+    target = DecisionStore(redis).resolve_action_key(key)
+    if target is None:
+        return {"error": "unknown key"}
+    decision = DecisionStore(redis).get_one(target.team, target.repository, target.vulnerability, target.package)
+    client = client_for(bot_config.current(), redis, target.team)
+    messages = FindingsMessages(redis)
+    now = datetime.now(UTC)
+    updated = 0
+    for place in messages.places(key):
+        with redis.lock(f"chainscan:lock:findings-message:{place.channel}:{place.ts}", timeout=30, blocking_timeout=30):
+            blocks = messages.blocks(place.channel, place.ts)
+            if blocks is None:
+                continue
+            state = _state(decision, now)
+            new = decided_block(place.base, key, place.severity, decision, state)
+            blocks = [new if b.get("block_id") == f"row:{key}" else b for b in blocks]
+            client.chat_update(channel=place.channel, ts=place.ts, text="Findings (updated)", blocks=blocks)
+            messages.replace_blocks(place.channel, place.ts, blocks)
+        updated += 1
+        if redis.set(f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600):
+            note = decision_note(decision, _state(decision, now)) if decision else ""
+            text = f"{target.vulnerability} in {', '.join(target.all_packages)}: " + (
+                note or f"reopened by <@{decision.by}>" if decision else "reopened"
+            )
+            client.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, text=text)
+    return {"rows": updated}
+
+
+def _state(decision, now: datetime) -> TriageState:
+    if decision is None:
+        return TriageState.OPEN
+    if decision.state is TriageState.ACCEPTED and decision.expired(now):
+        return TriageState.OPEN
+    return decision.state
