@@ -31,6 +31,8 @@ class SlackSettings:
     builds_enabled: bool = False
     build_channels: frozenset[str] = frozenset()  # empty: any channel where builds are enabled
     build_users: frozenset[str] = frozenset()
+    triage_users: frozenset[str] = frozenset()  # may accept risks and mark false positives; empty: anyone
+    triage_groups: frozenset[str] = frozenset()  # Slack user group ids with the same right
     engine: Settings = field(default_factory=Settings)
 
     @property
@@ -59,6 +61,8 @@ class SlackSettings:
             builds_enabled=env_bool(env, "BUILDS_ENABLED", False),
             build_channels=_ids(env.get("BUILD_ALLOWED_CHANNELS")),
             build_users=_ids(env.get("BUILD_ALLOWED_USERS")),
+            triage_users=_ids(env.get("TRIAGE_ALLOWED_USERS")),
+            triage_groups=_ids(env.get("TRIAGE_ALLOWED_GROUPS")),
             engine=Settings.from_env(env),
         )
 

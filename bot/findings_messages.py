@@ -24,18 +24,34 @@ class RowPlace:
     thread_ts: str  # the thread's parent
     base: str  # the row's text without the decision
     severity: str
+    digest: str | None = None  # the image the thread is about (for decisions scoped to one digest)
 
 
 class FindingsMessages:
     def __init__(self, redis: Redis):
         self.redis = redis
 
-    def save(self, channel: str, ts: str, thread_ts: str, blocks: list[dict], rows: dict[str, tuple[str, str]]) -> None:
+    def save(
+        self,
+        channel: str,
+        ts: str,
+        thread_ts: str,
+        blocks: list[dict],
+        rows: dict[str, tuple[str, str]],
+        digest: str | None = None,
+    ) -> None:
         """``rows``: action key → (base text, severity) of every row with a menu in the message."""
         with self.redis.pipeline() as pipe:
             pipe.set(f"{PREFIX}{channel}:{ts}", json.dumps(blocks), ex=TTL)
             for key, (base, severity) in rows.items():
-                place = {"channel": channel, "ts": ts, "thread_ts": thread_ts, "base": base, "severity": severity}
+                place = {
+                    "channel": channel,
+                    "ts": ts,
+                    "thread_ts": thread_ts,
+                    "base": base,
+                    "severity": severity,
+                    "digest": digest,
+                }
                 pipe.set(f"{ROW_PREFIX}{key}:{channel}:{ts}", json.dumps(place), ex=TTL)
                 pipe.sadd(f"{ROW_PREFIX}{key}", f"{channel}:{ts}")
                 pipe.expire(f"{ROW_PREFIX}{key}", TTL)

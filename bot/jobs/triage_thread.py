@@ -75,7 +75,7 @@ def post_findings(
     ]
     shown = {b.get("block_id", "")[4:] for b in message.blocks if b.get("block_id", "").startswith("row:")}
     rows_shown = {r.key: (base_text(r.group), r.group.severity) for r in keyed if r.key in shown}
-    FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown)
+    FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown, report.image.digest)
     store.mark_posted(thread, "findings")
     return ts, overflow
 

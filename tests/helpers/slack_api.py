@@ -154,6 +154,7 @@ class SlackAPIServer:
         self.scopes = scopes
         self.channels: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # user group id -> member user ids
         self._cond = threading.Condition(threading.RLock())
         self._state = _State()
         self._faults: dict[str, deque[_Fault]] = {}
@@ -174,6 +175,7 @@ class SlackAPIServer:
             "conversations.open": self._conversations_open,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
@@ -695,6 +697,12 @@ class SlackAPIServer:
             return {"ok": False, "error": "user_not_found"}
         info = self.users.get(user) or self._default_user(user)
         return {"ok": True, "user": copy.deepcopy(info)}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = params.get("usergroup")
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def add_install(self, code: str, *, team_id: str, token: str, installer: str = "U0INSTALLER") -> None:
         """Prepare an OAuth ``code`` that ``oauth.v2.access`` exchanges for a bot token of ``team_id``."""

@@ -1,0 +1,260 @@
+"""Triage in the thread: the menu on each critical and high row, and its three modals.
+
+*Acknowledge* and *Reopen* act at once; *Assign…*, *Accept risk…* and *False positive…* open a modal
+(``views.open`` must use the trigger within 3 seconds, so it is made here). A decision is stored before the
+ack (one Redis transaction); showing it (the row, a note in the thread) is an RQ job. Menu values carry a
+short versioned key, never the decision: a tampered or unknown key is refused with a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
+
+from bot.findings_messages import FindingsMessages
+from bot.jobs.triage_thread import enqueue_show_decision
+from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, scan_denied, text_id
+from bot.render.findings import TRIAGE_ACTION, Verb
+from bot.render.triage_views import (
+    ACCEPT_CALLBACK,
+    ASSIGN_CALLBACK,
+    CALLBACKS,
+    FALSE_POSITIVE_CALLBACK,
+    JUSTIFICATION,
+    REASON,
+    SCOPE,
+    UNTIL,
+    metadata_key,
+    submitted_fields,
+    triage_modal,
+)
+from bot.slack_client import error_code
+from workers.reference import parse_reference
+from workers.triage.decide import Change, decide
+from workers.triage.model import StaleDecision, TriageState
+from workers.triage.store import ActionTarget, DecisionStore
+from workers.triage.validate import TriageInputError
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_MENU = "I do not recognise that menu (it may come from an altered or very old message). Run `/scan` again."
+MODALS = {Verb.ASSIGN: ASSIGN_CALLBACK, Verb.ACCEPT: ACCEPT_CALLBACK, Verb.FALSE_POSITIVE: FALSE_POSITIVE_CALLBACK}
+DECIDING = {ACCEPT_CALLBACK, FALSE_POSITIVE_CALLBACK}  # decisions that hide a finding: TRIAGE_ALLOWED_*
+
+
+def register(app: App, ctx: ListenerContext) -> None:
+    @app.action(TRIAGE_ACTION)
+    def triage_menu(ack: Ack, body: dict, client, respond) -> None:
+        ack()
+        verb, key = _choice(body)
+        target = _target(ctx, key, body)
+        user, channel = nested_id(body, "user"), nested_id(body, "channel")
+        say = _responder(respond, body)
+        if target is None or verb not in Verb.LABELS:
+            say(UNKNOWN_MENU)
+            return
+        denial = scan_denied(ctx.settings, channel, user)
+        if not denial and MODALS.get(verb) in DECIDING:
+            denial = _decider_denied(ctx, client, user)
+        if denial:
+            say(denial)
+            return
+        if verb in MODALS:
+            trigger = text_id(body.get("trigger_id"))
+            if not trigger:
+                say("Slack did not send what I need to open the form; try the menu again.")
+                return
+            modal = triage_modal(MODALS[verb], key, _title(target), today=_now().date(), max_days=_max_days(ctx, key))
+            try:
+                client.views_open(trigger_id=trigger, view=modal)
+            except SlackApiError as exc:
+                log.warning("views.open failed: %s", error_code(exc))
+                say("I could not open the triage form; try again in a moment.")
+            return
+        state = TriageState.ACKNOWLEDGED if verb == Verb.ACKNOWLEDGE else TriageState.OPEN
+        problem = _decide_all(ctx, target, key, Change(state=state, by=user, thread=_thread_link(target)))
+        if problem:
+            say(problem[1])
+
+    for callback in CALLBACKS:
+
+        @app.view(callback)
+        def triage_submitted(ack: Ack, body: dict, view: dict, client) -> None:
+            callback_id = view.get("callback_id") if isinstance(view, dict) else None
+            key, user = metadata_key(view), nested_id(body, "user")
+            target = _target(ctx, key, body)
+            if target is None or not user:
+                ack(response_action="errors", errors={REASON: UNKNOWN_MENU})
+                return
+            if callback_id in DECIDING and (denial := _decider_denied(ctx, client, user)):
+                ack(response_action="errors", errors={REASON: denial})
+                return
+            fields = submitted_fields(view)
+            digest = _digest(ctx, key) if fields[SCOPE] == "digest" else None
+            change = _change(callback_id, fields, user, target, digest)
+            problem = _decide_all(ctx, target, key, change)
+            if problem:
+                field, sentence = problem
+                ack(response_action="errors", errors={_block_for(callback_id, field): sentence})
+                return
+            ack()
+
+
+def _choice(body: dict) -> tuple[str | None, str | None]:
+    actions = body.get("actions") if isinstance(body, dict) else None
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    option = action.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    if not isinstance(value, str) or "|" not in value:
+        return None, None
+    verb, _, key = value.partition("|")
+    return verb, key
+
+
+def _target(ctx: ListenerContext, key: str | None, body: dict) -> ActionTarget | None:
+    """The row a key names, if it belongs to the workspace the request comes from."""
+    if not key:
+        return None
+    try:
+        target = DecisionStore(ctx.redis).resolve_action_key(key)
+    except Exception:
+        log.exception("could not read an action key")
+        return None
+    team = nested_id(body, "team")
+    if target is None or (team and target.team != team):
+        return None
+    return target
+
+
+def _change(callback_id: str | None, fields: dict, user: str, target: ActionTarget, digest: str | None) -> Change:
+    link = _thread_link(target)
+    if callback_id == ASSIGN_CALLBACK:
+        return Change(TriageState.ASSIGNED, by=user, assignee=fields["assignee"], reason=fields[REASON], thread=link)
+    if callback_id == ACCEPT_CALLBACK:
+        return Change(
+            TriageState.ACCEPTED, by=user, reason=fields[REASON], until=fields[UNTIL], digest=digest, thread=link
+        )
+    return Change(
+        TriageState.FALSE_POSITIVE, by=user, justification=fields[JUSTIFICATION], reason=fields[REASON], thread=link
+    )
+
+
+def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Change) -> tuple[str, str] | None:
+    """Store the change for every package of the row, then queue showing it; a problem is (field, sentence)."""
+    severity = _severity(ctx, key)
+    try:
+        image = parse_reference(target.repository)
+        versions = []
+        for package in target.all_packages:
+            result = decide(
+                DecisionStore(ctx.redis),
+                ctx.settings.engine,
+                team=target.team,
+                image=image,
+                vulnerability=target.vulnerability,
+                package=package,
+                change=change,
+                now=_now(),
+                severity=severity,
+            )
+            versions.append(result.decision.version)
+    except TriageInputError as exc:
+        return exc.field, exc.sentence
+    except StaleDecision as exc:
+        return REASON, str(exc)
+    except Exception:
+        log.exception("could not store a triage decision")
+        return REASON, "I could not save that: the bot's Redis is not answering. Try again in a minute."
+    failure = enqueue_or_explain(lambda: enqueue_show_decision(ctx.queue, key, max(versions)), "a triage update")
+    return (REASON, failure) if failure else None
+
+
+def _decider_denied(ctx: ListenerContext, client, user: str | None) -> str | None:
+    """Accepting a risk and marking a false positive: TRIAGE_ALLOWED_USERS / TRIAGE_ALLOWED_GROUPS, when set."""
+    users, groups = ctx.settings.triage_users, ctx.settings.triage_groups
+    if not users and not groups:
+        return None
+    if user in users or (groups and _in_groups(ctx, client, user, groups)):
+        return None
+    who = ", ".join([f"<@{u}>" for u in sorted(users)] + [f"<!subteam^{g}>" for g in sorted(groups)])
+    return f"Only {who} may accept risks or mark false positives here (TRIAGE_ALLOWED_USERS, TRIAGE_ALLOWED_GROUPS)."
+
+
+def _in_groups(ctx: ListenerContext, client, user: str | None, groups: frozenset[str]) -> bool:
+    for group in sorted(groups):
+        cache = f"chainscan:usergroup:{group}"
+        members = ctx.redis.smembers(cache)
+        if not members:
+            try:
+                found = client.usergroups_users_list(usergroup=group).get("users") or []
+            except SlackApiError as exc:
+                log.warning("usergroups.users.list failed for %s: %s", group, error_code(exc))
+                continue
+            if found:
+                with ctx.redis.pipeline() as pipe:
+                    pipe.sadd(cache, *found)
+                    pipe.expire(cache, 300)
+                    pipe.execute()
+            members = {m.encode() for m in found}
+        if user and user.encode() in members:
+            return True
+    return False
+
+
+def _severity(ctx: ListenerContext, key: str) -> str:
+    places = FindingsMessages(ctx.redis).places(key)
+    return places[0].severity if places else "unknown"
+
+
+def _digest(ctx: ListenerContext, key: str) -> str | None:
+    places = FindingsMessages(ctx.redis).places(key)
+    return places[0].digest if places else None
+
+
+def _max_days(ctx: ListenerContext, key: str) -> int:
+    engine = ctx.settings.engine
+    critical = _severity(ctx, key) == "critical"
+    return engine.triage_max_accept_days_critical if critical else engine.triage_max_accept_days
+
+
+def _title(target: ActionTarget) -> str:
+    return f"*{target.vulnerability}* in `{', '.join(target.all_packages)}` ({target.repository})"
+
+
+def _thread_link(target: ActionTarget) -> str | None:
+    if not target.channel or not target.ts:
+        return None
+    return f"https://slack.com/archives/{target.channel}/p{target.ts.replace('.', '')}"
+
+
+def _responder(respond, body: dict):
+    def say(text: str) -> None:
+        if text_id(body.get("response_url")):
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        else:
+            log.info("triage refusal without a response_url: %s", text)
+
+    return say
+
+
+def _block_for(callback_id: str | None, field: str) -> str:
+    """The modal block a problem belongs to (the checks name fields; some have no block of their own)."""
+    blocks = {
+        ASSIGN_CALLBACK: {"assignee": "assignee"},
+        ACCEPT_CALLBACK: {"until": UNTIL, "reason": REASON},
+        FALSE_POSITIVE_CALLBACK: {"justification": JUSTIFICATION},
+    }
+    return blocks.get(callback_id, {}).get(field) or (
+        "assignee"
+        if callback_id == ASSIGN_CALLBACK
+        else JUSTIFICATION
+        if callback_id == FALSE_POSITIVE_CALLBACK
+        else REASON
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,145 @@
+"""The triage modals: Assign…, Accept risk…, False positive…. Pure: what the modal shows and, back from a
+submission, the fields it carries (any odd shape reads as empty, and the checks say what is missing)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from bot.render.format import truncate
+from workers.triage.model import Justification
+
+ASSIGN_CALLBACK = "triage_assign"
+ACCEPT_CALLBACK = "triage_accept"
+FALSE_POSITIVE_CALLBACK = "triage_fp"
+CALLBACKS = (ASSIGN_CALLBACK, ACCEPT_CALLBACK, FALSE_POSITIVE_CALLBACK)
+
+# block ids, which are also the field names the checks report problems on
+ASSIGNEE, REASON, UNTIL, SCOPE, JUSTIFICATION = "assignee", "reason", "until", "scope", "justification"
+DEFAULT_ACCEPT_DAYS = 90
+
+JUSTIFICATION_LABELS = {
+    Justification.COMPONENT_NOT_PRESENT: "The component is not present",
+    Justification.VULNERABLE_CODE_NOT_PRESENT: "The vulnerable code is not present",
+    Justification.VULNERABLE_CODE_NOT_IN_EXECUTE_PATH: "The vulnerable code is never run",
+    Justification.VULNERABLE_CODE_CANNOT_BE_CONTROLLED_BY_ADVERSARY: "An attacker cannot reach the code",
+    Justification.INLINE_MITIGATIONS_ALREADY_EXIST: "Mitigations are already in place",
+}
+
+
+def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: int) -> dict:
+    """The modal for one menu choice; ``private_metadata`` carries only the row's action key."""
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(title, 2900)}}]
+    if callback == ASSIGN_CALLBACK:
+        blocks.append(_input(ASSIGNEE, "Assign to", {"type": "users_select", "action_id": ASSIGNEE}))
+        blocks.append(_input(REASON, "Note", _text(REASON, multiline=True), optional=True))
+        heading, submit = "Assign finding", "Assign"
+    elif callback == ACCEPT_CALLBACK:
+        default = min(DEFAULT_ACCEPT_DAYS, max_days)
+        blocks.append(_input(REASON, "Why is this risk acceptable?", _text(REASON, multiline=True)))
+        blocks.append(
+            _input(
+                UNTIL,
+                "Accept until",
+                {
+                    "type": "datepicker",
+                    "action_id": UNTIL,
+                    "initial_date": (today + timedelta(days=default)).isoformat(),
+                },
+                hint=f"At most {max_days} days. The acceptance ends at 00:00 UTC on this date, and the finding "
+                "reopens; you are reminded 7 days before.",
+            )
+        )
+        blocks.append(
+            _input(
+                SCOPE,
+                "Applies to",
+                {
+                    "type": "radio_buttons",
+                    "action_id": SCOPE,
+                    "initial_option": _option("repository", "Every image of this repository"),
+                    "options": [
+                        _option("repository", "Every image of this repository"),
+                        _option("digest", "Only this image digest"),
+                    ],
+                },
+            )
+        )
+        heading, submit = "Accept risk", "Accept"
+    else:
+        options = [_option(j.value, label) for j, label in JUSTIFICATION_LABELS.items()]
+        blocks.append(
+            _input(
+                JUSTIFICATION,
+                "Justification (OpenVEX)",
+                {"type": "static_select", "action_id": JUSTIFICATION, "options": options},
+            )
+        )
+        blocks.append(_input(REASON, "Statement", _text(REASON, multiline=True), optional=True))
+        heading, submit = "False positive", "Mark"
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "title": {"type": "plain_text", "text": heading},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"key": key}),
+        "blocks": blocks,
+    }
+
+
+def submitted_fields(view: Any) -> dict[str, str | None]:
+    """assignee, reason, until, scope, justification from ``view.state.values``; odd shapes read as None."""
+    values = (view.get("state") or {}).get("values") if isinstance(view, dict) else None
+    values = values if isinstance(values, dict) else {}
+
+    def element(block: str) -> dict:
+        node = values.get(block)
+        node = node.get(block) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value.strip() else None
+
+    option = lambda block: text((element(block).get("selected_option") or {}).get("value"))  # noqa: E731
+    return {
+        ASSIGNEE: text(element(ASSIGNEE).get("selected_user")),
+        REASON: text(element(REASON).get("value")),
+        UNTIL: text(element(UNTIL).get("selected_date")),
+        SCOPE: option(SCOPE) if isinstance(element(SCOPE).get("selected_option"), dict) else None,
+        JUSTIFICATION: option(JUSTIFICATION)
+        if isinstance(element(JUSTIFICATION).get("selected_option"), dict)
+        else None,
+    }
+
+
+def metadata_key(view: Any) -> str | None:
+    raw = view.get("private_metadata") if isinstance(view, dict) else None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        return None
+    key = data.get("key") if isinstance(data, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def _text(action_id: str, *, multiline: bool = False) -> dict:
+    return {"type": "plain_text_input", "action_id": action_id, "multiline": multiline, "max_length": 2000}
+
+
+def _option(value: str, label: str) -> dict:
+    return {"text": {"type": "plain_text", "text": label}, "value": value}

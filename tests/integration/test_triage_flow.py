@@ -1,0 +1,190 @@
+"""Triage in the thread, end to end: signed menu clicks and modal submissions over the app's real HTTP
+server, the decision stored in Redis, the row updated in place by a real RQ worker, and the next scan
+honouring it. The Web API stand-in records views.open and chat.update."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.render.triage_views import ACCEPT_CALLBACK, REASON, SCOPE, UNTIL
+from tests.helpers.slack_requests import block_action_body, post_signed, view_submission_body
+from tests.integration.conftest import CHANNEL, SECRET, all_text, parent_and_replies, run_workers, scan
+from workers.triage.store import DecisionStore
+
+pytestmark = pytest.mark.integration
+
+
+def _findings_message(slack, ts):
+    thread = slack.messages_in_thread(CHANNEL, ts)
+    return next(m for m in thread if "Worst findings" in all_text(m))
+
+
+def _rows_with_menus(message):
+    return [b for b in message["blocks"] if b.get("accessory", {}).get("action_id") == "triage_menu"]
+
+
+def _option(row, verb):
+    return next(o for o in row["accessory"]["options"] if o["value"].startswith(verb + "|"))
+
+
+def _click(web, slack, message, row, verb, **kwargs):
+    option = _option(row, verb)
+    body = block_action_body(
+        "triage_menu",
+        action_type="overflow",
+        block_id=row["block_id"],
+        channel_id=CHANNEL,
+        message_ts=message["ts"],
+        response_url=slack.response_url("triage"),
+        selected_option=option,
+        **kwargs,
+    )
+    return post_signed(web, body, SECRET)
+
+
+def _scan_and_thread(web, slack, redis_client, image="mariadb"):
+    assert scan(web, slack, image).status_code == 200
+    run_workers(redis_client)
+    ts, _ = parent_and_replies(slack)
+    return ts, _findings_message(slack, ts)
+
+
+def test_critical_and_high_rows_carry_the_triage_menu(web, slack, redis_client, test_images):
+    _, message = _scan_and_thread(web, slack, redis_client)
+    rows = _rows_with_menus(message)
+    assert rows, "no row with a triage menu"
+    labels = [o["text"]["text"] for o in rows[0]["accessory"]["options"]]
+    assert labels == ["Acknowledge", "Assign…", "Accept risk…", "False positive…"]
+    assert all(len(o["value"]) <= 150 for r in rows for o in r["accessory"]["options"])
+
+
+def test_acknowledge_updates_the_row_in_place_and_notes_it_once(web, slack, redis_client, test_images):
+    ts, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    assert _click(web, slack, message, row, "ack").status_code == 200
+    assert _click(web, slack, message, row, "ack").status_code == 200  # a double click
+    run_workers(redis_client)
+    updates = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == message["ts"]]
+    assert updates, "the findings message was not updated"
+    updated = json.dumps(updates[-1].params["blocks"])
+    assert "acknowledged by <@U0TEST>" in updated
+    notes = [m for m in slack.messages_in_thread(CHANNEL, ts) if "acknowledged by" in m.get("text", "")]
+    assert len(notes) == 1
+    key = row["block_id"].removeprefix("row:")
+    target = DecisionStore(redis_client).resolve_action_key(key)
+    decision = DecisionStore(redis_client).get_one(target.team, target.repository, target.vulnerability, target.package)
+    assert decision.state.value == "acknowledged" and decision.version == 1
+
+
+def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_apart(
+    web, slack, redis_client, test_images
+):
+    ts, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    _click(web, slack, message, row, "accept")
+    view = slack.last("views.open").params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == ACCEPT_CALLBACK
+
+    def submit(reason, until):
+        values = {
+            REASON: {REASON: {"type": "plain_text_input", "value": reason}},
+            UNTIL: {UNTIL: {"type": "datepicker", "selected_date": until}},
+            SCOPE: {SCOPE: {"type": "radio_buttons", "selected_option": {"value": "repository"}}},
+        }
+        body = view_submission_body(ACCEPT_CALLBACK, values, private_metadata=view["private_metadata"])
+        return post_signed(web, body, SECRET)
+
+    missing = submit("", "2099-01-01")
+    assert missing.status_code == 200 and missing.json()["response_action"] == "errors"
+    assert "reason" in missing.json()["errors"][REASON].lower()
+    past = submit("only in the build stage", "2020-01-01")
+    assert "future" in past.json()["errors"][UNTIL]
+    from datetime import date, timedelta
+
+    until = (date.today() + timedelta(days=20)).isoformat()
+    ok = submit("only in the build stage", until)
+    assert ok.status_code == 200 and not ok.text.strip()
+    run_workers(redis_client)
+    updated = json.dumps(slack.last("chat.update").params.get("blocks"))
+    assert f"accepted by <@U0TEST> until {until}" in updated or any(
+        f"until {until}" in json.dumps(c.params.get("blocks")) for c in slack.calls("chat.update")
+    )
+
+    # the next scan of the repository honours it: counted apart on the card, and in the CLI's JSON
+    assert scan(web, slack, "mariadb --rescan").status_code == 200
+    run_workers(redis_client)
+    cards = [c.params["text"] for c in slack.calls("chat.update") if c.ok and "open" in c.params.get("text", "")]
+    assert cards
+    blocks_text = json.dumps([c.params.get("blocks") for c in slack.calls("chat.update") if c.ok])
+    assert "accepted)" in blocks_text
+
+
+def test_a_tampered_menu_value_is_refused_with_a_sentence(web, slack, redis_client, test_images):
+    _, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    forged = dict(_option(row, "ack"), value="ack|t1:000000000000")
+    body = block_action_body(
+        "triage_menu",
+        action_type="overflow",
+        block_id=row["block_id"],
+        channel_id=CHANNEL,
+        message_ts=message["ts"],
+        response_url=slack.response_url("forged"),
+        selected_option=forged,
+    )
+    assert post_signed(web, body, SECRET).status_code == 200
+    assert any("do not recognise that menu" in r.get("text", "") for r in slack.responses("forged"))
+
+
+def test_only_the_allowed_people_may_accept_risks(web, slack, redis_client, test_images, monkeypatch):
+    _, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    # the web fixture's app reads its settings at start: drive the listener in process with the allow-list set
+    import os
+
+    from slack_bolt.request import BoltRequest
+
+    from bot.app import create_app
+    from bot.config import SlackSettings
+    from tests.helpers.slack_requests import sign
+
+    env = {**os.environ, "TRIAGE_ALLOWED_USERS": "U0BOSS"}
+    app = create_app(SlackSettings.from_env(env), redis_client)
+    body = block_action_body(
+        "triage_menu",
+        action_type="overflow",
+        block_id=row["block_id"],
+        channel_id=CHANNEL,
+        message_ts=message["ts"],
+        response_url=slack.response_url("deny"),
+        selected_option=_option(row, "accept"),
+    )
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        **{k.lower(): v for k, v in sign(body, SECRET).items()},
+    }
+    assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    assert any("<@U0BOSS>" in r.get("text", "") for r in slack.responses("deny"))
+
+
+def test_the_cli_sets_lists_and_shows_the_history_of_decisions(engine_env, redis_client, test_images):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120)
+
+    bad = cli("triage", "set", "mariadb", "CVE-2024-0001", "--package", "libc6", "--state", "accepted", "--by", "U1")
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("needs a reason.") and bad.stdout == ""
+    unknown = cli("triage", "set", "mariadb", "CVE-2024-0001", "--package", "libc6", "--state", "ignored", "--by", "U1")
+    assert unknown.returncode == 2 and "not a triage state" in unknown.stderr
+    invalid = cli("triage", "set", "Bad Name", "CVE-1", "--package", "x", "--state", "acknowledged", "--by", "U1")
+    assert invalid.returncode == 2
+    ok = cli("triage", "set", "mariadb", "CVE-2024-0001", "--package", "libc6", "--state", "acknowledged", "--by", "U1")
+    assert ok.returncode == 0, ok.stderr
+    listed = json.loads(cli("triage", "list", "mariadb", "--format", "json").stdout)
+    assert [d["state"] for d in listed["decisions"]] == ["acknowledged"]
+    history = cli("triage", "history", "mariadb", "CVE-2024-0001")
+    assert "open → acknowledged" in history.stdout
