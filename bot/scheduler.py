@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 
 from bot.threads import ThreadStore
 from workers.config import Settings
@@ -45,6 +46,20 @@ def refresh_catalog_if_due(redis: Redis, settings: Settings) -> bool:
     return True
 
 
+TRIAGE_EXPIRY_EVERY = 3600
+
+
+def expire_acceptances_if_due(redis: Redis, settings: Settings, now: datetime) -> bool:
+    """Once an hour, across every scheduler: the expiry job (it claims each warning and reopening itself)."""
+    hour = now.strftime("%Y%m%d%H")
+    if not redis.set(f"chainscan:schedule:triage-expiry:{hour}", "1", nx=True, ex=2 * TRIAGE_EXPIRY_EVERY):
+        return False
+    Queue(settings.queue_name, connection=redis).enqueue(
+        "bot.jobs.triage_thread.expire_acceptances", now.isoformat(), result_ttl=3600, retry=Retry(max=3, interval=60)
+    )
+    return True
+
+
 def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> None:
     while True:
         try:
@@ -52,6 +67,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
             if closed:
                 log.info("closing %d stale threads", closed)
             refresh_catalog_if_due(redis, settings)
+            expire_acceptances_if_due(redis, settings, datetime.now(UTC))
         except Exception:
             log.exception("scheduler round failed; trying again")
         if once:

@@ -21,7 +21,7 @@ from bot.slack_client import client_for
 from bot.threads import ThreadState, ThreadStore
 from workers.report import ScanReport
 from workers.triage.apply import Applied, apply, repository_of
-from workers.triage.model import TriageState
+from workers.triage.model import Decision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
 from workers.triage.teams import default_team
 
@@ -129,3 +129,58 @@ def _state(decision, now: datetime) -> TriageState:
     if decision.state is TriageState.ACCEPTED and decision.expired(now):
         return TriageState.OPEN
     return decision.state
+
+
+def expire_acceptances(now_iso: str) -> dict:
+    """Scheduled: warn seven days before an acceptance ends, reopen it when it has, each once, in the thread
+    where it was decided. ``now_iso`` is the scheduler's clock (a test passes its own)."""
+    from workers.triage.expiry import ExpiryStep, due, sentence
+
+    job = get_current_job()
+    redis, now = job.connection, datetime.fromisoformat(now_iso)
+    store = DecisionStore(redis)
+    done = {"warned": 0, "reopened": 0}
+    for item in due(store.all(), now):
+        claim = f"chainscan:triage:expiry:{item.claim}"
+        if not redis.set(claim, "1", nx=True, ex=400 * 24 * 3600):
+            continue  # done by an earlier run (or another scheduler's)
+        try:
+            if item.step is ExpiryStep.REOPEN:
+                d = item.decision
+                reopened = Decision(
+                    team=d.team,
+                    repository=d.repository,
+                    vulnerability=d.vulnerability,
+                    package=d.package,
+                    state=TriageState.OPEN,
+                    by="chainscan",
+                    at=now.isoformat(timespec="seconds"),
+                    reason=f"the acceptance by {d.by} ended on {d.until}",
+                    thread=d.thread,
+                )
+                store.set(reopened)
+            _tell_thread(redis, item.decision, sentence(item))
+        except Exception:
+            redis.delete(claim)  # not done: the retry (or the next run) does it
+            raise
+        done["reopened" if item.step is ExpiryStep.REOPEN else "warned"] += 1
+    return done
+
+
+def _tell_thread(redis: Redis, decision, text: str) -> None:
+    place = _thread_of(decision.thread)
+    if place is None:
+        log.info("no thread to tell: %s", text)
+        return
+    channel, ts = place
+    client_for(bot_config.current(), redis, decision.team).chat_postMessage(channel=channel, thread_ts=ts, text=text)
+
+
+def _thread_of(link: str | None) -> tuple[str, str] | None:
+    """(channel, ts) from a thread link ``https://slack.com/archives/C123/p1700000000000100``."""
+    if not link or "/archives/" not in link:
+        return None
+    channel, _, stamp = link.split("/archives/", 1)[1].partition("/p")
+    if not channel or not stamp.isdigit() or len(stamp) < 7:
+        return None
+    return channel, f"{stamp[:-6]}.{stamp[-6:]}"

@@ -102,6 +102,13 @@ class DecisionStore:
                 except WatchError:
                     continue
 
+    def all(self) -> list[Decision]:
+        """Every decision of every team (for the scheduled expiry job)."""
+        found = []
+        for key in self.redis.scan_iter(match=f"{PREFIX}:decisions:*", count=500):
+            found += [Decision.from_dict(json.loads(value)) for value in self.redis.hvals(key)]
+        return found
+
     def history(self, team: str, repository: str, vulnerability: str, package: str) -> list[AuditEntry]:
         """Every change to the finding's decision, oldest first."""
         raw = self.redis.lrange(_audit_key(team, repository, vulnerability, package), 0, -1)
