@@ -17,6 +17,7 @@ MAX_TEXT = 1000
 HELP = """*Scan a container image for known vulnerabilities* (and compare it with its Chainguard alternative)
 • `/scan IMAGE` — e.g. `/scan mariadb`, `/scan mariadb:11.4`, `/scan ghcr.io/org/app:1.2`
 • Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison)
+• `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
 • `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
 • `/scan help` — this text
@@ -30,6 +31,7 @@ class ScanCommand:
     only_fixed: bool = False
     force: bool = False
     with_alternative: bool = True
+    triage: bool = False  # /scan triage IMAGE: every critical and high finding with its menu, paged
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,16 @@ class BuildCommand:
 
 
 @dataclass(frozen=True)
+class VexCommand:
+    image: ImageRef  # upload the team's decisions on it as an OpenVEX document
+
+
+@dataclass(frozen=True)
 class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
 
-Command = ScanCommand | HelpCommand | StatusCommand | BuildCommand | InvalidCommand
+Command = ScanCommand | HelpCommand | StatusCommand | BuildCommand | VexCommand | InvalidCommand
 
 _FLAGS = {
     "--fixed": ("only_fixed", True),
@@ -63,7 +70,7 @@ _FLAGS = {
 }
 _SEVERITY_FLAGS = ("--severity", "--min", "-s")
 # Words people try as subcommands: answered with help rather than scanned as an image called "watch".
-_NOT_YET = frozenset({"watch", "unwatch", "digest", "triage", "history", "list", "config", "settings"})
+_NOT_YET = frozenset({"watch", "unwatch", "digest", "history", "list", "config", "settings"})
 
 
 def parse_command(text: str | None) -> Command:
@@ -80,6 +87,8 @@ def parse_command(text: str | None) -> Command:
         return StatusCommand()
     if head == "build" and len(words) == 1:
         return BuildCommand()
+    if head in ("triage", "vex"):
+        return _image_subcommand(head, words[1:])
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
@@ -110,6 +119,19 @@ def _scan(words: list[str]) -> Command:
         else:
             return HelpCommand(f"I did not understand `{_shown(word)}`.")
     return ScanCommand(image=image, **options)
+
+
+def _image_subcommand(head: str, rest: list[str]) -> Command:
+    """``/scan triage IMAGE`` and ``/scan vex IMAGE``."""
+    if len(rest) != 1:
+        return HelpCommand(f"`/scan {head}` takes one image name, e.g. `/scan {head} mariadb`.")
+    try:
+        image = parse_reference(rest[0])
+    except InvalidReference as exc:
+        return InvalidCommand(f"{exc} See `/scan help` for examples.")
+    if head == "vex":
+        return VexCommand(image)
+    return ScanCommand(image=image, severity="high", with_alternative=False, triage=True)
 
 
 def _shown(word: str) -> str:

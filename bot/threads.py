@@ -53,6 +53,7 @@ class ThreadState:
     only_fixed: bool = False
     force: bool = False
     with_alternative: bool = True  # compare with the Chainguard alternative
+    triage: bool = False  # /scan triage: every critical and high row, paged
     mapping: dict | None = None  # the ChainguardMapping decided when the request came in (to_dict)
     jobs: dict[str, str | None] = field(default_factory=dict)  # Role value → job id
     findings_link: str | None = None  # permalink of the findings message, for the card's Show findings

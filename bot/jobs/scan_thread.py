@@ -219,6 +219,7 @@ def request_from_command(command: dict, scan) -> dict:
         "only_fixed": scan.only_fixed,
         "force": scan.force,
         "with_alternative": scan.with_alternative,
+        "triage": scan.triage,
     }
 
 

@@ -7,6 +7,7 @@ Slack runs here, on the workers, so a retried job never notes a decision twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from slack_sdk import WebClient
 
 from bot import config as bot_config
 from bot.findings_messages import FindingsMessages
+from bot.render.blocks import context
 from bot.render.findings import base_text, decided_block, decision_note, findings_blocks, rows_for
 from bot.slack_client import client_for
 from bot.threads import ThreadState, ThreadStore
@@ -27,6 +29,7 @@ from workers.triage.teams import default_team
 
 log = logging.getLogger(__name__)
 
+TRIAGE_PAGE = 20  # rows with menus in one message of /scan triage, well within Slack's size limit
 NOTED = "chainscan:triage:noted:"  # + key:version — the thread note of one change is posted once
 
 
@@ -67,17 +70,25 @@ def post_findings(
             )
             row = type(row)(row.group, row.decision, row.state, decisions.action_key(target))
         keyed.append(row)
-    message, overflow = findings_blocks(report, keyed, top=top)
-    if store.posted(thread, "findings"):
-        return None, overflow
-    ts = client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)[
-        "ts"
-    ]
-    shown = {b.get("block_id", "")[4:] for b in message.blocks if b.get("block_id", "").startswith("row:")}
-    rows_shown = {r.key: (base_text(r.group), r.group.severity) for r in keyed if r.key in shown}
-    FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown, report.image.digest)
-    store.mark_posted(thread, "findings")
-    return ts, overflow
+    pages = [keyed[i : i + TRIAGE_PAGE] for i in range(0, len(keyed), TRIAGE_PAGE)] if thread.triage else [keyed]
+    first_ts, overflow = None, False
+    for number, page in enumerate(pages or [[]], 1):
+        part = "findings" if number == 1 else f"findings-{number}"
+        message, cut = findings_blocks(report, page, top=len(page) if thread.triage else top)
+        overflow = overflow or (cut and not thread.triage)
+        if len(pages) > 1:
+            message.blocks.insert(0, context(f"Page {number} of {len(pages)} of the critical and high findings"))
+        if store.posted(thread, part):
+            continue
+        ts = client.chat_postMessage(
+            channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks
+        )["ts"]
+        shown = {b.get("block_id", "")[4:] for b in message.blocks if b.get("block_id", "").startswith("row:")}
+        rows_shown = {r.key: (base_text(r.group), r.group.severity) for r in page if r.key in shown}
+        FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown, report.image.digest)
+        store.mark_posted(thread, part)
+        first_ts = first_ts or ts
+    return first_ts, overflow
 
 
 def enqueue_show_decision(queue: Queue, key: str, version: int) -> None:
@@ -184,3 +195,51 @@ def _thread_of(link: str | None) -> tuple[str, str] | None:
     if not channel or not stamp.isdigit() or len(stamp) < 7:
         return None
     return channel, f"{stamp[:-6]}.{stamp[-6:]}"
+
+
+def vex_thread(request: dict) -> dict:
+    """``/scan vex IMAGE``: the team's decisions on the image as an OpenVEX document, uploaded to the channel.
+    The image is scanned through the engine (a cached result when the digest and DB are unchanged)."""
+    from workers.errors import ScanError
+    from workers.reference import parse_reference
+    from workers.scan.engine import Scanner
+    from workers.scan.resolve import source_reference
+    from workers.triage.vex import image_purl, openvex
+
+    job = get_current_job()
+    redis, settings = job.connection, bot_config.current()
+    client = client_for(settings, redis, request.get("team"))
+    ref = parse_reference(request["image"])
+    try:
+        report = Scanner(settings.engine, redis).scan(ref)
+    except ScanError as exc:
+        client.chat_postMessage(channel=request["channel"], text=f"I could not export {ref.familiar}: {exc.message}")
+        return {"error": exc.kind.value}
+    team = request.get("team") or default_team(redis)
+    now = datetime.now(UTC)
+    applied = applied_for(redis, team, report, now)
+    decisions = DecisionStore(redis).get(team, ref.name)
+    product = image_purl(str(source_reference(ref, settings.engine)), report.image.digest)
+    document = openvex(
+        applied.suppressed, product, author="chainscan", now=now, version=sum(d.version for d in decisions) or 1
+    )
+    statements = len(document.get("statements") or [])
+    client.files_upload_v2(
+        channel=request["channel"],
+        content=json.dumps(document, indent=2),
+        filename=f"{ref.familiar.replace('/', '-').replace(':', '-')}.openvex.json",
+        title=f"OpenVEX: {ref.familiar}",
+        initial_comment=f"The team's false positives for {ref.familiar} as OpenVEX ({statements} statement"
+        f"{'s' if statements != 1 else ''}). Use it with `trivy image --vex FILE {ref.familiar}`.",
+    )
+    return {"statements": statements}
+
+
+def enqueue_vex_thread(queue: Queue, request: dict) -> None:
+    queue.enqueue(
+        vex_thread,
+        request,
+        retry=Retry(max=2, interval=[10, 30]),
+        result_ttl=600,
+        description=f"vex_thread({request['channel']}, {request['image']})",
+    )

@@ -17,9 +17,11 @@ from bot.commands import (
     InvalidCommand,
     ScanCommand,
     StatusCommand,
+    VexCommand,
     parse_command,
 )
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
+from bot.jobs.triage_thread import enqueue_vex_thread
 from bot.listeners import build as build_listeners
 from bot.listeners.context import (
     ListenerContext,
@@ -47,6 +49,21 @@ def register(app: App, ctx: ListenerContext) -> None:
             ack(text=_status(ctx), response_type="ephemeral")
         elif isinstance(parsed, BuildCommand):
             build_listeners.open_build_form(ack, ctx, command, client, logger)
+        elif isinstance(parsed, VexCommand):
+            channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
+            denial = scan_denied(ctx.settings, channel, user)
+            if not denial:
+                request = {
+                    "channel": channel,
+                    "user": user,
+                    "team": text_id(command.get("team_id")),
+                    "image": str(parsed.image),
+                }
+                denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
+            ack(
+                text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…",
+                response_type="ephemeral",
+            )
         elif isinstance(parsed, ScanCommand):
             ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
             denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"])

@@ -76,3 +76,14 @@ def test_bad_images_get_a_sentence(text, says):
 def test_backticks_cannot_break_out_of_code_spans():
     cmd = parse_command("mariadb `oops`")
     assert "``" not in cmd.problem and "'oops'" in cmd.problem
+
+
+def test_triage_and_vex_take_one_image():
+    from bot.commands import VexCommand
+
+    triage = parse_command("triage mariadb:11.4")
+    assert isinstance(triage, ScanCommand) and triage.triage and triage.severity == "high"
+    assert not triage.with_alternative
+    assert isinstance(parse_command("vex mariadb"), VexCommand)
+    assert isinstance(parse_command("vex"), HelpCommand) and isinstance(parse_command("triage a b"), HelpCommand)
+    assert isinstance(parse_command("vex Not;Valid"), InvalidCommand)

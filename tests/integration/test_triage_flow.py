@@ -188,3 +188,43 @@ def test_the_cli_sets_lists_and_shows_the_history_of_decisions(engine_env, redis
     assert [d["state"] for d in listed["decisions"]] == ["acknowledged"]
     history = cli("triage", "history", "mariadb", "CVE-2024-0001")
     assert "open → acknowledged" in history.stdout
+
+
+def test_scan_vex_uploads_the_false_positives_as_openvex(web, slack, redis_client, test_images):
+    _, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    key = row["block_id"].removeprefix("row:")
+    target = DecisionStore(redis_client).resolve_action_key(key)
+    from datetime import UTC, datetime
+
+    from workers.config import Settings
+    from workers.reference import parse_reference
+    from workers.triage.decide import Change, decide
+
+    decide(
+        DecisionStore(redis_client),
+        Settings.from_env(),
+        team=target.team,
+        image=parse_reference(target.repository),
+        vulnerability=target.vulnerability,
+        package=target.package,
+        now=datetime.now(UTC),
+        change=Change("false_positive", by="U0TEST", justification="vulnerable_code_not_in_execute_path"),
+    )
+    assert "OpenVEX" in scan(web, slack, "vex mariadb").json()["text"]
+    run_workers(redis_client)
+    (upload,) = [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".openvex.json")]
+    document = json.loads(upload.content)
+    (statement,) = document["statements"]
+    assert statement["vulnerability"]["name"] == target.vulnerability
+    assert statement["status"] == "not_affected"
+    assert statement["justification"] == "vulnerable_code_not_in_execute_path"
+
+
+def test_scan_triage_lists_only_critical_and_high_with_menus(web, slack, redis_client, test_images):
+    assert scan(web, slack, "triage mariadb").status_code == 200
+    run_workers(redis_client)
+    ts, _ = parent_and_replies(slack)
+    message = _findings_message(slack, ts)
+    rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("row:")]
+    assert rows and all("accessory" in b for b in rows)
