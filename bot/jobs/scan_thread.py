@@ -178,13 +178,14 @@ def _publish_report(
             for x in (result.comparison.removed, result.comparison.kept, result.comparison.added)
         )
     overflow = overflow or any(message.truncated for _, message in parts)
+    overflow = overflow or bool(applied.decided)  # decided findings are listed in the file, never just hidden
     if comparison:
         post_once(client, store, thread, "comparison", comparison)
     if overflow and not store.posted(thread, "file"):
         client.files_upload_v2(
             channel=thread.channel,
             thread_ts=thread.ts,
-            content=report_markdown(report, result.alternative_report, result.comparison),
+            content=report_markdown(report, result.alternative_report, result.comparison, applied),
             filename=f"{report.image.reference.rsplit('/', 1)[-1].replace(':', '-').replace('@', '-')}-report.md",
             title=f"Full report: {report.image.reference}",
             initial_comment=f"All {report.total} findings for {report.image.reference}.",

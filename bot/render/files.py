@@ -10,9 +10,12 @@ from workers.report import ScanReport
 from .format import counts_line, day, human_size
 
 
-def report_markdown(report: ScanReport, alternative: ScanReport | None = None, comparison=None) -> str:
-    """The original's full report; with an alternative, its report and the comparison follow."""
+def report_markdown(report: ScanReport, alternative: ScanReport | None = None, comparison=None, applied=None) -> str:
+    """The original's full report, with the team's decisions (decided findings listed apart, never hidden);
+    with an alternative, its report and the comparison follow."""
     text = _one_report(report)
+    if applied is not None and applied.decided:
+        text += _decisions(report, applied)
     if alternative is not None and comparison is not None:
         text += f"\n# Switching to {alternative.image.reference}\n\n{comparison.verdict}\n"
         for name in ("removed", "kept", "added"):
@@ -59,6 +62,30 @@ def _one_report(report: ScanReport) -> str:
         cvss = f"{f.cvss_score:.1f}" if f.cvss_score is not None else ""
         out.append(
             f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {f.status} | {cvss} | {_cell(f.title)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _decisions(report: ScanReport, applied) -> str:
+    """The findings the team decided on: suppressed ones (counted apart from the open ones) and the rest."""
+    suppressed = {id(f) for f, _ in applied.suppressed}
+    out = [
+        "",
+        f"## Decided by the team ({len(applied.suppressed)} suppressed; open: "
+        f"{counts_line(applied.open_counts, include_unknown=True)})",
+        "",
+        "| id | package | severity | state | by | until | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for finding in report.vulnerabilities:
+        decision = applied.decided.get((finding.id, finding.package))
+        if decision is None:
+            continue
+        state = decision.state.value + ("" if id(finding) in suppressed or not decision.suppressing else " (ended)")
+        until = "a fix exists" if decision.until_fixed else decision.until or ""
+        out.append(
+            f"| {finding.id} | {_cell(finding.package)} | {finding.severity} | {state} | {_cell(decision.by)} "
+            f"| {until} | {_cell(decision.reason or '')} |"
         )
     return "\n".join(out) + "\n"
 

@@ -96,3 +96,48 @@ def test_a_redis_restart_mid_scan_still_ends_in_one_answer(web, slack, redis_cli
     assert "critical" in all_text(parent) and "scanning" not in all_text(parent).lower()
     texts = [all_text(r) for r in replies]
     assert len(texts) == len(set(texts)) == 4  # layers, findings, comparison, the attached file: each once
+
+
+def test_triage_decisions_survive_a_redis_restart_and_are_honoured_by_the_next_scan(
+    engine_env, aof_redis, monkeypatch, test_images
+):
+    """A decision stored before a restart (AOF only, no snapshot) is read back whole and still hides its
+    finding in the next scan's JSON; the CLI is the client, as a script would be."""
+    import json
+    import sys
+
+    monkeypatch.setenv("REDIS_URL", aof_redis.url)
+    Redis.from_url(aof_redis.url).flushdb()
+
+    def cli(*args):
+        env = {**__import__("os").environ, "REDIS_URL": aof_redis.url}
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, timeout=180
+        )
+
+    first = json.loads(cli("scan", "mariadb", "--no-alternative", "--format", "json").stdout)
+    worst = first["vulnerabilities"][0]
+    decided = cli(
+        "triage",
+        "set",
+        "mariadb",
+        worst["id"],
+        "--package",
+        worst["package"],
+        "--state",
+        "false_positive",
+        "--by",
+        "U0ANA",
+        "--justification",
+        "component_not_present",
+    )
+    assert decided.returncode == 0, decided.stderr
+    aof_redis.restart()
+    again = json.loads(cli("scan", "mariadb", "--no-alternative", "--format", "json").stdout)
+    assert again["counts"] == first["counts"]  # Trivy's counts, untouched
+    severity = worst["severity"]
+    hidden = sum(1 for v in again["vulnerabilities"] if (v["id"], v["package"]) == (worst["id"], worst["package"]))
+    assert again["open_counts"][severity] == first["counts"][severity] - hidden
+    assert [(s["id"], s["state"]) for s in again["suppressed"]] == [(worst["id"], "false_positive")] * hidden
+    entry = next(v for v in again["vulnerabilities"] if v["id"] == worst["id"] and v["package"] == worst["package"])
+    assert entry["triage"]["state"] == "false_positive" and entry["triage"]["by"] == "U0ANA"
