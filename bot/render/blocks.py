@@ -17,6 +17,7 @@ from .format import (
     counts_line,
     day,
     human_size,
+    layer_label,
     short_counts,
     short_digest,
     truncate,
@@ -82,7 +83,7 @@ def facts_line(report: ScanReport) -> str:
 
 def progress_message(reference: str, state: str) -> Message:
     """The parent message while work is running ("queued", "scanning 1 of 2 images…")."""
-    text = f"⏳ {reference}: {state}"
+    text = f"{reference}: {state}"  # read aloud and in notifications: no emoji first
     return Message(text=text, blocks=[section(f"⏳ *{escape(reference)}* — {escape(state)}")])
 
 
@@ -102,19 +103,23 @@ def summary_card(
 
 
 def layers_message(report: ScanReport) -> Message:
-    """Where the findings come from, one line per layer, like ``docker scout quickview``."""
+    """Where the findings come from, one line per layer, like ``docker scout quickview``: what the layer is,
+    its size, its counts with zeros."""
     if not report.layers:
         return Message(
             text="No layer information.", blocks=[section("No layer information was available for this image.")]
         )
     lines = [
-        f"`layer {layer.index:>2}`  {escape(truncate(layer.created_by or layer.diff_id, 70))}  —  {short_counts(layer.counts)}"
+        f"`{layer.index:>2}` {escape(layer_label(layer.created_by))} · {human_size(layer.size_bytes)} · "
+        f"{short_counts(layer.counts)}"
         for layer in report.layers
     ]
+    count = len(report.layers)
     blocks = [section("*Where the findings come from*")] + [
         section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)
     ]
-    return _fit(Message(text=f"{len(report.layers)} layers in {report.image.reference}", blocks=blocks))
+    text = f"{count} layer{'s' if count != 1 else ''} in {report.image.reference}"
+    return _fit(Message(text=text, blocks=blocks))
 
 
 def finding_line(finding: Finding) -> str:
@@ -241,7 +246,7 @@ SHOW_FINDINGS_ACTION = "show_findings"
 CARD_LINE = 80  # a card line longer than this wraps on a 390-px phone
 
 
-def pair_card(result, applied=None, *, findings_link: str | None = None) -> Message:
+def pair_card(result, applied=None, *, findings_link: str | None = None, now=None) -> Message:
     """The summary card: the image and its open critical/high, the verdict with the next step, counts with zeros
     and decisions, then facts and caveats. ``applied``: the team's decisions on the report (or None)."""
     report, alt = result.report, result.alternative_report
@@ -257,7 +262,7 @@ def pair_card(result, applied=None, *, findings_link: str | None = None) -> Mess
         lines.append(
             f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
         )
-    facts = f"{_facts_short(report)}" + (f"  vs  {_facts_short(alt)}" if alt else "")
+    facts = _facts_short(report, now) + (f"  vs  {_facts_short(alt, now)}" if alt else "")
     facts += f" · DB of {day(report.db.updated_at)}" + (" · cached" if report.cached else "")
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
         list(mapping.notes[:3]) if mapping else []
@@ -274,19 +279,27 @@ def pair_card(result, applied=None, *, findings_link: str | None = None) -> Mess
 
 
 def card_verdict(result, open_counts: dict[str, int]) -> str:
-    """The verdict in plain words with the next step. Pure."""
-    report, alt, c = result.report, result.alternative_report, result.comparison
-    total = sum(open_counts.values())
-    fixable = sum(report.fixable.values())
-    if alt is not None and c is not None:
-        return c.verdict
-    if not sum(report.counts.values()):
-        return "No known vulnerabilities: nothing to do."
+    """The verdict in plain words with the next step, short enough for one phone line. Pure.
+    (The thread's comparison message gives the long form, naming the worst package left.)"""
+    report, alt = result.report, result.alternative_report
+    total, fixable = sum(report.counts.values()), sum(report.fixable.values())
     if not total:
-        return "Every finding has been decided on by the team: nothing open."
+        return "No known vulnerabilities: nothing to do."
+    if alt is not None:
+        fewer = {name: report.counts[name] - alt.counts[name] for name in ("critical", "high")}
+        removed = _and([f"{n} {name}" for name, n in fewer.items() if n > 0])
+        left = _and([f"{alt.counts[name]} {name}" for name in ("critical", "high") if alt.counts[name]])
+        head = f"Switching removes {removed}" if removed else "Switching removes no critical or high"
+        return f"{head}; {left} remain." if left else f"{head}; none remain."
+    if not sum(open_counts.values()):
+        return "The team has decided on every finding: nothing open."
     if fixable:
-        return f"No Chainguard image to compare; {fixable} of {sum(report.counts.values())} have a fix: rebuild on a refreshed base."
-    return f"No Chainguard image to compare, and none of the {total} open findings has a fix yet."
+        return f"No Chainguard image; {fixable} of {total} have a fix: rebuild on a fresh base."
+    return f"No Chainguard image, and no fix yet for any of the {total} findings."
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else " and ".join([", ".join(parts[:-1]), parts[-1]]) if parts else ""
 
 
 def card_text(result, open_counts: dict[str, int]) -> str:
@@ -369,6 +382,7 @@ def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
     return _fit(Message(text=f"Switching to {alt}: {c.verdict}", blocks=blocks))
 
 
-def _facts_short(report: ScanReport) -> str:
+def _facts_short(report: ScanReport, now=None) -> str:
     layers = len(report.layers)
-    return f"{human_size(report.image.size_bytes)}, {age(report.image.created)}, {layers} layer{'s' if layers != 1 else ''}"
+    built = age(report.image.created, now)
+    return f"{human_size(report.image.size_bytes)}, {built}, {layers} layer{'s' if layers != 1 else ''}"

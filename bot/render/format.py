@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from workers.report import SEVERITIES
@@ -59,9 +60,30 @@ def counts_line(counts: dict[str, int], *, include_unknown: bool = False) -> str
 
 
 def short_counts(counts: dict[str, int]) -> str:
-    """``2 C · 25 H`` for per-layer lines: only non-zero severities, or ``none``."""
-    parts = [f"{counts[name]} {SEVERITY_LETTER[name]}" for name in SEVERITIES if counts.get(name)]
-    return " · ".join(parts) or "none"
+    """``0 C · 25 H · 3 M · 0 L`` for per-layer lines: fixed order, zeros shown, so layers compare at a glance."""
+    names = SEVERITIES if counts.get("unknown") else SEVERITIES[:4]
+    return " · ".join(f"{counts.get(name, 0)} {SEVERITY_LETTER[name]}" for name in names)
+
+
+_HASHED = re.compile(r"^(COPY|ADD) (?:--\S+ )*(?:dir|file|multi):[0-9a-f]{16,} in (\S+)(.*)$")
+_RUN_NOISE = re.compile(r"^RUN (?:\|\d+ \S+=\S+ )*(?:set -[a-z]+(?:o pipefail)?;? ?(?:&& )?)?")
+
+
+def layer_label(created_by: str | None, limit: int = 48) -> str:
+    """What a layer is, in the words of its instruction: ``COPY … /srv/app``, ``RUN apt-get install mariadb…``,
+    ``base filesystem`` for the ``ADD file:… in /`` of a base image. Pure."""
+    if not created_by:
+        return "(no instruction recorded)"
+    text = " ".join(created_by.split())
+    hashed = _HASHED.match(text)
+    if hashed:
+        verb, target = hashed.group(1), hashed.group(2)
+        return "base filesystem (ADD)" if verb == "ADD" and target == "/" else f"{verb} … {target}"
+    if text.startswith("RUN "):
+        text = "RUN " + _RUN_NOISE.sub("", text).strip()
+        text = text.replace("apt-get update && ", "").replace("apt-get install -y ", "apt-get install ")
+        text = text.replace("--no-install-recommends ", "")
+    return truncate(text, limit)
 
 
 def short_digest(digest: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,7 +54,8 @@ def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_
     assert f"{a['critical']} critical · {a['high']} high · {a['medium']} medium · {a['low']} low" in card_lines[3]
     assert all(r.get("thread_ts") == ts for r in replies)
     layer_text = all_text(replies[0])
-    assert "Where the findings come from" in layer_text and "layer  1" in layer_text
+    assert "Where the findings come from" in layer_text and "` 1` " in layer_text
+    assert re.search(r"\d+ C · \d+ H · \d+ M · \d+ L", layer_text)  # counts with zeros, in a fixed order
     findings = all_text(replies[1])
     worst = report.vulnerabilities[0]
     assert worst.id in findings and worst.package in findings
