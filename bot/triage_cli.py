@@ -152,7 +152,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = _scanned_reference(result.report, settings)
     product = image_purl(source, result.report.image.digest)
     version = sum(d.version for d in decisions) or 1  # rises with every change to any decision
-    print(json.dumps(openvex(applied.suppressed, product, author="chainscan", now=now, version=version), indent=2))
+    document = openvex(applied.suppressed, product, author="chainscan", now=now, version=version)
+    if not document["statements"]:  # OpenVEX requires at least one statement
+        print(f"No false positives are recorded for {image.familiar}: there is nothing to export.", file=sys.stderr)
+        return 1
+    print(json.dumps(document, indent=2))
     return 0
 
 

@@ -224,6 +224,12 @@ def vex_thread(request: dict) -> dict:
         applied.suppressed, product, author="chainscan", now=now, version=sum(d.version for d in decisions) or 1
     )
     statements = len(document.get("statements") or [])
+    if not statements:
+        client.chat_postMessage(
+            channel=request["channel"],
+            text=f"No false positives are recorded for {ref.familiar}, so there is no OpenVEX document to export.",
+        )
+        return {"statements": 0}
     client.files_upload_v2(
         channel=request["channel"],
         content=json.dumps(document, indent=2),

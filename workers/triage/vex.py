@@ -74,13 +74,15 @@ def openvex(suppressed: Suppressed, product: str, *, author: str, now: datetime,
                 "timestamp": decision.at,
                 "products": [{"@id": product, "subcomponents": [{"@id": purl} for purl in purls]}],
                 "status": "not_affected",
-                "justification": decision.justification.value if decision.justification else None,
-                "impact_statement": decision.reason or _note(decision),
-                "status_notes": _note(decision),
+                # OpenVEX: a not_affected statement has a justification or an impact statement, not both
+                **(
+                    {"justification": decision.justification.value}
+                    if decision.justification
+                    else {"impact_statement": decision.reason or _note(decision)}
+                ),
+                "status_notes": " ".join(part for part in (decision.reason, _note(decision)) if part),
             }
         )
-        if not statements[-1]["justification"]:
-            del statements[-1]["justification"]
     body = json.dumps([product, version, statements], sort_keys=True)
     return {
         "@context": OPENVEX_CONTEXT,
