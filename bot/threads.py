@@ -64,6 +64,15 @@ class ThreadState:
     def __post_init__(self) -> None:
         self.state, self.kind = Phase(self.state), ThreadKind(self.kind)
 
+    @classmethod
+    def from_request(cls, request: dict, **values) -> ThreadState:
+        """A new thread from a queued request, tolerating one queued by the previous release."""
+        data = {**request, **values}
+        if "alternative_wanted" in data:  # renamed in this release
+            data.setdefault("with_alternative", data.pop("alternative_wanted"))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
     @property
     def key(self) -> str:
         return f"{PREFIX}{self.channel}:{self.ts}"

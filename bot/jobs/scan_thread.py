@@ -48,7 +48,7 @@ def open_thread(request: dict) -> dict:
     """Post "queued" in the channel, then enqueue the scans and the publisher."""
     job = get_current_job()
     settings = bot_config.current()
-    thread = ThreadState(ts="", **request)
+    thread = ThreadState.from_request(request, ts="")
     client = client_for(settings, job.connection, thread.team)
     ref = parse_reference(thread.image)
     # Decided once per request and carried in the thread, so the card describes what was scanned.

@@ -301,3 +301,27 @@ def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis
     parents = [c for c in slack.calls("chat.postMessage") if c.ok and not c.params.get("thread_ts")]
     assert len(parents) == 2
     assert ReportStore(redis_client).trivy_runs() == runs + 2  # the image and its alternative, both scanned again
+
+
+def test_a_job_queued_under_the_old_module_path_still_runs_after_the_deploy(web, slack, redis_client, test_images):
+    """RQ stores job functions by dotted path: one queued as ``bot.tasks.open_thread`` before the layout
+    changed still completes, and its thread is answered."""
+    from rq import Retry
+
+    request = {
+        "channel": CHANNEL,
+        "user": "U0TEST",
+        "team": "T0TEST",
+        "response_url": slack.response_url(),
+        "image": "docker.io/library/mariadb:latest",
+        "severity": "unknown",
+        "only_fixed": False,
+        "force": False,
+        "alternative_wanted": True,  # the old field name: tolerated
+    }
+    queue = Queue(Settings.from_env().queue_name, connection=redis_client)
+    job = queue.enqueue("bot.tasks.open_thread", request, retry=Retry(max=1), on_failure=None)
+    run_workers(redis_client)
+    assert job.get_status(refresh=True) == "finished", job.latest_result()
+    ts, (parent, *replies) = parent_and_replies(slack)
+    assert "critical" in all_text(parent) and replies
