@@ -76,15 +76,25 @@ def verdict(c: Comparison, alternative: ScanReport) -> str:
     more = _severity_phrase({k: -v for k, v in fewer.items() if v < 0}, SEVERITIES[:2])
     if more:
         head += f" but adds {more}"
-    remaining = alternative.counts
-    serious = _severity_phrase(remaining, SEVERITIES[:2])
-    worst = min(alternative.vulnerabilities, key=severity_order, default=None)
-    if serious and worst:
+    # "remain" is what is still there, "new" what the alternative adds: the same sets as the lists beside it
+    kept_serious = _severity_phrase(c.kept_counts, SEVERITIES[:2])
+    worst = min(c.kept, key=severity_order, default=None)
+    tail = []
+    if kept_serious and worst:
         fix = f" → fixed in {worst.fixed}" if worst.fixed else ", no fix yet"
-        return f"{head}; {serious} remain ({worst.package} {worst.installed}{fix})."
-    if sum(remaining.values()):
-        return f"{head}; {sum(remaining.values())} lower-severity findings remain."
-    return f"{head}; nothing known remains."
+        tail.append(f"{kept_serious} remain ({worst.package} {worst.installed}{fix})")
+    elif sum(c.kept_counts.values()):
+        tail.append(_lower(sum(c.kept_counts.values()), "remain", "remains"))
+    added_serious = _severity_phrase(c.added_counts, SEVERITIES[:2])
+    if added_serious:
+        tail.append(f"{added_serious} are new in the alternative")
+    elif sum(c.added_counts.values()):
+        tail.append(_lower(sum(c.added_counts.values()), "are new in the alternative", "is new in the alternative"))
+    return f"{head}; {'; '.join(tail)}." if tail else f"{head}; nothing known remains."
+
+
+def _lower(count: int, plural: str, singular: str) -> str:
+    return f"1 lower-severity finding {singular}" if count == 1 else f"{count} lower-severity findings {plural}"
 
 
 def original_total(c: Comparison) -> int:

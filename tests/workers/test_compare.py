@@ -34,7 +34,11 @@ def test_removed_kept_added_by_vulnerability_and_package():
     assert [(x.id, x.package) for x in c.kept] == [("CVE-3", "pgjdbc")]
     assert [(x.id, x.package) for x in c.added] == [("CVE-9", "glibc")]
     assert c.removed_counts["critical"] == 1 and c.removed_counts["high"] == 2
-    assert c.verdict == "Switching removes 1 critical and 2 high; 1 high remain (pgjdbc 1 → fixed in 42.2.28)."
+    # "remain" is the kept list and "new" the added one, as the lists beside the sentence say (issue 13.6)
+    assert c.verdict == (
+        "Switching removes 1 critical and 2 high; 1 high remain (pgjdbc 1 → fixed in 42.2.28); "
+        "1 lower-severity finding is new in the alternative."
+    )
     data = c.to_dict()
     assert data["original"]["counts"]["critical"] == 1 and data["removed"][0] == {
         "id": "CVE-1",
@@ -51,7 +55,9 @@ def test_the_verdict_counts_net_as_the_card_shows_them():
     alternative = rep("cg", [f("CVE-1", "glibc", "high"), f("CVE-4", "y", "critical")])
     c = compare(original, alternative)
     assert [x.package for x in c.removed] == ["libc6", "zlib", "x"] and [x.package for x in c.added] == ["y", "glibc"]
-    assert c.verdict == "Switching removes 1 high but adds 1 critical; 1 critical and 1 high remain (y 1 → fixed in 2)."
+    assert (
+        c.verdict == "Switching removes 1 high but adds 1 critical; 1 critical and 1 high are new in the alternative."
+    )
 
 
 def test_clean_alternative_and_clean_original():
