@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import shutil
 import sys
 import time
 
@@ -29,9 +31,13 @@ from workers.scan.queue import Outcome, enqueue_pair, outcome_of, scan_queue, wa
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):  # `python -m bot` alone: the overview, not argparse's complaint
+        parser.print_help()
+        return 0
     try:
         settings = bot_config.current()  # read once, here; a bad value ends in its sentence and status 2
-        setup_logging("WARNING" if args.command in ("scan", "alternative") else settings.engine.log_level)
+        quiet = args.command in ("scan", "alternative") and not getattr(args, "verbose", False)
+        setup_logging("CRITICAL" if quiet and settings.engine.log_level != "DEBUG" else settings.engine.log_level)
         return args.handler(args)
     except ConfigError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
@@ -44,54 +50,134 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+OVERVIEW = """examples:
+  python -m bot scan mariadb                      scan an image and its Chainguard alternative
+  python -m bot scan mariadb:11.4 --format json   the same as JSON, for scripts
+  python -m bot alternative postgres:16           which Chainguard image stands in, without scanning
+  python -m bot triage list mariadb               the team's decisions on an image
+  python -m bot serve | worker | scheduler        the three processes of an installation (Procfile)
+
+environment: REDIS_URL (unset: an embedded Valkey), DOCKERHUB_MIRROR, CHAINGUARD_REGISTRY,
+TRIVY_CACHE_DIR, TRIVY_DB_REPOSITORY, LOG_LEVEL; the README's Configuration lists them all."""
+
+
+def _command(sub, name: str, help: str, examples: str, env: str = ""):
+    """A subcommand whose --help shows defaults, two examples and the environment that matters."""
+    epilog = "examples:\n" + examples + (f"\n\nenvironment: {env}" if env else "")
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=_Formatter,
+    )
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default where there is one worth saying (not None, not a bare flag's False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="chainscan: container image scans, from Slack or here."
+        prog="python -m bot",
+        description="chainscan: container image scans, from Slack or here.",
+        epilog=OVERVIEW,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    scan = sub.add_parser("scan", help="scan an image through the queue and print the report")
+    scan = _command(
+        sub,
+        "scan",
+        "scan an image through the queue and print the report",
+        "  python -m bot scan mariadb\n  python -m bot scan ghcr.io/org/app:1.2 --no-alternative --format json",
+        "REDIS_URL, DOCKERHUB_MIRROR, REGISTRY_CREDENTIALS, CHAINGUARD_REGISTRY, TRIVY_CACHE_DIR, SCAN_TIMEOUT",
+    )
     scan.add_argument("image", help="image reference, e.g. mariadb or ghcr.io/org/app:1.2")
-    scan.add_argument("--format", choices=("text", "json"), default="text")
+    scan.add_argument("--format", choices=("text", "json"), default="text", help="the report as text or JSON")
     scan.add_argument("--force", action="store_true", help="ignore the cached result and run Trivy again")
-    scan.add_argument("--top", type=int, default=15, help="how many findings to list in text output")
-    scan.add_argument("--timeout", type=float, default=None, help="seconds to wait for the result")
+    scan.add_argument(
+        "--top", type=int, default=None, help="findings listed in text output (default: TOP_FINDINGS, 20)"
+    )
+    scan.add_argument("--timeout", type=float, default=None, help="seconds to wait (default: from SCAN_TIMEOUT)")
     scan.add_argument("--no-alternative", action="store_true", help="skip the Chainguard alternative")
+    scan.add_argument("--verbose", action="store_true", help="show the worker's logs on stderr (or LOG_LEVEL=DEBUG)")
     scan.add_argument(
         "--team", help="Slack workspace whose triage decisions apply (default: the only one, else 'local')"
     )
     scan.set_defaults(handler=cmd_scan)
 
-    alternative = sub.add_parser("alternative", help="show the Chainguard alternative of an image, without scanning")
-    alternative.add_argument("image")
-    alternative.add_argument("--format", choices=("text", "json"), default="text")
+    alternative = _command(
+        sub,
+        "alternative",
+        "show the Chainguard alternative of an image, without scanning",
+        "  python -m bot alternative mariadb:11.4\n  python -m bot alternative node:20 --dev --format json",
+        "CHAINGUARD_REGISTRY, CHAINGUARD_ORG_REGISTRY",
+    )
+    alternative.add_argument("image", help="image reference")
+    alternative.add_argument("--format", choices=("text", "json"), default="text", help="text or JSON")
     alternative.add_argument("--dev", action="store_true", help="the -dev variant (shell and package manager)")
     alternative.set_defaults(handler=cmd_alternative)
 
-    worker = sub.add_parser("worker", help="run an RQ worker pool for scan jobs")
-    worker.add_argument(
-        "--size", type=int, default=None, help="number of worker processes (WORKER_POOL_SIZE, default 2)"
+    worker = _command(
+        sub,
+        "worker",
+        "run an RQ worker pool for scan jobs",
+        "  REDIS_URL=redis://127.0.0.1:6379/0 python -m bot worker\n  python -m bot worker --size 4",
+        "REDIS_URL (required), WORKER_POOL_SIZE, DOCKER_HOST, TRIVY_CACHE_DIR",
     )
+    worker.add_argument("--size", type=int, default=None, help="worker processes (default: WORKER_POOL_SIZE, 2)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.set_defaults(handler=cmd_worker)
 
-    serve = sub.add_parser("serve", help="run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
-    serve.add_argument("--web-workers", type=int, default=None, help="gunicorn worker processes (WEB_CONCURRENCY)")
+    serve = _command(
+        sub,
+        "serve",
+        "run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)",
+        "  SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… python -m bot serve\n"
+        "  SLACK_BOT_TOKEN=xoxb-… SLACK_APP_TOKEN=xapp-… python -m bot serve   (Socket Mode)",
+        "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, HOST, PORT, REDIS_URL",
+    )
+    serve.add_argument("--web-workers", type=int, default=None, help="gunicorn processes (default: WEB_CONCURRENCY)")
     serve.set_defaults(handler=cmd_serve)
 
-    scheduler = sub.add_parser("scheduler", help="run periodic jobs: closing threads stuck at scanning…")
+    scheduler = _command(
+        sub,
+        "scheduler",
+        "run periodic jobs: stale threads, catalog refresh, triage expiry",
+        "  REDIS_URL=redis://127.0.0.1:6379/0 python -m bot scheduler\n  python -m bot scheduler --once",
+        "REDIS_URL (required)",
+    )
     scheduler.add_argument("--once", action="store_true", help="run one round and exit")
     scheduler.set_defaults(handler=cmd_scheduler)
 
-    catalog = sub.add_parser("catalog", help="the Chainguard catalog: list it, or refresh it from the registry")
-    catalog.add_argument("action", choices=("list", "refresh"))
+    catalog = _command(
+        sub,
+        "catalog",
+        "the Chainguard catalog: list it, or refresh it from the registry",
+        "  python -m bot catalog list\n  CHAINGUARD_REGISTRY=127.0.0.1:5000/chainguard python -m bot catalog refresh",
+        "CHAINGUARD_REGISTRY, REDIS_URL",
+    )
+    catalog.add_argument("action", choices=("list", "refresh"), help="list the catalog, or refresh it")
     catalog.set_defaults(handler=cmd_catalog)
 
     from bot import triage_cli
 
     triage_cli.add_parser(sub)
 
-    status = sub.add_parser("status", help="queue depth, workers alive, DB age, recent failures")
+    status = _command(
+        sub,
+        "status",
+        "queue depth, workers alive, DB age, recent failures",
+        "  REDIS_URL=redis://127.0.0.1:6379/0 python -m bot status\n  python -m bot status | grep Workers",
+        "REDIS_URL (required)",
+    )
     status.set_defaults(handler=cmd_status)
     return parser
 
@@ -104,12 +190,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             redis, embedded, settings, ref, alternative=not args.no_alternative, force=args.force, timeout=args.timeout
         )
         if error:
-            return _fail(error.message)
+            return _fail(for_terminal(error.message))
         applied = apply_decisions(redis, None if embedded else getattr(args, "team", None), result.report)
     if args.format == "json":
         print(json.dumps(scan_json(result, applied), indent=2))
     else:
-        print(pair_text(result, top=args.top))
+        top = args.top if args.top is not None else bot_config.current().top_findings
+        print(pair_text(result, top=top, width=shutil.get_terminal_size((110, 24)).columns))
     return 0
 
 
@@ -161,7 +248,7 @@ def _run_until_done(queue: Queue, jobs: list, timeout: float) -> list[Outcome]:
     deadline = time.monotonic() + timeout
     worker = SimpleWorker([queue], connection=queue.connection)
     while time.monotonic() < deadline:
-        worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+        worker.work(burst=True, with_scheduler=True, logging_level=logging.getLevelName(logging.getLogger().level))
         outcomes = [outcome_of(job) for job in jobs]
         if all(outcomes):
             return outcomes
@@ -190,16 +277,40 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return _fail("Set REDIS_URL so the workers and the bot share a Redis, e.g. REDIS_URL=redis://127.0.0.1:6379/0.")
     size = args.size or settings.worker_pool_size
     preload()
-    with redis_connection(settings) as (redis, _):
-        queues = [settings.queue_name]
-        # SimpleWorker runs each job in the worker process instead of a fork: the jobs only orchestrate
-        # (Trivy and builds run as subprocesses or in dockerd), so isolation buys little and a fork
-        # per job costs ~10 ms. A worker that dies is restarted by the pool; its job is retried.
+    from workers.worker import ChainscanWorker, patient_redis
+
+    redis = patient_redis(settings.redis_url)  # commands wait through a Redis outage instead of failing
+    queues = [settings.queue_name]
+    # SimpleWorker runs each job in the worker process instead of a fork: the jobs only orchestrate
+    # (Trivy and builds run as subprocesses or in dockerd), so isolation buys little and a fork
+    # per job costs ~10 ms. A worker that dies is restarted by the pool; its job is retried.
+    try:
         if size == 1:
-            SimpleWorker(queues, connection=redis).work(burst=args.burst, with_scheduler=True)
+            _work_until_stopped(queues, redis, burst=args.burst)
         else:
-            WorkerPool(queues, connection=redis, num_workers=size, worker_class=SimpleWorker).start(burst=args.burst)
+            WorkerPool(queues, connection=redis, num_workers=size, worker_class=ChainscanWorker).start(burst=args.burst)
+    finally:
+        redis.close()
     return 0
+
+
+def _work_until_stopped(queues: list[str], redis, *, burst: bool) -> None:
+    """One worker; one that quits on an error (Redis away longer than its retries) is replaced, with backoff."""
+    from workers.worker import ChainscanWorker
+
+    delay = 1.0
+    while True:
+        worker = None
+        try:
+            worker = ChainscanWorker(queues, connection=redis)
+            worker.work(burst=burst, with_scheduler=True)
+        except RedisConnectionError:
+            pass
+        if burst or (worker is not None and worker._stop_requested):
+            return
+        print(f"worker stopped on an error; starting another in {delay:.0f} s", file=sys.stderr)
+        time.sleep(delay)
+        delay = min(delay * 2, 30.0)
 
 
 def preload() -> None:
@@ -210,6 +321,11 @@ def preload() -> None:
     from workers.chainguard.catalog import load_catalog
 
     load_catalog()
+
+
+def for_terminal(sentence: str) -> str:
+    """A sentence written for Slack, in the terminal's syntax (``python -m bot scan`` for ``/scan``)."""
+    return sentence.replace("`/scan ", "`python -m bot scan ")
 
 
 def _fail(message: str) -> int:

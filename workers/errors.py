@@ -14,6 +14,7 @@ class ErrorKind(str, Enum):
     NOT_FOUND = "not_found"
     ACCESS_DENIED = "access_denied"
     UNREACHABLE = "unreachable"
+    NAME_UNRESOLVED = "name_unresolved"  # DNS: another try will not help until the network changes
     RATE_LIMITED = "rate_limited"
     TIMEOUT = "timeout"
     REGISTRY_ERROR = "registry_error"
@@ -53,10 +54,14 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "Configure credentials for it (REGISTRY_CREDENTIALS).",
     (ErrorKind.UNREACHABLE, "registry"): "Could not reach the registry for {what}. "
     "Check that the registry is up and reachable from the workers, then try again.",
-    (
-        ErrorKind.UNREACHABLE,
-        "trivy",
-    ): "Trivy could not reach the registry for {what}. Check that it is up, then try again.",
+    (ErrorKind.UNREACHABLE, "trivy"): "Trivy could not reach the registry for {what}. "
+    "Check that it is up, then try again.",
+    (ErrorKind.NAME_UNRESOLVED, "registry"): "Could not look up {host}, the registry of {what}: the name does not "
+    "resolve from the workers (no DNS or no internet). Check the registry name, or point at one they can reach.",
+    (ErrorKind.NAME_UNRESOLVED, "dockerhub"): "Could not look up {host} (Docker Hub) for {what}: the name does not "
+    "resolve from the workers (no DNS or no internet). Set DOCKERHUB_MIRROR to a registry mirror they can reach.",
+    (ErrorKind.NAME_UNRESOLVED, "trivy"): "Trivy could not look up the registry of {what}: the name does not resolve "
+    "from the workers (no DNS or no internet). Set DOCKERHUB_MIRROR or TRIVY_DB_REPOSITORY to mirrors they can reach.",
     (ErrorKind.RATE_LIMITED, "registry"): "The registry is rate-limiting pulls of {what}. "
     "Try again in a few minutes, or set DOCKERHUB_MIRROR to a pull-through cache.",
     (ErrorKind.RATE_LIMITED, "trivy"): "The registry is rate-limiting pulls of {what}. Try again in a few minutes.",
@@ -132,9 +137,13 @@ class ScanError(Exception):
         return cls(data.get("kind", ErrorKind.INTERNAL), data.get("message", "The scan failed."))
 
 
-def registry_error(kind: ErrorKind | str, reference: str, detail: str = "") -> ScanError:
-    """The sentence for a registry failure about ``reference``."""
+def registry_error(kind: ErrorKind | str, reference: str, detail: str = "", host: str | None = None) -> ScanError:
+    """The sentence for a registry failure about ``reference`` (``host``: the registry that failed)."""
     kind = _kind(kind)
+    if kind is ErrorKind.NAME_UNRESOLVED:
+        docker_hub = bool(host) and ("docker.io" in host or "docker.com" in host)
+        variant = "dockerhub" if docker_hub else "registry"
+        return ScanError.of(kind, variant, what=reference, host=host or "the registry")
     if (kind, "registry") not in SENTENCES:
         kind = ErrorKind.REGISTRY_ERROR
     return ScanError.of(kind, "registry", what=reference, detail=detail or "the registry gave an error")

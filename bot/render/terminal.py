@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from workers.report import SEVERITIES, ScanReport
 
-from .format import age, day, human_size, short_counts, truncate
+from .format import age, day, human_size, layer_label, short_counts, truncate
+from .groups import group_findings, packages_count
 
 
-def report_text(report: ScanReport, *, top: int = 15, width: int = 110) -> str:
+def report_text(report: ScanReport, *, top: int = 20, width: int = 110) -> str:
+    """Like ``docker scout quickview`` + ``cves``: a summary line, counts, layers, then the worst findings
+    grouped by vulnerability and source package, in aligned columns that fit ``width``."""
     image = report.image
+    groups = group_findings(report.vulnerabilities)
+    fixable = sum(report.fixable.values())
+    summary = (
+        f"{report.total} vulnerabilities in {packages_count(report.vulnerabilities)} packages, {fixable} fixable"
+        if report.total
+        else "No known vulnerabilities"
+    )
     lines = [
         image.reference,
+        f"  {summary}",
         f"  digest    {image.digest or 'unknown'}",
         f"  os        {image.os or 'not recognised (no OS packages scanned)'}"
         + (f"    platform {image.platform}" if image.platform else ""),
@@ -23,26 +34,46 @@ def report_text(report: ScanReport, *, top: int = 15, width: int = 110) -> str:
         "  " + f"{'fixable':>10}" + "".join(f"{report.fixable[name]:>10}" for name in SEVERITIES),
     ]
     if report.layers:
+        label_width = max(10, min(48, width - 40))
         lines += ["", "Layers (where the findings come from)"]
         for layer in report.layers:
-            instruction = truncate(layer.created_by or layer.diff_id, 60)
-            lines.append(f"  {layer.index:>2}  {instruction:<60}  {short_counts(layer.counts)}")
-    if report.vulnerabilities:
-        shown = report.vulnerabilities[:top]
-        lines += ["", f"Worst findings ({len(shown)} of {report.total})"]
-        for f in shown:
-            fix = f"→ {f.fixed}" if f.fixed else f"(no fix: {f.status})"
-            cvss = f"CVSS {f.cvss_score:.1f}" if f.cvss_score is not None else "CVSS n/a"
-            head = f"  {f.id:<16} {f.severity.upper():<8} {f.package} {f.installed} {fix}  {cvss}"
-            lines.append(truncate(f"{head}  {f.title}", width))
+            label = truncate(layer_label(layer.created_by, label_width), label_width)
+            lines.append(
+                f"  {layer.index:>2}  {label:<{label_width}}  {human_size(layer.size_bytes):>8}  "
+                f"{short_counts(layer.counts)}"
+            )
+    if groups:
+        shown = groups[:top]
+        lines += ["", f"Worst findings ({len(shown)} of {len(groups)}, grouped by vulnerability and source package)"]
+        lines += _table(shown, width)
+        if len(groups) > len(shown):
+            lines += [
+                "",
+                f"{len(groups) - len(shown)} more: --top {len(groups)} lists them all, --format json has every finding.",
+            ]
     elif image.os:
         lines += ["", "No known vulnerabilities."]
     return "\n".join(lines)
 
 
-def pair_text(result, *, top: int = 15) -> str:
+def _table(groups, width: int) -> list[str]:
+    """Aligned columns: id, severity, package, installed → fixed, CVSS; the advisory link on its own line."""
+    id_w = max(len(g.id) for g in groups)
+    pkg_w = min(36, max(len(g.package_label) for g in groups))
+    rows = []
+    for g in groups:
+        fix = f"{g.first.installed} → {g.fixed}" if g.fixed else f"{g.first.installed} (no fix yet)"
+        cvss = f"{g.cvss_score:4.1f}" if g.cvss_score is not None else "   -"
+        row = f"  {g.id:<{id_w}}  {g.severity:<8}  {truncate(g.package_label, pkg_w):<{pkg_w}}  {cvss}  {fix}"
+        rows.append(truncate(row, width))
+        if g.url:
+            rows.append(truncate(f"  {'':<{id_w}}  {g.url}", width))
+    return rows
+
+
+def pair_text(result, *, top: int = 20, width: int = 110) -> str:
     """The original's report, then the alternative and what switching changes."""
-    out = [report_text(result.report, top=top)]
+    out = [report_text(result.report, top=top, width=width)]
     mapping = result.mapping
     if result.alternative_report is None:
         if mapping is not None or result.reason:

@@ -91,27 +91,28 @@ def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: 
 
 def submitted_fields(view: Any) -> dict[str, str | None]:
     """assignee, reason, until, scope, justification from ``view.state.values``; odd shapes read as None."""
-    values = (view.get("state") or {}).get("values") if isinstance(view, dict) else None
-    values = values if isinstance(values, dict) else {}
-
-    def element(block: str) -> dict:
-        node = values.get(block)
-        node = node.get(block) if isinstance(node, dict) else None
-        return node if isinstance(node, dict) else {}
+    values = _dig(view, "state", "values")
 
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) and value.strip() else None
 
-    option = lambda block: text((element(block).get("selected_option") or {}).get("value"))  # noqa: E731
+    def picked(block: str, key: str) -> str | None:
+        return text(_dig(values, block, block, key))
+
     return {
-        ASSIGNEE: text(element(ASSIGNEE).get("selected_user")),
-        REASON: text(element(REASON).get("value")),
-        UNTIL: text(element(UNTIL).get("selected_date")),
-        SCOPE: option(SCOPE) if isinstance(element(SCOPE).get("selected_option"), dict) else None,
-        JUSTIFICATION: option(JUSTIFICATION)
-        if isinstance(element(JUSTIFICATION).get("selected_option"), dict)
-        else None,
+        ASSIGNEE: picked(ASSIGNEE, "selected_user"),
+        REASON: picked(REASON, "value"),
+        UNTIL: picked(UNTIL, "selected_date"),
+        SCOPE: text(_dig(values, SCOPE, SCOPE, "selected_option", "value")),
+        JUSTIFICATION: text(_dig(values, JUSTIFICATION, JUSTIFICATION, "selected_option", "value")),
     }
+
+
+def _dig(node: Any, *keys: str) -> Any:
+    """``node[k1][k2]…`` when every step is a dict, else None."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def metadata_key(view: Any) -> str | None:

@@ -9,6 +9,7 @@ to this digest, so what is scanned is exactly what was resolved.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import docker
@@ -51,9 +52,9 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
             str(source), auth_config=credential.as_docker_auth() if credential else None
         )
     except docker.errors.APIError as exc:
-        raise registry_error(
-            classify_engine_error(str(exc.explanation or exc), exc.status_code), ref.familiar
-        ) from None
+        message = str(exc.explanation or exc)
+        kind = classify_engine_error(message, exc.status_code)
+        raise registry_error(kind, ref.familiar, host=unresolved_host(message)) from None
     except requests.exceptions.Timeout:
         raise registry_error(ErrorKind.TIMEOUT, ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
@@ -100,11 +101,22 @@ def classify_engine_error(message: str, status: int | None) -> ErrorKind:
         return ErrorKind.ACCESS_DENIED
     if "manifest unknown" in low or "not found" in low or "name unknown" in low or status == 404:
         return ErrorKind.NOT_FOUND
+    if "no such host" in low or "server misbehaving" in low or "name or service not known" in low:
+        return ErrorKind.NAME_UNRESOLVED
     if "timeout" in low or "deadline exceeded" in low:
         return ErrorKind.TIMEOUT
     if "connection refused" in low or "no such host" in low or "dial tcp" in low or "network is unreachable" in low:
         return ErrorKind.UNREACHABLE
     return ErrorKind.REGISTRY_ERROR
+
+
+_LOOKUP = re.compile(r"lookup ([A-Za-z0-9.-]+)")
+
+
+def unresolved_host(message: str) -> str | None:
+    """``registry-1.docker.io`` from ``dial tcp: lookup registry-1.docker.io on …: no such host``. Pure."""
+    found = _LOOKUP.search(message)
+    return found.group(1) if found else None
 
 
 def platform_matches(wanted: str, offered: str) -> bool:

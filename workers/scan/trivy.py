@@ -120,7 +120,9 @@ def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
         return ScanError.of(ErrorKind.ACCESS_DENIED, "trivy", what=what)
     if "toomanyrequests" in low or "rate limit" in low:
         return ScanError.of(ErrorKind.RATE_LIMITED, "trivy", what=what)
-    if "connection refused" in low or "no such host" in low or "i/o timeout" in low or "network is unreachable" in low:
+    if "no such host" in low or "server misbehaving" in low:
+        return ScanError.of(ErrorKind.NAME_UNRESOLVED, "trivy", what=what)
+    if "connection refused" in low or "i/o timeout" in low or "network is unreachable" in low:
         return ScanError.of(ErrorKind.UNREACHABLE, "trivy", what=what)
     return ScanError.of(ErrorKind.TRIVY_FAILED, what=what, detail=_last_error_line(text))
 
