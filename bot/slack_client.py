@@ -86,3 +86,21 @@ def tell_user(response_url: str | None, text: str) -> bool:
     except Exception:  # the user note is best effort; the failure is logged by the caller
         log.warning("could not reach response_url", exc_info=True)
         return False
+
+
+def download_file(client: WebClient, file_id: str, limit: int = 200_000) -> tuple[str, str] | None:
+    """A file shared in Slack, as (name, text), read with the bot's token; None when Slack will not give it."""
+    import requests
+
+    try:
+        info = client.files_info(file=file_id)["file"]
+    except SlackApiError as exc:
+        log.warning("files.info failed: %s", error_code(exc))
+        return None
+    url = info.get("url_private_download") or info.get("url_private")
+    if not url:
+        return None
+    response = requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=20, allow_redirects=False)
+    if response.status_code != 200:
+        return None
+    return info.get("name") or "file", response.content[:limit].decode("utf-8", "replace")

@@ -15,6 +15,7 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.findings_messages import FindingsMessages
+from bot.jobs.triage_import import enqueue_prepare_import, unstash
 from bot.jobs.triage_thread import enqueue_show_decision
 from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, scan_denied, text_id
 from bot.render.findings import TRIAGE_ACTION, Verb
@@ -23,17 +24,22 @@ from bot.render.triage_views import (
     ASSIGN_CALLBACK,
     CALLBACKS,
     FALSE_POSITIVE_CALLBACK,
+    IMPORT_CALLBACK,
     JUSTIFICATION,
     REASON,
+    REPOSITORY,
     SCOPE,
     UNTIL,
+    import_waiting,
     metadata_key,
     submitted_fields,
+    submitted_repository,
     triage_modal,
 )
 from bot.slack_client import error_code
-from workers.reference import parse_reference
+from workers.reference import InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
+from workers.triage.imports import Proposal
 from workers.triage.model import StaleDecision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
 from workers.triage.validate import TriageInputError
@@ -46,6 +52,8 @@ DECIDING = {ACCEPT_CALLBACK, FALSE_POSITIVE_CALLBACK}  # decisions that hide a f
 
 
 def register(app: App, ctx: ListenerContext) -> None:
+    register_import(app, ctx)
+
     @app.action(TRIAGE_ACTION)
     def triage_menu(ack: Ack, body: dict, client, respond) -> None:
         ack()
@@ -101,6 +109,86 @@ def register(app: App, ctx: ListenerContext) -> None:
                 ack(response_action="errors", errors={_block_for(callback_id, field): sentence})
                 return
             ack()
+
+
+IMPORT_SHORTCUT = "import_triage"
+NO_FILE = "Use *Import triage decisions* on a message with an OpenVEX file or a .trivyignore.yaml attached."
+
+
+def register_import(app: App, ctx: ListenerContext) -> None:
+    @app.shortcut(IMPORT_SHORTCUT)
+    def import_shortcut(ack: Ack, shortcut: dict, client, respond) -> None:
+        ack()
+        channel, user, team = nested_id(shortcut, "channel"), nested_id(shortcut, "user"), nested_id(shortcut, "team")
+        say = _responder(respond, shortcut)
+        denial = scan_denied(ctx.settings, channel, user) or _decider_denied(ctx, client, user)
+        files = (shortcut.get("message") or {}).get("files") if isinstance(shortcut.get("message"), dict) else None
+        file_id = (
+            text_id(files[0].get("id")) if isinstance(files, list) and files and isinstance(files[0], dict) else None
+        )
+        trigger = text_id(shortcut.get("trigger_id"))
+        if denial or not file_id or not trigger:
+            say(denial or NO_FILE)
+            return
+        try:
+            view_id = client.views_open(trigger_id=trigger, view=import_waiting())["view"]["id"]
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", error_code(exc))
+            say("I could not open the import form; try again in a moment.")
+            return
+        request = {"team": team, "user": user, "channel": channel, "file": file_id, "view": view_id}
+        failure = enqueue_or_explain(lambda: enqueue_prepare_import(ctx.queue, request), "an import")
+        if failure:
+            say(failure)
+
+    @app.view(IMPORT_CALLBACK)
+    def import_confirmed(ack: Ack, body: dict, view: dict, client) -> None:
+        user, team = nested_id(body, "user"), nested_id(body, "team")
+        data = unstash(ctx.redis, metadata_key(view))
+        if data is None or not user or (team and data.get("team") and data["team"] != team):
+            ack(response_action="errors", errors={REPOSITORY: "This import expired (an hour); start it again."})
+            return
+        if denial := _decider_denied(ctx, client, user):
+            ack(response_action="errors", errors={REPOSITORY: denial})
+            return
+        try:
+            image = parse_reference(submitted_repository(view) or "")
+        except InvalidReference as exc:
+            ack(response_action="errors", errors={REPOSITORY: str(exc)})
+            return
+        stored, skipped = 0, []
+        for proposal in (Proposal.from_dict(p) for p in data["proposals"]):
+            change = Change(
+                proposal.state,
+                by=user,
+                reason=proposal.reason,
+                until=proposal.until,
+                justification=proposal.justification,
+                thread=None,
+            )
+            repository = parse_reference(proposal.repository) if proposal.repository else image
+            try:
+                result = decide(
+                    DecisionStore(ctx.redis),
+                    ctx.settings.engine,
+                    team=data.get("team") or team or "local",
+                    image=repository,
+                    vulnerability=proposal.vulnerability,
+                    package=proposal.package,
+                    change=change,
+                    now=_now(),
+                )
+                stored += result.changed
+            except TriageInputError as exc:
+                skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
+        ack()
+        summary = f"<@{user}> imported {stored} triage decision{'s' if stored != 1 else ''} from {data['name']}."
+        if skipped:
+            summary += f" {len(skipped)} skipped: " + "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+        try:
+            client.chat_postMessage(channel=data["channel"], text=summary)
+        except SlackApiError as exc:
+            log.warning("import summary not posted: %s", error_code(exc))
 
 
 def _choice(body: dict) -> tuple[str | None, str | None]:

@@ -14,6 +14,9 @@ ASSIGN_CALLBACK = "triage_assign"
 ACCEPT_CALLBACK = "triage_accept"
 FALSE_POSITIVE_CALLBACK = "triage_fp"
 CALLBACKS = (ASSIGN_CALLBACK, ACCEPT_CALLBACK, FALSE_POSITIVE_CALLBACK)
+IMPORT_CALLBACK = "triage_import"
+REPOSITORY = "repository"
+IMPORT_LISTED = 20
 
 # block ids, which are also the field names the checks report problems on
 ASSIGNEE, REASON, UNTIL, SCOPE, JUSTIFICATION = "assignee", "reason", "until", "scope", "justification"
@@ -87,6 +90,70 @@ def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: 
         "private_metadata": json.dumps({"key": key}),
         "blocks": blocks,
     }
+
+
+def import_waiting() -> dict:
+    """Shown at once (the trigger lasts 3 seconds) while a worker reads the file."""
+    return _import_view([{"type": "section", "text": {"type": "mrkdwn", "text": "Reading the file…"}}], submit=False)
+
+
+def import_problem(sentence: str) -> dict:
+    return _import_view(
+        [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(sentence, 2900)}}], submit=False
+    )
+
+
+def import_confirmation(key: str, name: str, proposals: list) -> dict:
+    """What importing would decide, for the person to confirm; names the repository when the file does not."""
+    lines = [
+        f"• `{p.vulnerability}` in `{p.package}`: "
+        + ("false positive" if p.state.value == "false_positive" else f"accepted until {p.until or '(no date)'}")
+        for p in proposals[:IMPORT_LISTED]
+    ]
+    if len(proposals) > IMPORT_LISTED:
+        lines.append(f"…and {len(proposals) - IMPORT_LISTED} more")
+    named = sorted({p.repository for p in proposals if p.repository})
+    blocks = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": truncate(f"*{len(proposals)} decisions in {name}*\n" + "\n".join(lines), 2900),
+            },
+        }
+    ]
+    element = {"type": "plain_text_input", "action_id": REPOSITORY, "max_length": 255}
+    if len(named) == 1:
+        element["initial_value"] = named[0]
+    blocks.append(
+        _input(
+            REPOSITORY,
+            "Image repository",
+            element,
+            hint="The decisions apply to this repository, e.g. mariadb or ghcr.io/org/app.",
+        )
+    )
+    view = _import_view(blocks, submit=True)
+    view["private_metadata"] = json.dumps({"key": key})
+    return view
+
+
+def _import_view(blocks: list[dict], *, submit: bool) -> dict:
+    view = {
+        "type": "modal",
+        "callback_id": IMPORT_CALLBACK,
+        "title": {"type": "plain_text", "text": "Import decisions"},
+        "close": {"type": "plain_text", "text": "Cancel" if submit else "Close"},
+        "blocks": blocks,
+    }
+    if submit:
+        view["submit"] = {"type": "plain_text", "text": "Import"}
+    return view
+
+
+def submitted_repository(view: Any) -> str | None:
+    value = _dig(view, "state", "values", REPOSITORY, REPOSITORY, "value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def submitted_fields(view: Any) -> dict[str, str | None]:

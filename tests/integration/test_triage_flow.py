@@ -228,3 +228,57 @@ def test_scan_triage_lists_only_critical_and_high_with_menus(web, slack, redis_c
     message = _findings_message(slack, ts)
     rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("row:")]
     assert rows and all("accessory" in b for b in rows)
+
+
+def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, redis_client, test_images):
+    from datetime import date, timedelta
+
+    from bot.render.triage_views import IMPORT_CALLBACK, REPOSITORY
+    from tests.helpers.slack_requests import message_shortcut_body
+
+    until = (date.today() + timedelta(days=20)).isoformat()
+    ignore = f"vulnerabilities:\n  - id: CVE-2024-9999\n    purls: [pkg:deb/debian/zlib1g]\n    expired_at: {until}\n"
+    ignore += "    statement: not reachable\n"
+    snippet = slack.add_snippet(ignore, name=".trivyignore.yaml")
+    message = {
+        "type": "message",
+        "user": "U0OTHER",
+        "ts": "1700000000.000200",
+        "text": "our ignores",
+        "files": [snippet],
+    }
+    body = message_shortcut_body(
+        "import_triage", message=message, channel_id=CHANNEL, response_url=slack.response_url("import")
+    )
+    assert post_signed(web, body, SECRET).status_code == 200
+    opened = slack.last("views.open")
+    assert "Reading the file" in json.dumps(opened.params["view"])
+    run_workers(redis_client)  # reads the file, shows what it would decide
+    shown = slack.last("views.update").params["view"]
+    shown = json.loads(shown) if isinstance(shown, str) else shown
+    assert "CVE-2024-9999" in json.dumps(shown) and shown["callback_id"] == IMPORT_CALLBACK
+    assert DecisionStore(redis_client).all() == []  # nothing stored before it is confirmed
+
+    values = {REPOSITORY: {REPOSITORY: {"type": "plain_text_input", "value": "mariadb"}}}
+    confirm = view_submission_body(IMPORT_CALLBACK, values, private_metadata=shown["private_metadata"])
+    assert post_signed(web, confirm, SECRET).status_code == 200
+    (decision,) = DecisionStore(redis_client).all()
+    assert (decision.repository, decision.vulnerability, decision.package) == (
+        "docker.io/library/mariadb",
+        "CVE-2024-9999",
+        "zlib1g",
+    )
+    assert decision.state.value == "accepted" and decision.until == until and decision.reason == "not reachable"
+    assert any("imported 1 triage decision" in c.params.get("text", "") for c in slack.calls("chat.postMessage"))
+
+
+def test_importing_a_file_that_is_neither_format_says_so(web, slack, redis_client, test_images):
+    from tests.helpers.slack_requests import message_shortcut_body
+
+    snippet = slack.add_snippet("hello world", name="notes.txt")
+    message = {"type": "message", "user": "U0OTHER", "ts": "1700000000.000300", "text": "x", "files": [snippet]}
+    body = message_shortcut_body("import_triage", message=message, channel_id=CHANNEL)
+    assert post_signed(web, body, SECRET).status_code == 200
+    run_workers(redis_client)
+    shown = json.dumps(slack.last("views.update").params["view"])
+    assert "neither an OpenVEX document" in shown
