@@ -28,3 +28,19 @@ def prepare(redis_url: str) -> dict[str, str]:
     }
     os.environ.update(env)
     return {**env, "REGISTRY": registry}
+
+
+def main() -> None:
+    """``eval "$(python3 -m bench.world)"``: build the offline world and print the shell exports that use it."""
+    import shlex
+
+    env = prepare("")
+    env.pop("REDIS_URL")
+    env.pop("REGISTRY")
+    env.pop("JOB_RETRIES")
+    for name, value in env.items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -125,7 +125,7 @@ def normalize(
     """Turn the output of ``trivy image --format json`` into a :class:`ScanReport`."""
     meta = trivy.get("Metadata") or {}
     findings = [
-        _finding(vuln, result.get("Target"))
+        _finding(vuln, result.get("Target"), _sources(result))
         for result in trivy.get("Results") or []
         for vuln in result.get("Vulnerabilities") or []
     ]
@@ -182,7 +182,12 @@ def at_or_above(severity: str) -> set[str]:
     return {name for name in SEVERITIES if _SEVERITY_RANK[name] <= rank}
 
 
-def _finding(vuln: dict[str, Any], target: str | None) -> Finding:
+def _sources(result: dict[str, Any]) -> dict[str, str]:
+    """Package id → source package name, from the result's ``Packages`` (vulnerabilities do not carry it)."""
+    return {p["ID"]: p["SrcName"] for p in result.get("Packages") or [] if p.get("ID") and p.get("SrcName")}
+
+
+def _finding(vuln: dict[str, Any], target: str | None, sources: dict[str, str] | None = None) -> Finding:
     score, vector = _cvss(vuln)
     severity = str(vuln.get("Severity") or "UNKNOWN").lower()
     return Finding(
@@ -202,7 +207,7 @@ def _finding(vuln: dict[str, Any], target: str | None) -> Finding:
         package_id=vuln.get("PkgID"),
         target=target,
         purl=(vuln.get("PkgIdentifier") or {}).get("PURL"),
-        source=vuln.get("SrcName") or None,
+        source=vuln.get("SrcName") or (sources or {}).get(vuln.get("PkgID") or "") or None,
     )
 
 

@@ -66,6 +66,7 @@ def short_counts(counts: dict[str, int]) -> str:
 
 
 _HASHED = re.compile(r"^(COPY|ADD) (?:--\S+ )*(?:dir|file|multi):[0-9a-f]{16,} in (\S+)(.*)$")
+_SHELL = re.compile(r"^RUN (?:\|\d+ (?:\S+=\S+ )*)?/bin/sh -c ")
 _RUN_NOISE = re.compile(r"^RUN (?:\|\d+ \S+=\S+ )*(?:set -[a-z]+(?:o pipefail)?;? ?(?:&& )?)?")
 
 
@@ -79,8 +80,9 @@ def layer_label(created_by: str | None, limit: int = 48) -> str:
     if hashed:
         verb, target = hashed.group(1), hashed.group(2)
         return "base filesystem (ADD)" if verb == "ADD" and target == "/" else f"{verb} … {target}"
+    text = text.removesuffix(" # buildkit").strip()
     if text.startswith("RUN "):
-        text = "RUN " + _RUN_NOISE.sub("", text).strip()
+        text = "RUN " + _RUN_NOISE.sub("", _SHELL.sub("RUN ", text, count=1)).strip()
         text = text.replace("apt-get update && ", "").replace("apt-get install -y ", "apt-get install ")
         text = text.replace("--no-install-recommends ", "")
     return truncate(text, limit)
