@@ -224,10 +224,13 @@ def apply_decisions(redis, team: str | None, report):
     from datetime import UTC, datetime
 
     from workers.triage.apply import apply, repository_of
+    from workers.triage.decide import note_scan
     from workers.triage.store import DecisionStore
     from workers.triage.teams import default_team
 
     repository = repository_of(report.image.reference)
+    if redis and repository:
+        note_scan(DecisionStore(redis), team or default_team(redis), report, datetime.now(UTC))
     decisions = DecisionStore(redis).get(team or default_team(redis), repository) if redis and repository else []
     return apply(report, decisions, datetime.now(UTC))
 

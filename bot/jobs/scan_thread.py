@@ -39,6 +39,8 @@ from workers.errors import ErrorKind, ScanError
 from workers.pair import combine
 from workers.reference import parse_reference
 from workers.scan.queue import UNEXPECTED, Outcome, enqueue_pair, outcome_of, scan_queue
+from workers.triage.decide import note_scan
+from workers.triage.store import DecisionStore
 from workers.triage.teams import remember_team
 
 log = logging.getLogger(__name__)
@@ -165,7 +167,9 @@ def _publish_report(
     report = result.report
     redis = store.redis
     remember_team(redis, thread.team)
-    applied = applied_for(redis, team_of(thread, redis), report, datetime.now(UTC))
+    now = datetime.now(UTC)
+    note_scan(DecisionStore(redis), team_of(thread, redis), report, now)
+    applied = applied_for(redis, team_of(thread, redis), report, now)
     layers = render.layers_message(report)
     post_once(client, store, thread, "layers", layers)
     findings_ts, overflow = post_findings(client, store, thread, report, applied, settings.top_findings, redis)

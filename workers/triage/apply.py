@@ -89,12 +89,27 @@ def apply(report: ScanReport, decisions: Iterable[Decision], now: datetime) -> A
     )
 
 
+def absent(report: ScanReport, decisions: Iterable[Decision]) -> tuple[list[Decision], list[Decision]]:
+    """The team's live decisions on this image's repository: (those whose finding this scan no longer has,
+    those whose finding it has). Resolved decisions and ones scoped to another digest are left out."""
+    repository = repository_of(report.image.reference)
+    present = {finding_key(f) for f in report.vulnerabilities}
+    gone, seen = [], []
+    for decision in decisions:
+        if decision.repository != repository or decision.state in (TriageState.RESOLVED, TriageState.OPEN):
+            continue
+        if decision.digest and decision.digest != report.image.digest:
+            continue
+        (seen if (decision.vulnerability, decision.package) in present else gone).append(decision)
+    return gone, seen
+
+
 def _matching_decisions(report: ScanReport, decisions: Iterable[Decision]) -> dict[FindingKey, Decision]:
     """The decisions for this image, by finding key; a digest-scoped one wins over the repository-wide one."""
     repository = repository_of(report.image.reference)
     found: dict[FindingKey, Decision] = {}
     for decision in decisions:
-        if repository is None or decision.repository != repository:
+        if repository is None or decision.repository != repository or decision.state is TriageState.RESOLVED:
             continue
         if decision.digest and decision.digest != report.image.digest:
             continue

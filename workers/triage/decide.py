@@ -72,3 +72,16 @@ def decide(
         thread=change.thread,
     )
     return store.set(decision, expected_version=expected_version)
+
+
+def note_scan(store: DecisionStore, team: str, report, now: datetime) -> list[Decision]:
+    """After a scan of a repository: decisions whose finding is gone from two distinct scans in a row (new
+    digest or new DB) become resolved, in the audit trail, instead of being kept forever. Returns those."""
+    from workers.triage.apply import absent, repository_of
+
+    repository = repository_of(report.image.reference)
+    if not repository:
+        return []
+    gone, seen = absent(report, store.get(team, repository))
+    scan = f"{report.image.digest}|{report.image.platform}|{report.db.version}@{report.db.updated_at}"
+    return store.record_scan(gone, seen, scan, now.isoformat(timespec="seconds"))

@@ -55,7 +55,9 @@ def parse_import(name: str, text: str) -> list[Proposal]:
     if not proposals:
         raise TriageImportError("The file holds no decision I can import (no not_affected statement, no ignore entry).")
     if len(proposals) > MAX_PROPOSALS:
-        raise TriageImportError(f"The file proposes {len(proposals)} decisions; I import at most {MAX_PROPOSALS} at once.")
+        raise TriageImportError(
+            f"The file proposes {len(proposals)} decisions; I import at most {MAX_PROPOSALS} at once."
+        )
     return proposals
 
 

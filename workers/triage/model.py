@@ -21,6 +21,7 @@ class TriageState(str, Enum):
     ASSIGNED = "assigned"
     ACCEPTED = "accepted"
     FALSE_POSITIVE = "false_positive"
+    RESOLVED = "resolved"  # the finding was gone from two scans in a row; set by the bot, not by people
 
 
 class Justification(str, Enum):
@@ -39,6 +40,8 @@ class Scope(str, Enum):
 
 
 SUPPRESSING = frozenset({TriageState.ACCEPTED, TriageState.FALSE_POSITIVE})
+SETTABLE = frozenset(TriageState) - {TriageState.RESOLVED}  # what a person may choose
+ABSENT_SCANS_TO_RESOLVE = 2
 
 
 class StaleDecision(Exception):

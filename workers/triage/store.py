@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 from redis import Redis, WatchError
 
-from workers.triage.model import AuditEntry, Decision, next_decision
+from workers.triage.model import ABSENT_SCANS_TO_RESOLVE, AuditEntry, Decision, TriageState, next_decision
 
 PREFIX = "chainscan:triage"
 ACTION_KEY_VERSION = "t1"
@@ -109,6 +109,37 @@ class DecisionStore:
             found += [Decision.from_dict(json.loads(value)) for value in self.redis.hvals(key)]
         return found
 
+    def record_scan(self, gone: list[Decision], seen: list[Decision], scan: str, at: str) -> list[Decision]:
+        """Count, per decision, the scans in a row (by distinct ``scan`` id) that no longer had its finding; a
+        decision gone from ABSENT_SCANS_TO_RESOLVE scans becomes resolved (audited). Returns those resolved."""
+        resolved = []
+        for decision in seen:
+            self.redis.delete(_absence_key(decision))
+        for decision in gone:
+            key = _absence_key(decision)
+            with self.redis.pipeline() as pipe:
+                pipe.sadd(key, scan)
+                pipe.scard(key)
+                pipe.expire(key, 400 * 24 * 3600)
+                _, count, _ = pipe.execute()
+            if count >= ABSENT_SCANS_TO_RESOLVE:
+                change = replace(
+                    decision,
+                    state=TriageState.RESOLVED,
+                    by="chainscan",
+                    at=at,
+                    version=0,
+                    reason=f"gone from {count} scans in a row",
+                    until=None,
+                    until_fixed=False,
+                    justification=None,
+                    assignee=None,
+                )
+                if self.set(change).changed:
+                    resolved.append(change)
+                self.redis.delete(key)
+        return resolved
+
     def history(self, team: str, repository: str, vulnerability: str, package: str) -> list[AuditEntry]:
         """Every change to the finding's decision, oldest first."""
         raw = self.redis.lrange(_audit_key(team, repository, vulnerability, package), 0, -1)
@@ -165,6 +196,12 @@ def _decisions_key(team: str, repository: str) -> str:
 
 def _audit_key(team: str, repository: str, vulnerability: str, package: str) -> str:
     return f"{PREFIX}:audit:{_part(team)}:{_part(repository)}:{_part(vulnerability)}:{_part(package)}"
+
+
+def _absence_key(decision: Decision) -> str:
+    return f"{PREFIX}:absent:{_part(decision.team)}:{_part(decision.repository)}:{_part(decision.vulnerability)}:" + (
+        _part(decision.package)
+    )
 
 
 def _field(vulnerability: str, package: str) -> str:

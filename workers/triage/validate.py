@@ -11,7 +11,7 @@ import re
 from datetime import date
 from enum import Enum
 
-from workers.triage.model import Justification, TriageState
+from workers.triage.model import SETTABLE, Justification, TriageState
 
 UNTIL_FIXED_KEYWORD = "until a fix exists"
 MAX_ACCEPT_DAYS = 180
@@ -92,6 +92,8 @@ def problems(
     try:
         state = TriageState(state)
     except ValueError:
+        state = None
+    if state not in SETTABLE:
         return [(Problem.UNKNOWN_STATE.field, Problem.UNKNOWN_STATE.sentence())]
     found: list[tuple[Problem, int]] = []
     if state is TriageState.ACCEPTED:

@@ -163,3 +163,29 @@ def test_a_corrupted_action_entry_resolves_to_nothing(store, redis):
     assert store.resolve_action_key(key) is None
     redis.set(f"chainscan:triage:action:{key}", "not json")
     assert store.resolve_action_key(key) is None
+
+
+def test_a_decision_whose_finding_is_gone_from_two_scans_in_a_row_is_resolved(store):
+    from dataclasses import replace as _replace
+    from datetime import UTC, datetime
+
+    from tests.workers.triage.builders import decision as _decision
+    from tests.workers.triage.builders import finding as _finding
+    from tests.workers.triage.builders import report as _report
+    from workers.triage.decide import note_scan
+    from workers.triage.model import TriageState as State
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    store.set(_decision("CVE-1", "zlib1g", State.ACKNOWLEDGED, team="T1"))
+    with_it = _report([_finding("CVE-1", "zlib1g")])
+    without = _report([_finding("CVE-2", "tar")])
+    assert note_scan(store, "T1", without, now) == []  # gone once
+    assert note_scan(store, "T1", without, now) == []  # the same scan again is not a second scan
+    assert note_scan(store, "T1", with_it, now) == []  # back: the count starts again
+    assert note_scan(store, "T1", without, now) == []
+    second = _replace(without, db=_replace(without.db, updated_at="2026-12-02T00:00:00Z"))  # a new DB: another scan
+    (resolved,) = note_scan(store, "T1", second, now)
+    assert resolved.state is State.RESOLVED
+    (kept,) = store.get("T1", "docker.io/library/mariadb")
+    assert kept.state is State.RESOLVED and "2 scans in a row" in kept.reason
+    assert [e.new_state for e in store.history(*kept.key)] == [State.ACKNOWLEDGED, State.RESOLVED]
