@@ -2,7 +2,9 @@
 
 Closing threads left at "scanning…" (a job lost with a Redis restart or a killed
 worker whose retries were spent) with a clear sentence, and a daily refresh of the
-Chainguard catalog from the registry.
+Chainguard catalog from the registry. Every round also looks for jobs whose heartbeat stopped
+(a killed worker, :mod:`workers.heartbeat`) and has RQ retry or fail them, in case every worker
+is busy and none gets to its own registry cleaning.
 """
 
 from __future__ import annotations
@@ -14,13 +16,26 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.registry import StartedJobRegistry
 
 from bot.threads import ThreadStore
 from workers.config import Settings
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY = 60  # seconds
+SWEEP_EVERY = 15  # seconds: a killed worker's job is found within HEARTBEAT_TTL + SWEEP_EVERY
+
+
+def clean_abandoned(redis: Redis, settings: Settings) -> None:
+    """RQ's own cleaning of the started registry (abandoned jobs retried or failed, their dependents
+    enqueued), under the maintenance lock the workers take for it, so no job is handled twice."""
+    queue = Queue(settings.queue_name, connection=redis)
+    if not queue.acquire_maintenance_lock():
+        return
+    try:
+        StartedJobRegistry(queue.name, connection=redis).cleanup()
+    finally:
+        queue.release_maintenance_lock()
 
 
 def sweep_stale_threads(redis: Redis, settings: Settings) -> int:
@@ -66,6 +81,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
             closed = sweep_stale_threads(redis, settings)
             if closed:
                 log.info("closing %d stale threads", closed)
+            clean_abandoned(redis, settings)
             refresh_catalog_if_due(redis, settings)
             expire_acceptances_if_due(redis, settings, datetime.now(UTC))
         except Exception:

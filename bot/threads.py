@@ -4,7 +4,8 @@ A thread is one ``/scan`` request: the parent message's channel and ts, who aske
 where to send private notes (response_url), the request options, the scan jobs,
 and which parts have been posted — so a retried publish never posts twice.
 Open threads are also in a sorted set, so the scheduler can close any that a
-lost job left at "scanning…".
+lost job left at "scanning…". The response_url is kept apart, in a key of its own that expires
+RESPONSE_URL_TTL after the request (Slack honours it for 30 minutes): the thread forgets it then.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from redis import Redis
 PREFIX = "chainscan:thread:"
 OPEN_SET = "chainscan:threads:open"
 TTL = 30 * 24 * 3600
+RESPONSE_URL_TTL = 30 * 60  # Slack accepts a response_url for 30 minutes after the command
 
 
 class Phase(str, Enum):
@@ -83,8 +85,11 @@ class ThreadStore:
         self.redis = redis
 
     def save(self, thread: ThreadState) -> None:
+        url_for = RESPONSE_URL_TTL - (time.time() - thread.created_at)
         with self.redis.pipeline() as pipe:
-            pipe.set(thread.key, json.dumps(asdict(thread)), ex=TTL)
+            pipe.set(thread.key, json.dumps({**asdict(thread), "response_url": None}), ex=TTL)
+            if thread.response_url and url_for >= 1:
+                pipe.set(f"{thread.key}:response_url", thread.response_url, ex=int(url_for))
             if thread.state is Phase.SCANNING:
                 pipe.zadd(OPEN_SET, {thread.key: thread.created_at})
             else:
@@ -92,11 +97,14 @@ class ThreadStore:
             pipe.execute()
 
     def load(self, key: str) -> ThreadState | None:
-        raw = self.redis.get(key)
+        raw, url = self.redis.mget(key, f"{key}:response_url")
         if not raw:
             return None
         known = {f.name for f in fields(ThreadState)}  # tolerate entries written by another version
-        return ThreadState(**{k: v for k, v in json.loads(raw).items() if k in known})
+        thread = ThreadState(**{k: v for k, v in json.loads(raw).items() if k in known})
+        url = (url.decode() if isinstance(url, bytes) else url) or thread.response_url  # or an older entry's
+        thread.response_url = url if time.time() - thread.created_at < RESPONSE_URL_TTL else None
+        return thread
 
     def find(self, channel: str, ts: str) -> ThreadState | None:
         return self.load(f"{PREFIX}{channel}:{ts}")

@@ -54,6 +54,7 @@ class Settings:
     resolve_ttl: int = 60
     result_ttl: int = 24 * 3600
     history_length: int = 200
+    history_ttl_days: int = 400
     job_retries: int = 2
     build_timeout: int = 300
     build_memory_mb: int = 1024
@@ -84,6 +85,7 @@ class Settings:
             resolve_ttl=_int(env, "RESOLVE_TTL", 60),
             result_ttl=_int(env, "RESULT_TTL", 24 * 3600),
             history_length=_int(env, "HISTORY_LENGTH", 200),
+            history_ttl_days=max(1, _int(env, "HISTORY_TTL_DAYS", 400)),
             job_retries=_int(env, "JOB_RETRIES", 2),
             build_timeout=_int(env, "BUILD_TIMEOUT", 300),
             build_memory_mb=_int(env, "BUILD_MEMORY_MB", 1024),

@@ -15,13 +15,15 @@ import logging
 from rq import get_current_job
 
 from workers import config
-from workers.builds.build import build, remove
+from workers.builds import stash
+from workers.builds.build import build, remove_build
 from workers.builds.dockerfile import rewrite_for_chainguard
 from workers.builds.misconfig import scan_dockerfile
-from workers.builds.secrets import mask_secrets
+from workers.builds.secrets import mask_secrets, scrub, secret_values
 from workers.chainguard.state import current_catalog
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
+from workers.heartbeat import beating
 from workers.reference import InvalidReference
 from workers.scan.engine import Scanner
 
@@ -33,7 +35,8 @@ def scan_image(reference: str, force: bool = False) -> dict:
     job = get_current_job()
     scanner = Scanner(config.current(), job.connection)
     try:
-        report = scanner.scan(reference, force=force)
+        with beating(job):  # a killed worker's scan is found abandoned within seconds, not 13 minutes
+            report = scanner.scan(reference, force=force)
     except InvalidReference as exc:
         return _failed(job, scanner, reference, ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)))
     except ScanError as exc:
@@ -47,23 +50,46 @@ def scan_image(reference: str, force: bool = False) -> dict:
 BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard version"}
 
 
-def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
-    """Build the pasted Dockerfile (or its Chainguard rewrite), scan the image, remove it."""
+def build_and_scan(dockerfile_ref: str, variant: str, build_id: str) -> dict:
+    """Build the pasted Dockerfile (or its Chainguard rewrite), scan the image, remove every trace of it.
+
+    ``dockerfile_ref`` names the short-lived Redis entry holding the text (:mod:`workers.builds.stash`):
+    it is read and deleted here, and nothing this job leaves in Redis (result, meta, failure) holds a
+    secret value of it."""
     job = get_current_job()
+    dockerfile = stash.take(job.connection, dockerfile_ref)
+    label = BUILD_LABELS[variant]
+    if dockerfile is None:
+        return {"error": ScanError.of(ErrorKind.BUILD_FAILED, what=label, detail=EXPIRED).to_dict()}
+    secrets = secret_values(dockerfile)
+    try:
+        with beating(job):
+            return _build_and_scan(job, dockerfile, variant, build_id, secrets)
+    except ScanError:
+        raise
+    except Exception as exc:  # RQ keeps the failure for days: its text must not quote the Dockerfile
+        raise RuntimeError(scrub(f"{type(exc).__name__}: {exc}", secrets)) from None
+
+
+EXPIRED = "it waited for a worker longer than the Dockerfile is kept (15 minutes). Submit it again."
+
+
+def _build_and_scan(job, dockerfile: str, variant: str, build_id: str, secrets: list[str]) -> dict:
     settings = config.current()
     scanner = Scanner(settings, job.connection)
     label = BUILD_LABELS[variant]
     text = dockerfile if variant == "original" else chainguard_rewrite(dockerfile, settings, job.connection).text
     tag = f"chainscan-build/{build_id}:{variant}"
+    build_label = f"{build_id}.{variant}"
     try:
-        outcome = build(scanner.docker, text, tag, settings)
+        outcome = build(scanner.docker, text, tag, settings, label=build_label)
         if outcome.error:
             error = ScanError.of(ErrorKind.BUILD_FAILED, what=label, detail=outcome.error)
             result = {**_failed(job, scanner, label, error), "build": {"log_tail": outcome.log_tail}}
             if variant == "chainguard":
                 result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
             return result
-        report = scanner.scan_built(tag, label)
+        report = scanner.scan_built(tag, label, secrets=secrets)
         result = {"report": report.to_dict(), "build": {"log_tail": outcome.log_tail}}
         if variant == "chainguard":
             result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
@@ -78,7 +104,7 @@ def build_and_scan(dockerfile: str, variant: str, build_id: str) -> dict:
         return _failed(job, scanner, label, exc)
     finally:
         with contextlib.suppress(ScanError):
-            remove(scanner.docker, tag)
+            remove_build(scanner.docker, tag, build_label)
 
 
 def chainguard_rewrite(dockerfile: str, settings: Settings, redis=None):

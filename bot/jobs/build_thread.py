@@ -3,6 +3,10 @@
 Like :mod:`bot.jobs.scan_thread`, but for a pasted Dockerfile: the two builds (as written,
 and with each FROM switched to Chainguard) run as two jobs in parallel, and one
 ``publish_build_thread`` job depending on both renders the outcome once.
+
+The Dockerfile text never rides in a job: :func:`enqueue_open_build_thread` keeps it in a short-lived
+entry (:mod:`workers.builds.stash`) and the job carries its reference; ``open_build_thread`` hands
+the text on in one entry per build and deletes its own, and each build deletes its entry as it starts.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from bot.jobs.publishing import (
     publish_failed,
     run_publisher,
 )
+from bot.listeners.context import build_denied
 from bot.render import blocks as render
 from bot.render import builds as render_builds
 from bot.render.files import report_markdown
 from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
 from bot.threads import Phase, ThreadKind, ThreadState, ThreadStore
+from workers.builds import stash
 from workers.builds.checks import check_dockerfile
 from workers.compare import compare
 from workers.errors import ErrorKind, ScanError
@@ -43,9 +49,18 @@ LABEL = "your Dockerfile"
 
 
 def open_build_thread(request: dict) -> dict:
-    """``request``: channel, user, team, dockerfile (text) or file (a snippet's id)."""
+    """``request``: channel, user, team, dockerfile_ref (the stashed text) or file (a snippet's id).
+
+    Who may build is checked again here, against this worker's settings: the listener's check may
+    predate a change of BUILDS_ENABLED or the allow lists, and a refusal builds nothing."""
     job = get_current_job()
     settings = bot_config.current()
+    result = _open_build_thread(job, settings, request)
+    stash.drop(job.connection, request.get("dockerfile_ref"))  # handed on, or refused; kept for a retry
+    return result
+
+
+def _open_build_thread(job, settings, request: dict) -> dict:
     thread = ThreadState(
         ts="",
         channel=request["channel"],
@@ -56,9 +71,20 @@ def open_build_thread(request: dict) -> dict:
         response_url=request.get("response_url"),
     )
     client = client_for(settings, job.connection, thread.team)
+    denial = build_denied(settings, thread.channel, thread.user)
+    if denial:
+        _ephemeral(client, thread, denial)
+        return {"error": "denied"}
+    ref = request.get("dockerfile_ref")
     try:
         try:
-            dockerfile = request.get("dockerfile") or _download_snippet(client, request.get("file"))
+            dockerfile = (
+                stash.peek(job.connection, ref)
+                or request.get("dockerfile")  # a job queued before the stash
+                or _download_snippet(client, request.get("file"))
+            )
+            if ref and not dockerfile:
+                raise ScanError.of(ErrorKind.BUILD_FAILED, what="your Dockerfile", detail=STASH_EXPIRED)
         except ScanError as exc:
             _ephemeral(client, thread, exc.message)
             return {"error": exc.kind.value}
@@ -79,7 +105,7 @@ def open_build_thread(request: dict) -> dict:
     jobs = [
         queue.enqueue(
             "workers.jobs.build_and_scan",
-            dockerfile,
+            stash.put(job.connection, dockerfile, f"{build_id}.{variant}"),  # each build takes its own copy
             variant,
             build_id,
             job_timeout=timeout,
@@ -100,6 +126,9 @@ def open_build_thread(request: dict) -> dict:
         result_ttl=3600,
     )
     return {"channel": thread.channel, "ts": thread.ts}
+
+
+STASH_EXPIRED = "it waited longer than a Dockerfile is kept (15 minutes). Submit it again."
 
 
 def publish_build_thread(key: str) -> dict:
@@ -200,6 +229,11 @@ def _ephemeral(client: WebClient, thread: ThreadState, text: str) -> None:
 
 
 def enqueue_open_build_thread(queue, request: dict) -> Job:
+    """One MULTI/EXEC: the Dockerfile text into a short-lived entry, the job with its reference."""
+    request = dict(request)
+    text = request.pop("dockerfile", None)
+    if text:
+        request["dockerfile_ref"] = uuid.uuid4().hex
     with queue.connection.pipeline() as pipe:
         job = queue.enqueue(
             open_build_thread,
@@ -211,5 +245,7 @@ def enqueue_open_build_thread(queue, request: dict) -> Job:
             on_failure=Callback(open_failed),
             description=f"open_build_thread({request.get('channel')}, {request.get('user')})",
         )
+        if text:  # after the enqueue: RQ may WATCH first
+            stash.put(pipe, text, request["dockerfile_ref"])
         pipe.execute()
     return job

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from redis import Redis
-from rq import Retry, get_current_job
+from rq import Queue, Retry, get_current_job
 from rq.job import Job
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,7 +20,8 @@ from slack_sdk.errors import SlackApiError
 from bot import config as bot_config
 from bot.render import blocks as render
 from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
-from bot.threads import Phase, ThreadState, ThreadStore
+from bot.threads import Phase, ThreadKind, ThreadState, ThreadStore
+from workers.builds import stash
 from workers.reference import parse_reference
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,14 @@ def post_once(client: WebClient, store: ThreadStore, thread: ThreadState, part: 
         store.mark_posted(thread, part)
 
 
+PARENT_FAILED = "I could not post the results here: Slack kept refusing. Try again in a few minutes."
+PARENT_RETRY_IN = 30  # seconds before the one delayed try of the parent's failure card
+PARENT_RETRY = Retry(max=3, interval=[60, 120, 300])
+
+
 def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ on_failure for ``publish_thread``: once retries are spent, tell the user privately."""
+    """RQ on_failure for ``publish_thread``: once retries are spent, tell the user privately and turn the
+    parent into a failure card in place; if Slack refuses that too, a delayed job tries again."""
     if job.retries_left:
         return
     store = ThreadStore(connection)
@@ -81,6 +89,35 @@ def publish_failed(job: Job, connection, exc_type, exc_value, traceback) -> None
     )
     thread.state = Phase.FAILED
     store.save(thread)
+    try:
+        _show_failure(client_for(bot_config.current(), connection, thread.team), thread)
+    except Exception as exc:
+        log.warning("could not mark %s failed (%s); trying again in %d s", thread.key, exc, PARENT_RETRY_IN)
+        Queue(job.origin, connection=connection).enqueue_in(
+            timedelta(seconds=PARENT_RETRY_IN), mark_parent_failed, thread.key, retry=PARENT_RETRY, result_ttl=600
+        )
+
+
+def mark_parent_failed(key: str) -> dict:
+    """The delayed retry of :func:`publish_failed`'s card: Slack's transient refusals raise (RQ retries)."""
+    job = get_current_job()
+    thread = ThreadStore(job.connection).load(key)
+    if thread is None:
+        return {"error": "thread expired"}
+    try:
+        _show_failure(client_for(bot_config.current(), job.connection, thread.team), thread)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        log.warning("could not mark %s failed: %s", key, error_code(exc))
+        return {"error": error_code(exc)}
+    return {"state": thread.state.value}
+
+
+def _show_failure(client: WebClient, thread: ThreadState) -> None:
+    what = "Dockerfile" if thread.kind is ThreadKind.BUILD else familiar(thread.image)
+    card = render.error_message(what, PARENT_FAILED)
+    client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
 
 
 def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
@@ -88,6 +125,7 @@ def open_failed(job: Job, connection, exc_type, exc_value, traceback) -> None:
     if job.retries_left:
         return
     request = job.args[0] if job.args else {}
+    stash.drop(connection, request.get("dockerfile_ref"))  # a Dockerfile nobody will build
     what = familiar(request["image"]) if request.get("image") else "your Dockerfile"
     tell_user(
         request.get("response_url"),

@@ -6,6 +6,11 @@ unless ``BUILD_NETWORK`` is set, a memory and CPU cap, and the whole build a
 time limit (the stream is closed, which makes dockerd cancel the build).
 Base images still come through the engine's own pulls (``DOCKERHUB_MIRROR``
 is applied to every docker.io ``FROM``).
+
+Nothing of a build stays on the engine: every stage starts with ``LABEL chainscan.build=<id>``, so
+its intermediate images and containers carry the label too (an ``--label`` reaches the final image
+only), and :func:`remove_build` prunes everything with it, the untagged layers a failed build leaves
+behind included (their config holds the Dockerfile's ``ENV`` values).
 """
 
 from __future__ import annotations
@@ -59,10 +64,25 @@ def apply_mirror(text: str, settings: Settings) -> str:
     return "".join(lines)
 
 
-def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Settings) -> BuildOutcome:
-    """Build ``dockerfile`` as ``tag``; failures come back as a masked sentence and the last log lines."""
+BUILD_LABEL = "chainscan.build"
+
+
+def labelled(text: str, value: str) -> str:
+    """``LABEL chainscan.build=<value>`` right after every FROM, so each layer of each stage has it. Pure."""
+    lines = physical_lines(text)
+    for stage in reversed(parse_stages(text)):
+        end = stage.from_last_line
+        if end <= len(lines) and not lines[end - 1].endswith("\n"):
+            lines[end - 1] += "\n"
+        lines.insert(end, f'LABEL {BUILD_LABEL}="{value}"\n')
+    return "".join(lines)
+
+
+def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Settings, label: str = "1") -> BuildOutcome:
+    """Build ``dockerfile`` as ``tag``, every layer labelled ``label``; failures come back as a masked
+    sentence and the last log lines."""
     secrets = secret_values(dockerfile)
-    context = _context_tar(apply_mirror(dockerfile, settings))
+    context = _context_tar(labelled(apply_mirror(dockerfile, settings), label))
     limits = {
         "memory": settings.build_memory_mb * 1024 * 1024,
         "memswap": settings.build_memory_mb * 1024 * 1024,
@@ -83,7 +103,7 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
             container_limits=limits,
             timeout=settings.build_timeout,
             decode=True,
-            labels={"chainscan.build": "1"},
+            labels={BUILD_LABEL: label},
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -127,6 +147,24 @@ def remove(client: docker.DockerClient, tag: str) -> None:
         client.images.remove(tag, force=True, noprune=False)
     except docker.errors.DockerException:
         pass
+
+
+def remove_build(client: docker.DockerClient, tag: str, label: str) -> None:
+    """Remove the image and every container and intermediate image labelled ``label`` (best effort)."""
+    remove(client, tag)
+    selector = {"label": f"{BUILD_LABEL}={label}"}
+    for container in _quietly(lambda: client.containers.list(all=True, filters=selector)) or []:
+        _quietly(lambda c=container: c.remove(force=True))
+    _quietly(lambda: client.images.prune(filters={**selector, "dangling": False}))
+    for image in _quietly(lambda: client.images.list(all=True, filters=selector)) or []:
+        _quietly(lambda i=image: client.images.remove(i.id, force=True, noprune=False))
+
+
+def _quietly(call):
+    try:
+        return call()
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
 
 
 def _context_tar(dockerfile: str) -> io.BytesIO:

@@ -39,3 +39,15 @@ def scrub(text: str, values: list[str]) -> str:
     for value in sorted(set(values), key=len, reverse=True):
         text = text.replace(value, MASK)
     return text
+
+
+def scrub_all(data, values: list[str]):
+    """``data`` (JSON-like: dicts, lists, strings) with every string scrubbed, e.g. a report of a built image
+    whose layer history quotes its ``ENV`` lines."""
+    if isinstance(data, str):
+        return scrub(data, values)
+    if isinstance(data, dict):
+        return {key: scrub_all(value, values) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [scrub_all(value, values) for value in data]
+    return data

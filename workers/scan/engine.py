@@ -18,9 +18,12 @@ from datetime import UTC, datetime
 
 import docker
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.lock import Lock
 
+from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef, parse_reference
@@ -44,7 +47,12 @@ class Scanner:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __post_init__(self) -> None:
-        self.store = ReportStore(self.redis, ttl=self.settings.result_ttl, history_length=self.settings.history_length)
+        self.store = ReportStore(
+            self.redis,
+            ttl=self.settings.result_ttl,
+            history_length=self.settings.history_length,
+            history_ttl=self.settings.history_ttl_days * 24 * 3600,
+        )
         self._docker: docker.DockerClient | None = None
 
     @property
@@ -80,8 +88,9 @@ class Scanner:
             except LockError:  # expired while Trivy ran: harmless, the result is stored
                 log.warning("scan lock for %s expired before release", key)
 
-    def scan_built(self, tag: str, label: str) -> ScanReport:
-        """Scan an image that exists only in the local engine (a Dockerfile build), by its tag."""
+    def scan_built(self, tag: str, label: str, secrets: list[str] | tuple[str, ...] = ()) -> ScanReport:
+        """Scan an image that exists only in the local engine (a Dockerfile build), by its tag; ``secrets``
+        (the Dockerfile's secret values) are masked in the report before it is stored or returned."""
         image_id = self.docker.images.get(tag).id
         db = trivy.db_info(self.env)
         key = cache_key(image_id, "local", db_version_key(db.updated_at, db.version)) if db else None
@@ -95,6 +104,8 @@ class Scanner:
         output = trivy.run_json(args, timeout=self.settings.scan_timeout, what=label)
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(output, reference=label, digest=image_id, db=db, scanned_at=_now())
+        if secrets:  # the layer history quotes ENV lines
+            report = ScanReport.from_dict(scrub_all(report.to_dict(), list(secrets)))
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
 
@@ -147,15 +158,21 @@ class Scanner:
 
 @contextmanager
 def _kept_alive(lock: Lock) -> Iterator[None]:
-    """Renew ``lock`` every LOCK_TTL/3 seconds from a helper thread until the block ends."""
+    """Renew ``lock`` every LOCK_TTL/3 seconds from a helper thread until the block ends. A Redis that
+    does not answer is logged and tried again each second (Trivy goes on; the lock may lapse meanwhile)."""
     done = threading.Event()
 
     def renew() -> None:
-        while not done.wait(LOCK_TTL / 3):
+        wait = LOCK_TTL / 3
+        while not done.wait(wait):
             try:
                 lock.reacquire()
+                wait = LOCK_TTL / 3
             except LockError:
                 return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("could not renew the scan lock %s (%s); trying again", lock.name, exc)
+                wait = 1.0
 
     keeper = threading.Thread(target=renew, name="scan-lock-keeper", daemon=True)
     keeper.start()

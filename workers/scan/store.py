@@ -3,7 +3,8 @@
 Keys (all under ``chainscan:``, JSON values carry a schema number):
 
 - ``report:{digest}:{platform}:{db}``   a ScanReport, with a TTL (the cache)
-- ``history:{registry/repository}``     newest-first list of scan summaries (for trends)
+- ``history:{registry/repository}``     newest-first list of scan summaries (for trends); expires
+                                        ``HISTORY_TTL_DAYS`` after the repository's latest scan
 - ``lock:{digest}:{platform}:{db}``     held while Trivy runs, so one scan serves everyone
 - ``stats:trivy_runs``                  how many times Trivy actually ran
 - ``failures``                          the last failures, for ``/scan status``
@@ -38,6 +39,7 @@ class ReportStore:
     redis: Redis
     ttl: int = 24 * 3600
     history_length: int = 200
+    history_ttl: int = 400 * 24 * 3600  # seconds a history outlives its repository's latest scan
 
     def get(self, key: str) -> ScanReport | None:
         raw = self.redis.get(key)
@@ -66,6 +68,7 @@ class ReportStore:
             if repository:
                 pipe.lpush(history, json.dumps(summary))
                 pipe.ltrim(history, 0, self.history_length - 1)
+                pipe.expire(history, self.history_ttl)
             pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
             pipe.execute()
 
