@@ -57,7 +57,9 @@ def build_and_scan(dockerfile_ref: str, variant: str, build_id: str) -> dict:
     it is read and deleted here, and nothing this job leaves in Redis (result, meta, failure) holds a
     secret value of it."""
     job = get_current_job()
-    dockerfile = stash.take(job.connection, dockerfile_ref)
+    # a job queued by the previous release carries the text itself: build it rather than refuse it
+    legacy = "\n" in dockerfile_ref or " " in dockerfile_ref
+    dockerfile = dockerfile_ref if legacy else stash.take(job.connection, dockerfile_ref)
     label = BUILD_LABELS[variant]
     if dockerfile is None:
         return {"error": ScanError.of(ErrorKind.BUILD_FAILED, what=label, detail=EXPIRED).to_dict()}

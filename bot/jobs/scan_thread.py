@@ -237,7 +237,7 @@ def enqueue_open_thread(queue: Queue, request: dict) -> Job:
             retry=Retry(max=3, interval=[2, 10, 30]),
             on_failure=Callback(open_failed),
             result_ttl=600,
-            failure_ttl=24 * 3600,
+            failure_ttl=30 * 60,  # its args hold the response_url, which Slack honours for 30 minutes
             pipeline=pipe,
             description=f"open_thread({request['channel']}, {request['image']})",  # RQ logs it: no response_url
         )
