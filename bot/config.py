@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.limits import RATE_FORMAT, Rate, parse_rate
 from workers import config as engine_config
 from workers.config import ConfigError, Settings, env_bool, env_int
 
@@ -31,6 +32,9 @@ class SlackSettings:
     builds_enabled: bool = False
     build_channels: frozenset[str] = frozenset()  # empty: any channel where builds are enabled
     build_users: frozenset[str] = frozenset()
+    scan_rate: Rate | None = Rate(20, "hour")  # per user; None: no limit
+    scan_channel_rate: Rate | None = Rate(60, "hour")  # per channel
+    build_rate: Rate | None = Rate(5, "hour")  # per user
     triage_users: frozenset[str] = frozenset()  # may accept risks and mark false positives; empty: anyone
     triage_groups: frozenset[str] = frozenset()  # Slack user group ids with the same right
     engine: Settings = field(default_factory=Settings)
@@ -61,6 +65,9 @@ class SlackSettings:
             builds_enabled=env_bool(env, "BUILDS_ENABLED", False),
             build_channels=_ids(env.get("BUILD_ALLOWED_CHANNELS")),
             build_users=_ids(env.get("BUILD_ALLOWED_USERS")),
+            scan_rate=_rate(env, "SCAN_RATE_LIMIT", cls.scan_rate),
+            scan_channel_rate=_rate(env, "SCAN_CHANNEL_RATE_LIMIT", cls.scan_channel_rate),
+            build_rate=_rate(env, "BUILD_RATE_LIMIT", cls.build_rate),
             triage_users=_ids(env.get("TRIAGE_ALLOWED_USERS")),
             triage_groups=_ids(env.get("TRIAGE_ALLOWED_GROUPS")),
             engine=Settings.from_env(env),
@@ -69,6 +76,16 @@ class SlackSettings:
 
 def _ids(raw: str | None) -> frozenset[str]:
     return frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _rate(env: Mapping[str, str], name: str, default: Rate | None) -> Rate | None:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return parse_rate(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be {RATE_FORMAT}; got {raw!r}.") from None
 
 
 def _port(env: Mapping[str, str]) -> int:

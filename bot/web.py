@@ -1,28 +1,43 @@
 """HTTP mode: the Bolt app behind Flask, served by gunicorn (threaded workers).
 
 ``/slack/events`` takes slash commands, actions and views; ``/healthz`` answers
-for load balancers. Bolt verifies every request's signature and timestamp and
-answers 401 to forged or stale ones.
+for load balancers. Every request to ``/slack/events`` passes ``bot/edge.py`` before
+Bolt sees it: forged, stale, malformed or wrongly typed requests are answered there
+with one log line, and a signature seen before (a replay) or a Slack retry gets an
+empty 200 without being acted on again (signatures are remembered in Redis).
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+import logging
+import time
+
+from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
 from redis import Redis
+from redis.exceptions import RedisError
 from slack_bolt.adapter.flask import SlackRequestHandler
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot import edge
 from bot.app import create_app
 from bot.config import SlackSettings
+
+log = logging.getLogger(__name__)
 
 
 def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
     bolt = create_app(settings, redis)
     handler = SlackRequestHandler(bolt)
     flask_app = Flask("chainscan")
+    flask_app.config["MAX_CONTENT_LENGTH"] = edge.MAX_BODY
 
     @flask_app.post("/slack/events")
     def slack_events():
+        verdict = _admit(settings.signing_secret or "", redis)
+        if isinstance(verdict, edge.Refusal):
+            log.warning("refused a request from %s: %s (%s)", request.remote_addr, verdict.value, verdict.reason)
+            return Response(b"" if verdict.status == 200 else verdict.reason, verdict.status, mimetype="text/plain")
         return handler.handle(request)
 
     @flask_app.get("/slack/install")
@@ -42,6 +57,26 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
         return {"ok": True}
 
     return flask_app
+
+
+def _admit(secret: str, redis: Redis) -> edge.Admitted | edge.Refusal:
+    """The edge's verdict on this request, then its claim on the signature (a replay is refused)."""
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return edge.Refusal.TOO_LARGE
+    except Exception:  # the client went away, a broken chunked body
+        return edge.Refusal.UNREADABLE
+    if not secret:
+        return edge.Refusal.UNSIGNED
+    verdict = edge.check(request.headers, body, secret, time.time())
+    if isinstance(verdict, edge.Admitted):
+        try:
+            if not redis.set(edge.replay_key(verdict), 1, nx=True, ex=edge.REPLAY_TTL):
+                return edge.Refusal.REPLAY
+        except RedisError as exc:  # let it through: the listener explains that the queue is down
+            log.warning("could not record the request signature: %s", exc)
+    return verdict
 
 
 class GunicornServer(BaseApplication):

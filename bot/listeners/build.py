@@ -15,11 +15,13 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs.build_thread import enqueue_open_build_thread
+from bot.limits import Action
 from bot.listeners.context import (
     ListenerContext,
     build_denied,
     enqueue_or_explain,
     nested_id,
+    over_limit,
     text_id,
 )
 from bot.render.views import (
@@ -52,21 +54,19 @@ def open_build_form(ack: Ack, ctx: ListenerContext, command: dict, client, logge
 
 def register(app: App, ctx: ListenerContext) -> None:
     @app.shortcut(SHORTCUT_CALLBACK)
-    def dockerfile_shortcut(ack: Ack, shortcut: dict, client, logger: logging.Logger, respond) -> None:
+    def dockerfile_shortcut(ack: Ack, shortcut: dict, client, logger: logging.Logger) -> None:
         ack()
         channel, user = nested_id(shortcut, "channel"), nested_id(shortcut, "user")
         trigger, message = text_id(shortcut.get("trigger_id")), shortcut.get("message")
         denial = build_denied(ctx.settings, channel, user)
         if not denial and (not trigger or not isinstance(message, dict)):
             denial = NOT_FROM_A_MESSAGE
-        text, snippet = dockerfile_from_message(message) if not denial else ("", None)
+        text, snippet = dockerfile_from_message(_as_slack_sends(message)) if not denial else ("", None)
         if not denial and not text and not snippet:
             denial = NO_DOCKERFILE
         if denial:
-            if text_id(shortcut.get("response_url")):
-                respond(text=denial, response_type="ephemeral", replace_original=False)
-            else:
-                log.info("shortcut refused without a response_url: %s", denial)
+            if not tell_user(text_id(shortcut.get("response_url")), denial):  # best effort, never raises
+                log.info("shortcut refused, and not told through a response_url: %s", denial)
             return
         _open_modal(client, logger, trigger, build_modal(channel, text, snippet), None)
 
@@ -82,6 +82,7 @@ def register(app: App, ctx: ListenerContext) -> None:
         snippet = text_id(meta.get("file"))
         # Pasted text wins; an empty field is fine only when the modal came with a snippet.
         problem = check_dockerfile(text) if text.strip() or not snippet else None
+        problem = problem or over_limit(ctx, Action.BUILD, channel, user)
         if problem:
             ack(response_action="errors", errors={DOCKERFILE_BLOCK: problem})
             return
@@ -97,6 +98,17 @@ def register(app: App, ctx: ListenerContext) -> None:
             ack(response_action="errors", errors={DOCKERFILE_BLOCK: failure})
             return
         ack()
+
+
+def _as_slack_sends(message: dict) -> dict:
+    """The parts of a shortcut's message that are read, with the types Slack gives them: the text a string,
+    each file an object of strings with an id. Anything else is left out."""
+    text, files = message.get("text"), message.get("files")
+    files = [f for f in files if isinstance(f, dict) and text_id(f.get("id"))] if isinstance(files, list) else []
+    return {
+        "text": text if isinstance(text, str) else "",
+        "files": [{key: value for key, value in f.items() if isinstance(value, str)} for f in files],
+    }
 
 
 def _metadata(view: dict) -> dict:

@@ -1,17 +1,21 @@
 """What every listener shares: the settings, Redis and the queue, who may do what, and the sentences
-for a refusal. Pure checks apart from :func:`enqueue_or_explain`'s one Redis write."""
+for a refusal. Pure checks apart from :func:`enqueue_or_explain`'s one Redis write and :func:`over_limit`'s
+one Redis script."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 
 from bot.config import SlackSettings
+from bot.limits import Action, Bucket, Scope, take
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,33 @@ def build_denied(settings: SlackSettings, channel: str | None, user: str | None)
     if settings.build_users and user not in settings.build_users:
         return "You are not on the list of people who may build Dockerfiles here (BUILD_ALLOWED_USERS)."
     return None
+
+
+def over_limit(ctx: ListenerContext, action: Action, channel: str | None, user: str | None) -> str | None:
+    """Spend one of the user's (and for scans the channel's) tokens, or say when to try again.
+
+    Checked after who-may and before the enqueue; a Redis that does not answer is QUEUE_DOWN, since the
+    enqueue that follows would not get through either."""
+    settings = ctx.settings
+    if action is Action.SCAN:
+        wanted = [(Scope.USER, user, settings.scan_rate), (Scope.CHANNEL, channel, settings.scan_channel_rate)]
+    else:
+        wanted = [(Scope.USER, user, settings.build_rate)]
+    buckets = [Bucket(action, scope, owner, rate) for scope, owner, rate in wanted if owner and rate]
+    try:
+        refusal = take(ctx.redis, buckets, time.time())
+    except RedisError as exc:
+        log.warning("could not check the %s limits: %s", action.value, exc)
+        return QUEUE_DOWN
+    if refusal:
+        log.info(
+            "%s refused by the %s limit %s of %s",
+            action.value,
+            refusal.bucket.scope.value,
+            refusal.bucket.rate,
+            refusal.bucket.owner,
+        )
+    return refusal.sentence if refusal else None
 
 
 def enqueue_or_explain(enqueue: Callable[[], Any], what: str) -> str | None:

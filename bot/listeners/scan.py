@@ -22,15 +22,18 @@ from bot.commands import (
 )
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
+from bot.limits import Action
 from bot.listeners import build as build_listeners
 from bot.listeners.context import (
     ListenerContext,
     enqueue_or_explain,
     nested_id,
+    over_limit,
     scan_denied,
     text_id,
 )
 from bot.render.blocks import RESCAN_ACTION
+from bot.slack_client import tell_user
 from bot.status import status_text
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,9 @@ def register(app: App, ctx: ListenerContext) -> None:
             )
         elif isinstance(parsed, ScanCommand):
             ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
-            denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"])
+            denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
+                ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
+            )
             if not denial:
                 request = request_from_command(ids, parsed)
                 denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a scan")
@@ -77,7 +82,7 @@ def register(app: App, ctx: ListenerContext) -> None:
             )
 
     @app.action(RESCAN_ACTION)
-    def rescan(ack: Ack, body: dict, action: dict, respond) -> None:
+    def rescan(ack: Ack, body: dict, action: dict) -> None:
         ack()
         value = action.get("value") if isinstance(action, dict) else None
         parsed = parse_command(f"{value} --rescan" if isinstance(value, str) else None)
@@ -90,12 +95,14 @@ def register(app: App, ctx: ListenerContext) -> None:
             "team_id": nested_id(body, "team"),
             "response_url": text_id(body.get("response_url")),
         }
-        denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"])
+        denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
+            ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
+        )
         if not denial:
             request = request_from_command(ids, parsed)
             denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a rescan")
-        if denial and ids["response_url"]:
-            respond(text=denial, response_type="ephemeral", replace_original=False)
+        if denial:
+            tell_user(ids["response_url"], denial)  # best effort: an unreachable response_url is logged, not raised
 
 
 def _status(ctx: ListenerContext) -> str:

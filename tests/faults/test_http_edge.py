@@ -82,15 +82,40 @@ def refusals(url: str) -> list[tuple[str, bytes | str, dict, int]]:
             ("text/plain", scan, "text/plain"),
         ]
     ]
-    for ts in ("abc", "", "1e9", "0x10", "-1", " 1", "9" * 30):
-        headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature(b"payload=null", ts)}
+    for ts in ("abc", "", "1e9", "0x10", "-1", "+1", "1.5", "9" * 30):
+        headers = {
+            "Content-Type": FORM,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature(b"payload=null", ts),
+        }
         cases.append((f"timestamp {ts!r}", "payload=null", headers, 401))
     for sig in ("", "v0=", "v0=zz", "v1=" + "0" * 64, "v0=" + "0" * 64):
-        cases.append((f"signature {sig!r}", scan, {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": sig}, 401))
+        cases.append(
+            (
+                f"signature {sig!r}",
+                scan,
+                {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": sig},
+                401,
+            )
+        )
     for offset in (-3600, 3600):
-        stale = {"X-Slack-Request-Timestamp": str(now + offset), "X-Slack-Signature": signature(scan.encode(), str(now + offset))}
+        stale = {
+            "X-Slack-Request-Timestamp": str(now + offset),
+            "X-Slack-Signature": signature(scan.encode(), str(now + offset)),
+        }
         cases.append((f"timestamp {offset:+d} s", scan, {"Content-Type": FORM, **stale}, 401))
-    cases.append(("forged", scan, {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": signature(scan.encode(), str(now), "nope")}, 401))
+    cases.append(
+        (
+            "forged",
+            scan,
+            {
+                "Content-Type": FORM,
+                "X-Slack-Request-Timestamp": str(now),
+                "X-Slack-Signature": signature(scan.encode(), str(now), "nope"),
+            },
+            401,
+        )
+    )
     for ctype in ("text/plain", "multipart/form-data; boundary=x", "application/xml", None):
         cases.append((f"signed {ctype}", scan, signed(scan, ctype), 415))
     for name, body in [
@@ -104,7 +129,12 @@ def refusals(url: str) -> list[tuple[str, bytes | str, dict, int]]:
         ("callback_id a number", _payload({"type": "message_action", "callback_id": 5})),
     ]:
         cases.append((f"signed {name}", body, signed(body), 400))
-    for name, body in [("JSON {", "{"), ("JSON null", "null"), ("JSON []", "[]"), ("event a string", '{"type": "event_callback", "event": "x"}')]:
+    for name, body in [
+        ("JSON {", "{"),
+        ("JSON null", "null"),
+        ("JSON []", "[]"),
+        ("event a string", '{"type": "event_callback", "event": "x"}'),
+    ]:
         cases.append((f"signed {name}", body, signed(body, JSON), 400))
     cases.append(("signed, not UTF-8", b"text=\xff\xfe", signed(b"text=\xff\xfe"), 400))
     cases.append(("2 MB", b"x" * (2 * 1024 * 1024), {"Content-Type": FORM}, 413))
@@ -120,10 +150,14 @@ def test_unsigned_forged_and_malformed_requests_are_refused_with_a_log_line_and_
     assert redis_client.llen("rq:queue:chainscan") == 0
     text = log.read_text()
     assert "Traceback" not in text and "Exception on /slack/events" not in text, text[-3000:]
-    assert text.count("refused a request") == len(cases), f"{len(cases)} refused, log lines: {text.count('refused a request')}"
+    assert text.count("refused a request") == len(cases), (
+        f"{len(cases)} refused, log lines: {text.count('refused a request')}"
+    )
 
 
-latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=70)
+latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=70).map(
+    str.lstrip
+)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -134,16 +168,10 @@ latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_c
     content_type=st.sampled_from([FORM, JSON, "text/plain", "", "multipart/form-data"]),
 )
 def test_any_unsigned_request_over_http_is_refused(served, body, timestamp, sig, content_type):
-    url, _ = served
+    url, log = served
     headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": sig}
     response = post(url, body, headers)
     assert response.status_code in REFUSED, f"{response.status_code} for {body!r} {headers} ({tally['5xx']} 5xx)"
-
-
-def test_the_server_log_holds_no_traceback_after_the_random_requests(served):
-    # the random requests above ran against their own server; this one checks a fresh one stays clean too
-    url, log = served
-    post(url, "payload=null", {"Content-Type": FORM})
     assert "Traceback" not in log.read_text()
 
 
@@ -155,7 +183,7 @@ def test_a_replayed_scan_is_answered_once_and_queued_once(served, redis_client, 
     assert [r.status_code for r in answers] == [200] * 5
     assert "Queued a scan" in answers[0].json()["text"] and [r.content for r in answers[1:]] == [b""] * 4
     assert redis_client.llen("rq:queue:chainscan") == 1, "5 identical signed requests, one job"
-    assert log.read_text().count("replay") == 4
+    assert log.read_text().count(": replay (") == 4
 
 
 def test_a_slack_retry_is_answered_with_an_empty_200_and_not_acted_on(served, redis_client, slack):

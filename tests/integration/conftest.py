@@ -12,9 +12,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -50,14 +52,18 @@ def slack_env(engine_env, slack, monkeypatch):
 
 
 @contextmanager
-def serving(env: dict) -> Iterator[str]:
-    """``python -m bot serve`` on a free loopback port, as a real HTTP server; yields its base URL."""
+def serving(env: dict, log: Path | None = None) -> Iterator[str]:
+    """``python -m bot serve`` on a free loopback port, as a real HTTP server; yields its base URL.
+
+    Its stderr (the logs) goes to ``log``, or a temporary file: a pipe nobody reads would fill up and stall
+    a server that logs a lot (a refused request logs a line)."""
     port = free_port()
+    log_file = open(log, "wb") if log else tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
         env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -68,12 +74,15 @@ def serving(env: dict) -> Iterator[str]:
             time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail(f"the web server did not start: {proc.stderr.read().decode()[-2000:]}")
+        proc.wait(15)
+        log_file.seek(0)
+        pytest.fail(f"the web server did not start: {log_file.read().decode(errors='replace')[-2000:]}")
     try:
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
+        log_file.close()
 
 
 @pytest.fixture

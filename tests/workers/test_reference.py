@@ -88,3 +88,9 @@ def test_platform_matching():
     assert platform_matches("linux/amd64", "linux/amd64")
     assert not platform_matches("linux/arm/v6", "linux/arm/v7")
     assert not platform_matches("linux/amd64", "linux/arm64")
+
+
+def test_a_backtick_is_named_not_echoed_as_an_unbalanced_code_span():
+    with pytest.raises(InvalidReference) as err:
+        parse_reference("mariadb`id`;")
+    assert str(err.value) == "Image references cannot contain `;` or a backtick."
