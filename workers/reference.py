@@ -113,7 +113,9 @@ def _check_characters(text: str) -> None:
         raise InvalidReference("An image reference cannot start with `-`.")
     bad = sorted({ch for ch in text if ch in _SHELL_META or not ch.isprintable()})
     if bad:
-        shown = " ".join(f"`{ch}`" if ch.isprintable() else repr(ch) for ch in bad)
+        # a backtick cannot be shown inside a code span (Slack has no escape for it): it is named instead
+        parts = ["a backtick" if ch == "`" else f"`{ch}`" if ch.isprintable() else repr(ch) for ch in bad]
+        shown = f"{', '.join(parts[:-1])} or {parts[-1]}" if len(parts) > 1 else parts[0]
         raise InvalidReference(f"Image references cannot contain {shown}.")
 
 
