@@ -83,8 +83,8 @@ def tell_user(response_url: str | None, text: str) -> bool:
             response_url, timeout=10, retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler()]
         ).send(text=text, response_type="ephemeral", replace_original=False)
         return response.status_code == 200
-    except Exception:  # the user note is best effort; the failure is logged by the caller
-        log.warning("could not reach response_url", exc_info=True)
+    except Exception as exc:  # the user note is best effort: one log line, no traceback
+        log.warning("could not reach the response_url: %s", type(exc).__name__)
         return False
 
 

@@ -36,7 +36,7 @@ from bot.render.triage_views import (
     submitted_repository,
     triage_modal,
 )
-from bot.slack_client import error_code
+from bot.slack_client import error_code, tell_user
 from workers.reference import InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
 from workers.triage.imports import Proposal
@@ -55,12 +55,12 @@ def register(app: App, ctx: ListenerContext) -> None:
     register_import(app, ctx)
 
     @app.action(TRIAGE_ACTION)
-    def triage_menu(ack: Ack, body: dict, client, respond) -> None:
+    def triage_menu(ack: Ack, body: dict, client) -> None:
         ack()
         verb, key = _choice(body)
         target = _target(ctx, key, body)
         user, channel = nested_id(body, "user"), nested_id(body, "channel")
-        say = _responder(respond, body)
+        say = _responder(body)
         if target is None or verb not in Verb.LABELS:
             say(UNKNOWN_MENU)
             return
@@ -117,10 +117,10 @@ NO_FILE = "Use *Import triage decisions* on a message with an OpenVEX file or a 
 
 def register_import(app: App, ctx: ListenerContext) -> None:
     @app.shortcut(IMPORT_SHORTCUT)
-    def import_shortcut(ack: Ack, shortcut: dict, client, respond) -> None:
+    def import_shortcut(ack: Ack, shortcut: dict, client) -> None:
         ack()
         channel, user, team = nested_id(shortcut, "channel"), nested_id(shortcut, "user"), nested_id(shortcut, "team")
-        say = _responder(respond, shortcut)
+        say = _responder(shortcut)
         denial = scan_denied(ctx.settings, channel, user) or _decider_denied(ctx, client, user)
         files = (shortcut.get("message") or {}).get("files") if isinstance(shortcut.get("message"), dict) else None
         file_id = (
@@ -318,12 +318,12 @@ def _thread_link(target: ActionTarget) -> str | None:
     return f"https://slack.com/archives/{target.channel}/p{target.ts.replace('.', '')}"
 
 
-def _responder(respond, body: dict):
+def _responder(body: dict):
+    """An ephemeral answer through the payload's response_url; never raises (tell_user logs a failure)."""
+
     def say(text: str) -> None:
-        if text_id(body.get("response_url")):
-            respond(text=text, response_type="ephemeral", replace_original=False)
-        else:
-            log.info("triage refusal without a response_url: %s", text)
+        if not tell_user(text_id(body.get("response_url")), text):
+            log.info("triage answer not delivered: %s", text)
 
     return say
 
