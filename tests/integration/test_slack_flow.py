@@ -160,12 +160,14 @@ def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_clie
         start_new_session=True,
     )
     registry = StartedJobRegistry(queue=queue)
-    deadline = time.monotonic() + 30
-    while registry.count == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert registry.count == 1, "the scan never started"
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while registry.count == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert registry.count == 1, "the scan never started"
+    finally:  # never leave a worker behind to take the next tests' jobs
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
     registry.cleanup(timestamp=time.time() + 10_000)  # what RQ's maintenance does once the heartbeat lapses
     run_workers(redis_client)
     ts, (parent, *replies) = parent_and_replies(slack)
