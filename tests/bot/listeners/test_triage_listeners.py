@@ -99,3 +99,18 @@ def test_the_import_shortcut_needs_a_file(dispatcher, slack):
     body = message_shortcut_body("import_triage", message_text="no file here", response_url=slack.response_url("imp"))
     assert dispatcher.send(dispatcher.app(), body).status == 200
     assert any("OpenVEX file" in r.get("text", "") for r in slack.responses("imp"))
+
+
+def test_a_member_of_an_allowed_user_group_may_accept(dispatcher, slack):
+    slack.usergroups["S0SEC"] = ["U0TEST"]
+    key = _key(dispatcher.redis)
+    dispatcher.send(dispatcher.app(TRIAGE_ALLOWED_GROUPS="S0SEC"), _menu("accept", key))
+    view = slack.last("views.open").params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == ACCEPT_CALLBACK  # allowed: the modal opened
+    slack.usergroups["S0SEC"] = ["U0ELSE"]
+    dispatcher.redis.delete("chainscan:usergroup:S0SEC")
+    dispatcher.send(
+        dispatcher.app(TRIAGE_ALLOWED_GROUPS="S0SEC"), _menu("fp", key, response_url=slack.response_url("g"))
+    )
+    assert any("<!subteam^S0SEC>" in r.get("text", "") for r in slack.responses("g"))
