@@ -14,6 +14,8 @@ from redis import Redis
 
 PREFIX = "chainscan:findings-message:"
 ROW_PREFIX = "chainscan:findings-row:"
+CARD_PREFIX = "chainscan:findings-card:"
+_KEPT = ("id", "package", "installed", "fixed", "status", "severity", "layer", "source")
 TTL = 30 * 24 * 3600
 
 
@@ -66,9 +68,31 @@ class FindingsMessages:
                 found.append(RowPlace(**json.loads(raw)))
         return found
 
+    def save_card(self, channel: str, thread_ts: str, result, findings_link: str | None) -> None:
+        """What the thread's card was drawn from (findings trimmed to what counting needs), so a decision can
+        redraw it with the new counts."""
+        data = {
+            "report": _trimmed(result.report.to_dict()),
+            "alternative": _trimmed(result.alternative_report.to_dict()) if result.alternative_report else None,
+            "mapping": result.mapping.to_dict() if result.mapping else None,
+            "reason": result.reason,
+            "link": findings_link,
+        }
+        self.redis.set(f"{CARD_PREFIX}{channel}:{thread_ts}", json.dumps(data), ex=TTL)
+
+    def card(self, channel: str, thread_ts: str) -> dict | None:
+        raw = self.redis.get(f"{CARD_PREFIX}{channel}:{thread_ts}")
+        return json.loads(raw) if raw else None
+
     def blocks(self, channel: str, ts: str) -> list[dict] | None:
         raw = self.redis.get(f"{PREFIX}{channel}:{ts}")
         return json.loads(raw) if raw else None
 
     def replace_blocks(self, channel: str, ts: str, blocks: list[dict]) -> None:
         self.redis.set(f"{PREFIX}{channel}:{ts}", json.dumps(blocks), ex=TTL)
+
+
+def _trimmed(report: dict) -> dict:
+    """A report's dict with each finding cut to what counts and decisions need (titles and links dropped)."""
+    empty = {"cvss_score": None, "cvss_vector": None, "title": "", "url": None}
+    return {**report, "vulnerabilities": [{**empty, **{k: v[k] for k in _KEPT}} for v in report["vulnerabilities"]]}

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.config import SlackSettings
+from bot.findings_messages import FindingsMessages
 from bot.jobs.publishing import (
     PUBLISH_RETRY,
     familiar,
@@ -199,6 +200,7 @@ def _publish_report(
     thread.findings_link = link
     card = render.pair_card(result, applied, findings_link=link)
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
+    FindingsMessages(redis).save_card(thread.channel, thread.ts, result, link)
     thread.state = Phase.DONE
     store.save(thread)
 

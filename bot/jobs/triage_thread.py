@@ -125,6 +125,7 @@ def show_decision(key: str, version: int) -> dict:
             client.chat_update(channel=place.channel, ts=place.ts, text="Findings (updated)", blocks=blocks)
             messages.replace_blocks(place.channel, place.ts, blocks)
         updated += 1
+        _redraw_card(client, redis, target.team, place.channel, place.thread_ts, now)
         if redis.set(f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600):
             note = decision_note(decision, _state(decision, now)) if decision else ""
             text = f"{target.vulnerability} in {', '.join(target.all_packages)}: " + (
@@ -132,6 +133,23 @@ def show_decision(key: str, version: int) -> dict:
             )
             client.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, text=text)
     return {"rows": updated}
+
+
+def _redraw_card(client: WebClient, redis: Redis, team: str, channel: str, thread_ts: str, now: datetime) -> None:
+    """The thread's card with the counts the new decision makes ("2 critical (1 accepted)")."""
+    from bot.render.blocks import pair_card
+    from workers.chainguard.alternatives import ChainguardMapping
+    from workers.pair import PairResult
+
+    data = FindingsMessages(redis).card(channel, thread_ts)
+    if data is None:
+        return  # drawn by an older release or expired: the next scan draws it
+    report = ScanReport.from_dict(data["report"])
+    alternative = ScanReport.from_dict(data["alternative"]) if data["alternative"] else None
+    mapping = ChainguardMapping.from_dict(data["mapping"]) if data["mapping"] else None
+    result = PairResult(report, alternative, mapping, data["reason"], None)
+    card = pair_card(result, applied_for(redis, team, report, now), findings_link=data["link"], now=now)
+    client.chat_update(channel=channel, ts=thread_ts, text=card.text, blocks=card.blocks)
 
 
 def _state(decision, now: datetime) -> TriageState:

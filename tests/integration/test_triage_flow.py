@@ -115,6 +115,10 @@ def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_
         f"until {until}" in json.dumps(c.params.get("blocks")) for c in slack.calls("chat.update")
     )
 
+    # the card is redrawn with the decision counted apart, at once
+    card_updates = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == ts]
+    assert "accepted)" in json.dumps(card_updates[-1].params.get("blocks"))
+
     # the next scan of the repository honours it: counted apart on the card, and in the CLI's JSON
     assert scan(web, slack, "mariadb --rescan").status_code == 200
     run_workers(redis_client)
