@@ -171,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
 
     triage_cli.add_parser(sub)
 
+    from bot import digest_cli
+
+    digest_cli.add_parsers(sub)
+
     status = _command(
         sub,
         "status",
@@ -283,7 +287,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.worker import ChainscanWorker, patient_redis
 
     redis = patient_redis(settings.redis_url)  # commands wait through a Redis outage instead of failing
-    queues = [settings.queue_name]
+    queues = [settings.queue_name, f"{settings.queue_name}-digest"]  # interactive scans first, digests after
     # SimpleWorker runs each job in the worker process instead of a fork: the jobs only orchestrate
     # (Trivy and builds run as subprocesses or in dockerd), so isolation buys little and a fork
     # per job costs ~10 ms. A worker that dies is restarted by the pool; its job is retried.

@@ -8,6 +8,7 @@ text with a line saying what was not understood, never a bare error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.report import SEVERITIES
@@ -17,6 +18,7 @@ MAX_TEXT = 1000
 HELP = """*Scan a container image for known vulnerabilities* (and compare it with its Chainguard alternative)
 • `/scan IMAGE` — e.g. `/scan mariadb`, `/scan mariadb:11.4`, `/scan ghcr.io/org/app:1.2`
 • Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison)
+• `/scan watch IMAGE…`, `/scan watch list`, `/scan unwatch IMAGE` — the channel's watch list; `/scan digest` (`monday 09:00 Europe/Berlin`, `off`, `now`) — its weekly digest
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
 • `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
@@ -50,6 +52,26 @@ class BuildCommand:
 
 
 @dataclass(frozen=True)
+class WatchCommand:
+    images: tuple[ImageRef, ...] = ()
+    remove: bool = False  # /scan unwatch IMAGE
+    list_only: bool = False  # /scan watch list
+
+
+class DigestAction(str, Enum):
+    SHOW = "show"
+    SET = "set"
+    OFF = "off"
+    NOW = "now"
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    action: DigestAction
+    schedule: str | None = None  # validated "monday 09:00 Europe/Berlin"
+
+
+@dataclass(frozen=True)
 class VexCommand:
     image: ImageRef  # upload the team's decisions on it as an OpenVEX document
 
@@ -59,7 +81,16 @@ class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
 
-Command = ScanCommand | HelpCommand | StatusCommand | BuildCommand | VexCommand | InvalidCommand
+Command = (
+    ScanCommand
+    | HelpCommand
+    | StatusCommand
+    | BuildCommand
+    | VexCommand
+    | WatchCommand
+    | DigestCommand
+    | InvalidCommand
+)
 
 _FLAGS = {
     "--fixed": ("only_fixed", True),
@@ -70,7 +101,8 @@ _FLAGS = {
 }
 _SEVERITY_FLAGS = ("--severity", "--min", "-s")
 # Words people try as subcommands: answered with help rather than scanned as an image called "watch".
-_NOT_YET = frozenset({"watch", "unwatch", "digest", "history", "list", "config", "settings"})
+_NOT_YET = frozenset({"history", "list", "config", "settings"})
+MAX_WATCH_AT_ONCE = 20
 
 
 def parse_command(text: str | None) -> Command:
@@ -87,6 +119,10 @@ def parse_command(text: str | None) -> Command:
         return StatusCommand()
     if head == "build" and len(words) == 1:
         return BuildCommand()
+    if head in ("watch", "unwatch"):
+        return _watch(head, words[1:])
+    if head == "digest":
+        return _digest(words[1:])
     if head in ("triage", "vex"):
         return _image_subcommand(head, words[1:])
     if head in _NOT_YET:
@@ -119,6 +155,32 @@ def _scan(words: list[str]) -> Command:
         else:
             return HelpCommand(f"I did not understand `{_shown(word)}`.")
     return ScanCommand(image=image, **options)
+
+
+def _watch(head: str, rest: list[str]) -> Command:
+    if head == "watch" and [w.lower() for w in rest] == ["list"]:
+        return WatchCommand(list_only=True)
+    if not rest or (head == "unwatch" and len(rest) != 1) or len(rest) > MAX_WATCH_AT_ONCE:
+        example = "`/scan unwatch mariadb`" if head == "unwatch" else "`/scan watch mariadb postgres:16`"
+        return HelpCommand(f"`/scan {head}` takes image names (at most {MAX_WATCH_AT_ONCE}), e.g. {example}.")
+    try:
+        images = tuple(parse_reference(word) for word in rest)
+    except InvalidReference as exc:
+        return InvalidCommand(f"{exc} See `/scan help` for examples.")
+    return WatchCommand(images, remove=head == "unwatch")
+
+
+def _digest(rest: list[str]) -> Command:
+    from workers.digests.schedule import ScheduleError, parse_schedule
+
+    if not rest:
+        return DigestCommand(DigestAction.SHOW)
+    if len(rest) == 1 and rest[0].lower() in ("off", "now"):
+        return DigestCommand(DigestAction(rest[0].lower()))
+    try:
+        return DigestCommand(DigestAction.SET, str(parse_schedule(" ".join(rest))))
+    except ScheduleError as exc:
+        return InvalidCommand(str(exc))
 
 
 def _image_subcommand(head: str, rest: list[str]) -> Command:

@@ -62,6 +62,7 @@ class Settings:
     build_network: bool = False
     worker_pool_size: int = 2
     log_level: str = "INFO"
+    watch_limit: int = 50
     triage_max_accept_days: int = 180
     triage_max_accept_days_critical: int = 30
 
@@ -93,6 +94,7 @@ class Settings:
             build_network=env_bool(env, "BUILD_NETWORK", False),
             worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
             log_level=_log_level(env.get("LOG_LEVEL")),
+            watch_limit=max(1, _int(env, "WATCH_LIMIT", 50)),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
         )

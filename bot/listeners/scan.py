@@ -13,17 +13,20 @@ from slack_bolt import Ack, App
 from bot.commands import (
     HELP,
     BuildCommand,
+    DigestCommand,
     HelpCommand,
     InvalidCommand,
     ScanCommand,
     StatusCommand,
     VexCommand,
+    WatchCommand,
     parse_command,
 )
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
 from bot.limits import Action
 from bot.listeners import build as build_listeners
+from bot.listeners import digests as digest_listeners
 from bot.listeners.context import (
     ListenerContext,
     enqueue_or_explain,
@@ -52,6 +55,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             ack(text=_status(ctx), response_type="ephemeral")
         elif isinstance(parsed, BuildCommand):
             build_listeners.open_build_form(ack, ctx, command, client, logger)
+        elif isinstance(parsed, (WatchCommand, DigestCommand)):
+            digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
             channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
             denial = scan_denied(ctx.settings, channel, user)

@@ -51,7 +51,7 @@ def test_options(text, expected):
         ("mariadb --severity", "not a severity"),
         ("--fixed mariadb", "image name first"),
         ("status now", "did not understand `now`"),
-        ("watch mariadb", "`watch` is not something I can do yet"),
+        ("history mariadb", "`history` is not something I can do yet"),
     ],
 )
 def test_unknown_words_get_help(text, says):
@@ -87,3 +87,19 @@ def test_triage_and_vex_take_one_image():
     assert isinstance(parse_command("vex mariadb"), VexCommand)
     assert isinstance(parse_command("vex"), HelpCommand) and isinstance(parse_command("triage a b"), HelpCommand)
     assert isinstance(parse_command("vex Not;Valid"), InvalidCommand)
+
+
+def test_watch_unwatch_and_digest():
+    from bot.commands import DigestAction, DigestCommand, WatchCommand
+
+    watch = parse_command("watch mariadb postgres:16")
+    assert isinstance(watch, WatchCommand) and [i.familiar for i in watch.images] == ["mariadb:latest", "postgres:16"]
+    assert parse_command("watch list") == WatchCommand(list_only=True)
+    assert parse_command("unwatch mariadb").remove
+    assert isinstance(parse_command("unwatch"), HelpCommand) and isinstance(parse_command("watch"), HelpCommand)
+    assert parse_command("digest") == DigestCommand(DigestAction.SHOW)
+    assert parse_command("digest now") == DigestCommand(DigestAction.NOW)
+    assert parse_command("digest mon 9:00 Europe/Berlin") == DigestCommand(
+        DigestAction.SET, "monday 09:00 Europe/Berlin"
+    )
+    assert isinstance(parse_command("digest monday 09:00 Mars/Base"), InvalidCommand)

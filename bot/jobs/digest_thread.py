@@ -1,0 +1,105 @@
+"""The weekly digest of a channel, exactly once per period: the job leases the period, rescans every watched
+image (cached by digest and DB), posts one message (or updates the one an earlier try posted), saves what it
+saw for next week, and marks the period posted. Runs on the digest queue, behind interactive scans."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+
+from bot import config as bot_config
+from bot.jobs.triage_thread import applied_for
+from bot.render.digest import digest_message
+from bot.slack_client import client_for
+from workers.chainguard.state import plan_alternative
+from workers.digests.contents import ImageEntry, Snapshot, entry
+from workers.digests.store import LEASE_TTL, DigestStore
+from workers.errors import ScanError
+from workers.reference import InvalidReference, parse_reference
+from workers.scan.engine import Scanner
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = 3600  # seconds past the scheduled moment: the digest says it is late
+CATCH_UP = 7 * 24 * 3600  # a period missed for longer is skipped (the next one is due by then)
+
+
+def digest_queue(redis: Redis, settings) -> Queue:
+    return Queue(f"{settings.queue_name}-digest", connection=redis)
+
+
+def enqueue_due_digests(redis: Redis, settings, now: datetime) -> int:
+    """The scheduler's tick: one job per channel whose period is due and not posted, across schedulers."""
+    store, queued = DigestStore(redis), 0
+    for team, channel, schedule in store.schedules():
+        period = schedule.current_period(now)
+        moment = schedule.moment(period)
+        age = (now - moment).total_seconds()
+        if age > CATCH_UP or store.posted(team, channel, period) or not store.watched(team, channel):
+            continue
+        marker = f"chainscan:digest:enqueued:{hashlib.sha1(f'{team}|{channel}|{period}'.encode()).hexdigest()}"
+        if not redis.set(marker, "1", nx=True, ex=LEASE_TTL):
+            continue  # another scheduler (or an earlier tick) queued it; after the lease a lost job is redone
+        digest_queue(redis, settings).enqueue(
+            send_digest,
+            team,
+            channel,
+            period,
+            age > LATE_AFTER,
+            retry=Retry(max=3, interval=[30, 120, 300]),
+            job_timeout=3600,
+            result_ttl=7 * 24 * 3600,
+        )
+        queued += 1
+    return queued
+
+
+def send_digest(team: str, channel: str, period: str, late: bool = False) -> dict:
+    job = get_current_job()
+    redis, settings = job.connection, bot_config.current()
+    store = DigestStore(redis)
+    if not store.lease(team, channel, period, job.id):
+        return {"skipped": "posted or being sent"}
+    schedule = store.schedule(team, channel)
+    moment = schedule.moment(period) if schedule else datetime.now(UTC)
+    entries, snapshots = collect(redis, settings, team, channel)
+    message = digest_message(channel, period, moment, entries, late=late)
+    client = client_for(settings, redis, team)
+    ts = store.message_ts(team, channel, period)
+    if ts:  # an earlier try posted it: update, never repost
+        client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    else:
+        ts = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks)["ts"]
+        store.record_message(team, channel, period, ts)
+    store.save_snapshots(team, channel, snapshots)
+    store.mark_posted(team, channel, period)
+    return {"ts": ts, "images": len(entries)}
+
+
+def collect(redis: Redis, settings, team: str, channel: str) -> tuple[list[ImageEntry], dict[str, Snapshot]]:
+    """Every watched image rescanned with the current DB (cached when digest and DB are unchanged)."""
+    store, scanner = DigestStore(redis), Scanner(settings.engine, redis)
+    entries, snapshots, now = [], {}, datetime.now(UTC)
+    for reference in store.watched(team, channel):
+        previous = store.snapshot(team, channel, reference)
+        try:
+            ref = parse_reference(reference)
+            report = scanner.scan(ref)
+        except (ScanError, InvalidReference) as exc:
+            entries.append(entry(reference, None, previous, error=getattr(exc, "message", str(exc))))
+            continue
+        alternative = None
+        mapping = plan_alternative(ref, settings.engine, redis)
+        if mapping.scannable:
+            try:
+                alternative = scanner.scan(mapping.reference)
+            except ScanError as exc:
+                log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
+        applied = applied_for(redis, team, report, now)
+        entries.append(entry(reference, report, previous, open_counts=applied.open_counts, alternative=alternative))
+        snapshots[reference] = Snapshot.of(report)
+    return entries, snapshots

@@ -1,0 +1,136 @@
+"""Watch lists, digest schedules, last week's snapshots and the exactly-once record of each digest, in Redis.
+
+Keys (team and channel percent-encoded):
+- ``chainscan:watch:{team}:{channel}``            set of normalized image references
+- ``chainscan:digest:schedule``                   hash ``team|channel`` → schedule text ("off": none)
+- ``chainscan:digest:snapshot:{team}:{channel}``  hash reference → Snapshot JSON (what the last digest saw)
+- ``chainscan:digest:sent:{team}:{channel}:{period}``  hash state (claimed → posted), ts, by; never rewritten
+- ``chainscan:digest:lease:{team}:{channel}:{period}`` the job sending it now (expires, so a killed one is redone)
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from urllib.parse import quote
+
+from redis import Redis
+
+from workers.digests.contents import Snapshot
+from workers.digests.schedule import DEFAULT, Schedule, parse_schedule
+
+PREFIX = "chainscan:"
+SCHEDULES = f"{PREFIX}digest:schedule"
+LEASE_TTL = 15 * 60
+KEEP = 400 * 24 * 3600
+
+
+class DigestState(str, Enum):
+    CLAIMED = "claimed"
+    POSTED = "posted"
+
+
+class WatchLimitReached(ValueError):
+    """The channel watches as many images as it may; the message says how many."""
+
+
+def _p(text: str) -> str:
+    return quote(text, safe="")
+
+
+class DigestStore:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    # ------------------------------------------------------------------ watch lists
+
+    def watch(self, team: str, channel: str, references: list[str], limit: int) -> list[str]:
+        """Add ``references``; the ones added (not already watched). :class:`WatchLimitReached` past ``limit``."""
+        key = f"{PREFIX}watch:{_p(team)}:{_p(channel)}"
+        current = self.watched(team, channel)
+        fresh = [r for r in dict.fromkeys(references) if r not in current]
+        if len(current) + len(fresh) > limit:
+            raise WatchLimitReached(
+                f"This channel watches {len(current)} images and may watch at most {limit} (WATCH_LIMIT): "
+                "unwatch some first."
+            )
+        if fresh:
+            self.redis.sadd(key, *fresh)
+            self.redis.hsetnx(SCHEDULES, f"{team}|{channel}", DEFAULT)  # Monday 09:00 UTC once something is watched
+        return fresh
+
+    def unwatch(self, team: str, channel: str, reference: str) -> bool:
+        return bool(self.redis.srem(f"{PREFIX}watch:{_p(team)}:{_p(channel)}", reference))
+
+    def watched(self, team: str, channel: str) -> list[str]:
+        members = self.redis.smembers(f"{PREFIX}watch:{_p(team)}:{_p(channel)}")
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    # ------------------------------------------------------------------ schedules
+
+    def set_schedule(self, team: str, channel: str, schedule: Schedule | None) -> None:
+        self.redis.hset(SCHEDULES, f"{team}|{channel}", str(schedule) if schedule else "off")
+
+    def schedule(self, team: str, channel: str) -> Schedule | None:
+        raw = self.redis.hget(SCHEDULES, f"{team}|{channel}")
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return parse_schedule(text) if text and text != "off" else None
+
+    def schedules(self) -> list[tuple[str, str, Schedule]]:
+        found = []
+        for field, raw in self.redis.hgetall(SCHEDULES).items():
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            team, _, channel = (field.decode() if isinstance(field, bytes) else field).partition("|")
+            if text and text != "off":
+                found.append((team, channel, parse_schedule(text)))
+        return sorted(found, key=lambda item: (item[0], item[1]))
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self, team: str, channel: str, reference: str) -> Snapshot | None:
+        raw = self.redis.hget(f"{PREFIX}digest:snapshot:{_p(team)}:{_p(channel)}", reference)
+        return Snapshot.from_dict(json.loads(raw)) if raw else None
+
+    def save_snapshots(self, team: str, channel: str, snapshots: dict[str, Snapshot]) -> None:
+        if snapshots:
+            key = f"{PREFIX}digest:snapshot:{_p(team)}:{_p(channel)}"
+            self.redis.hset(key, mapping={ref: json.dumps(s.to_dict()) for ref, s in snapshots.items()})
+            self.redis.expire(key, KEEP)
+
+    # ------------------------------------------------------------------ exactly once per period
+
+    def _sent_key(self, team: str, channel: str, period: str) -> str:
+        return f"{PREFIX}digest:sent:{_p(team)}:{_p(channel)}:{period}"
+
+    def lease(self, team: str, channel: str, period: str, holder: str) -> bool:
+        """Take the period for ``holder`` unless it was posted or another live job holds it."""
+        if self.posted(team, channel, period):
+            return False
+        key = f"{PREFIX}digest:lease:{_p(team)}:{_p(channel)}:{period}"
+        if self.redis.set(key, holder, nx=True, ex=LEASE_TTL):
+            self.redis.hsetnx(self._sent_key(team, channel, period), "state", DigestState.CLAIMED.value)
+            return True
+        current = self.redis.get(key)
+        return (current.decode() if isinstance(current, bytes) else current) == holder  # a retry of the same job
+
+    def posted(self, team: str, channel: str, period: str) -> str | None:
+        """The ts of the period's digest message, once posted."""
+        record = self.redis.hgetall(self._sent_key(team, channel, period))
+        state = (record.get(b"state") or record.get("state") or b"").decode() if record else ""
+        ts = record.get(b"ts") or record.get("ts") if record else None
+        if state == DigestState.POSTED.value and ts:
+            return ts.decode() if isinstance(ts, bytes) else ts
+        return None
+
+    def message_ts(self, team: str, channel: str, period: str) -> str | None:
+        """The message posted for the period, even before it was marked posted (so a retry updates it)."""
+        ts = self.redis.hget(self._sent_key(team, channel, period), "ts")
+        return ts.decode() if isinstance(ts, bytes) else ts
+
+    def record_message(self, team: str, channel: str, period: str, ts: str) -> None:
+        key = self._sent_key(team, channel, period)
+        self.redis.hset(key, mapping={"ts": ts})
+        self.redis.expire(key, KEEP)
+
+    def mark_posted(self, team: str, channel: str, period: str) -> None:
+        self.redis.hset(self._sent_key(team, channel, period), "state", DigestState.POSTED.value)
