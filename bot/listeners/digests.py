@@ -7,14 +7,37 @@ import logging
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from slack_bolt import Ack
+from slack_bolt import Ack, App
 
-from bot.commands import DigestAction, DigestCommand, WatchCommand
-from bot.listeners.context import QUEUE_DOWN, ListenerContext, scan_denied, text_id
+from bot.commands import DigestAction, DigestCommand, WatchCommand, parse_command
+from bot.listeners.context import QUEUE_DOWN, ListenerContext, nested_id, scan_denied, text_id
+from bot.render.blocks import WATCH_ACTION
+from bot.slack_client import tell_user
 from workers.digests.schedule import parse_schedule
 from workers.digests.store import DigestStore, WatchLimitReached
 
 log = logging.getLogger(__name__)
+
+
+def register(app: App, ctx: ListenerContext) -> None:
+    @app.action(WATCH_ACTION)
+    def watch_weekly(ack: Ack, body: dict, action: dict) -> None:
+        """The card's *Watch weekly*: the image joins the channel's watch list."""
+        ack()
+        value = action.get("value") if isinstance(action, dict) else None
+        parsed = parse_command(f"watch {value}" if isinstance(value, str) and " " not in value.strip() else None)
+        channel, user, team = nested_id(body, "channel"), nested_id(body, "user"), nested_id(body, "team")
+        response_url = text_id(body.get("response_url"))
+        if not isinstance(parsed, WatchCommand) or not parsed.images:
+            tell_user(response_url, "I could not read which image that button is for. Use `/scan watch IMAGE`.")
+            return
+        denial = scan_denied(ctx.settings, channel, user)
+        try:
+            text = denial or _watch(ctx, team or "local", channel, parsed)
+        except RedisError:
+            log.exception("watch button failed")
+            text = QUEUE_DOWN
+        tell_user(response_url, text)
 
 
 def answer(ack: Ack, ctx: ListenerContext, command: dict, parsed: WatchCommand | DigestCommand) -> None:

@@ -243,6 +243,7 @@ def rescan_button(reference: str) -> dict:
 
 
 SHOW_FINDINGS_ACTION = "show_findings"
+WATCH_ACTION = "watch_weekly"
 CARD_LINE = 80  # a card line longer than this wraps on a 390-px phone
 
 
@@ -333,7 +334,13 @@ def card_buttons(reference: str, findings_link: str | None) -> dict:
             }
         )
     block = rescan_button(reference)
-    block["elements"] = buttons + block["elements"]
+    watch = {
+        "type": "button",
+        "action_id": WATCH_ACTION,
+        "text": {"type": "plain_text", "text": "Watch weekly"},
+        "value": reference[:2000],
+    }
+    block["elements"] = buttons + block["elements"] + [watch]
     return block
 
 

@@ -80,3 +80,15 @@ def test_a_tampered_rescan_value_is_ignored_with_a_200(dispatcher):
         response = dispatcher.send(dispatcher.app(), block_action_body("rescan", value))
         assert response.status == 200
     assert dispatcher.queued() == []
+
+
+def test_the_watch_weekly_button_adds_the_image_to_the_channels_watch_list(dispatcher, slack):
+    from workers.digests.store import DigestStore
+
+    body = block_action_body("watch_weekly", "docker.io/library/mariadb:latest", response_url=slack.response_url("w"))
+    assert dispatcher.send(dispatcher.app(), body).status == 200
+    assert DigestStore(dispatcher.redis).watched("T0TEST", "C0TEST") == ["docker.io/library/mariadb:latest"]
+    assert any("Watching `mariadb:latest`" in r.get("text", "") for r in slack.responses("w"))
+    tampered = block_action_body("watch_weekly", "a b; rm", response_url=slack.response_url("t"))
+    assert dispatcher.send(dispatcher.app(), tampered).status == 200
+    assert any("could not read which image" in r.get("text", "") for r in slack.responses("t"))
