@@ -45,6 +45,8 @@ def add_parsers(sub) -> None:
     list_.add_argument("--format", choices=("text", "json"), default="text")
     list_.add_argument("--team", help=TEAM_HELP)
     list_.set_defaults(digest_handler=cmd_watch_list)
+    check = actions.add_parser("check", help="one alert pass over every watched image (new criticals, once each)")
+    check.set_defaults(digest_handler=cmd_watch_check)
 
     digest = sub.add_parser("digest", help="a channel's weekly digest: schedule, preview, send")
     digest.set_defaults(handler=run)
@@ -97,6 +99,15 @@ def cmd_watch_list(args) -> int:
         print(json.dumps({"channel": channel, "images": images, "schedule": str(schedule) if schedule else None}))
     else:
         print("\n".join(images) or f"{channel} watches nothing.")
+    return 0
+
+
+def cmd_watch_check(args) -> int:
+    from bot.jobs.digest_thread import check_alerts
+
+    _, redis = _store()
+    sent = check_alerts(bot_config.current(), redis, datetime.now(UTC))
+    print(f"{sent} alert{'s' if sent != 1 else ''} sent.")
     return 0
 
 

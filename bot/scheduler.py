@@ -18,7 +18,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.registry import StartedJobRegistry
 
-from bot.jobs.digest_thread import enqueue_due_digests
+from bot.jobs.digest_thread import enqueue_alert_check_if_due, enqueue_due_digests
 from bot.threads import ThreadStore
 from workers.config import Settings
 
@@ -86,6 +86,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
             refresh_catalog_if_due(redis, settings)
             expire_acceptances_if_due(redis, settings, datetime.now(UTC))
             enqueue_due_digests(redis, settings, datetime.now(UTC))
+            enqueue_alert_check_if_due(redis, settings, datetime.now(UTC))
         except Exception:
             log.exception("scheduler round failed; trying again")
         if once:

@@ -63,6 +63,8 @@ class Settings:
     worker_pool_size: int = 2
     log_level: str = "INFO"
     watch_limit: int = 50
+    watch_check_interval: int = 3600
+    alert_min_severity: str = "critical"
     triage_max_accept_days: int = 180
     triage_max_accept_days_critical: int = 30
 
@@ -95,6 +97,8 @@ class Settings:
             worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
             log_level=_log_level(env.get("LOG_LEVEL")),
             watch_limit=max(1, _int(env, "WATCH_LIMIT", 50)),
+            watch_check_interval=max(60, _int(env, "WATCH_CHECK_INTERVAL", 3600)),
+            alert_min_severity=_severity_setting(env.get("ALERT_MIN_SEVERITY")),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
         )
@@ -136,6 +140,13 @@ def _log_level(raw: str | None) -> str:
     level = (raw or "INFO").strip().upper()
     if level not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {raw!r}.")
+    return level
+
+
+def _severity_setting(raw: str | None) -> str:
+    level = (raw or "critical").strip().lower()
+    if level not in ("critical", "high", "medium", "low"):
+        raise ConfigError(f"ALERT_MIN_SEVERITY must be critical, high, medium or low, not {raw!r}.")
     return level
 
 

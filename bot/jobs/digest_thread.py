@@ -103,3 +103,80 @@ def collect(redis: Redis, settings, team: str, channel: str) -> tuple[list[Image
         entries.append(entry(reference, report, previous, open_counts=applied.open_counts, alternative=alternative))
         snapshots[reference] = Snapshot.of(report)
     return entries, snapshots
+
+
+ALERT_SEEN = "chainscan:alert:seen:"
+ALERTED = "chainscan:alert:sent:"
+
+
+def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
+    """One alert pass over every watched image: a finding at or above ALERT_MIN_SEVERITY that appeared since the
+    last pass (a new digest behind the tag, or a new disclosure in the DB), not decided by the team, is told
+    to each channel watching it, once. The first pass over an image sets its baseline and tells nothing."""
+    from workers.report import at_or_above
+    from workers.triage.apply import finding_key
+
+    store, scanner, sent = DigestStore(redis), Scanner(settings.engine, redis), 0
+    wanted = at_or_above(settings.engine.alert_min_severity)
+    for team, channel in _watching_channels(redis):
+        for reference in store.watched(team, channel):
+            try:
+                report = scanner.scan(parse_reference(reference))
+            except (ScanError, InvalidReference):
+                continue  # the digest reports images that cannot be scanned
+            applied = applied_for(redis, team, report, now)
+            serious = [
+                f
+                for f in report.vulnerabilities
+                if f.severity in wanted
+                and finding_key(f) not in {k for k, d in applied.decided.items() if d.suppressing}
+            ]
+            seen_key = f"{ALERT_SEEN}{team}:{channel}:{reference}"
+            baseline = redis.exists(seen_key)
+            if baseline:
+                fresh = [f for f in serious if not redis.sismember(seen_key, f"{f.id}|{f.package}")]
+                sent += sum(_alert_once(settings, redis, team, channel, reference, f, client) for f in fresh)
+            with redis.pipeline() as pipe:
+                pipe.sadd(seen_key, "", *[f"{f.id}|{f.package}" for f in serious])
+                pipe.expire(seen_key, 400 * 86400)
+                pipe.execute()
+    return sent
+
+
+def _alert_once(settings, redis: Redis, team: str, channel: str, reference: str, finding, client) -> bool:
+    """Tell the channel about one new serious finding, unless it was told before (SET NX per finding)."""
+    identity = f"{finding.id}|{finding.package}"
+    if not redis.set(f"{ALERTED}{team}:{channel}:{reference}:{identity}", "1", nx=True, ex=400 * 86400):
+        return False
+    name = reference.removeprefix("docker.io/library/")
+    fixed = f", fixed in {finding.fixed}" if finding.fixed else ", no fix yet"
+    text = (
+        f"New {finding.severity} in watched `{name}`: {finding.id} in {finding.package} {finding.installed}{fixed}. "
+        f"`/scan {name}` for the full thread."
+    )
+    (client or client_for(settings, redis, team)).chat_postMessage(channel=channel, text=text)
+    return True
+
+
+def _watching_channels(redis: Redis) -> list[tuple[str, str]]:
+    from urllib.parse import unquote
+
+    found = []
+    for key in redis.scan_iter(match="chainscan:watch:*", count=500):
+        _, _, team, channel = (key.decode() if isinstance(key, bytes) else key).split(":", 3)
+        found.append((unquote(team), unquote(channel)))
+    return sorted(found)
+
+
+def alert_job(now_iso: str) -> dict:
+    job = get_current_job()
+    return {"alerts": check_alerts(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))}
+
+
+def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:
+    """Every WATCH_CHECK_INTERVAL seconds across schedulers: one alert pass on the digest queue."""
+    slot = int(now.timestamp()) // max(60, settings.watch_check_interval)
+    if not redis.set(f"chainscan:schedule:alerts:{slot}", "1", nx=True, ex=2 * settings.watch_check_interval):
+        return False
+    digest_queue(redis, settings).enqueue(alert_job, now.isoformat(), result_ttl=3600, job_timeout=3600)
+    return True

@@ -106,3 +106,37 @@ def test_the_cli_watches_schedules_previews_and_refuses_bad_input(engine_env, re
     ):
         proc = cli(*bad)
         assert proc.returncode == 2 and proc.stderr.strip() and "Traceback" not in proc.stderr, bad
+
+
+def test_a_new_critical_alerts_once_and_a_decided_one_never(slack_env, slack, redis_client, test_images):
+    from bot.config import SlackSettings
+    from bot.jobs.digest_thread import ALERT_SEEN, check_alerts
+    from workers.triage.model import Decision, TriageState
+    from workers.triage.store import DecisionStore
+
+    store = DigestStore(redis_client)
+    reference = "docker.io/library/mariadb:latest"
+    store.watch(TEAM, CHANNEL, [reference], limit=50)
+    settings = SlackSettings.from_env()
+    assert check_alerts(settings, redis_client, AFTER) == 0  # the first pass sets the baseline
+    seen = f"{ALERT_SEEN}{TEAM}:{CHANNEL}:{reference}"
+    known = sorted(m.decode() for m in redis_client.smembers(seen) if m)
+    assert len(known) >= 2, "the test image has criticals"
+    first, second = known[0].split("|"), known[1].split("|")
+    redis_client.srem(seen, known[0], known[1])  # as if both appeared since the last pass (a new DB disclosure)
+    DecisionStore(redis_client).set(
+        Decision(
+            team=TEAM,
+            repository="docker.io/library/mariadb",
+            vulnerability=second[0],
+            package=second[1],
+            state=TriageState.FALSE_POSITIVE,
+            by="U1",
+            at="2026-11-30T09:00:00+00:00",
+            justification=None,
+        )
+    )
+    assert check_alerts(settings, redis_client, AFTER) == 1  # the decided one is not told
+    assert check_alerts(settings, redis_client, AFTER) == 0  # and the new one only once
+    (alert,) = [c for c in slack.calls("chat.postMessage") if c.ok and c.params["text"].startswith("New critical")]
+    assert first[0] in alert.params["text"] and alert.params["channel"] == CHANNEL
