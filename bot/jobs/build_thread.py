@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-import requests
 from redis import Redis
 from rq import Callback, Retry, get_current_job
 from rq.job import Dependency, Job
@@ -34,7 +33,7 @@ from bot.listeners.context import build_denied
 from bot.render import blocks as render
 from bot.render import builds as render_builds
 from bot.render.files import report_markdown
-from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
+from bot.slack_client import client_for, download_file, error_code, explain, is_permanent, tell_user
 from bot.threads import Phase, ThreadKind, ThreadState, ThreadStore
 from workers.builds import stash
 from workers.builds.checks import check_dockerfile
@@ -212,12 +211,10 @@ def _result(connection, job_id: str | None) -> dict:
 def _download_snippet(client: WebClient, file_id: str | None) -> str:
     if not file_id:
         return ""
-    info = client.files_info(file=file_id)["file"]
-    url = info.get("url_private_download") or info.get("url_private")
-    response = requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=20, allow_redirects=False)
-    if response.status_code != 200:
+    downloaded = download_file(client, file_id, limit=50_000)
+    if downloaded is None:
         raise ScanError.of(ErrorKind.SNIPPET)
-    return response.content.decode("utf-8", "replace")[:50_000]
+    return downloaded[1]
 
 
 def _ephemeral(client: WebClient, thread: ThreadState, text: str) -> None:
