@@ -22,6 +22,7 @@ from bot.render.findings import TRIAGE_ACTION, Verb
 from bot.render.triage_views import (
     ACCEPT_CALLBACK,
     ASSIGN_CALLBACK,
+    ASSIGNEE,
     CALLBACKS,
     FALSE_POSITIVE_CALLBACK,
     IMPORT_CALLBACK,
@@ -328,20 +329,18 @@ def _responder(body: dict):
     return say
 
 
+# the blocks of each modal; a problem on a field the modal has no block for is shown on its first block
+_BLOCKS = {
+    ASSIGN_CALLBACK: (ASSIGNEE, REASON),
+    ACCEPT_CALLBACK: (REASON, UNTIL, SCOPE),
+    FALSE_POSITIVE_CALLBACK: (JUSTIFICATION, REASON),
+}
+
+
 def _block_for(callback_id: str | None, field: str) -> str:
-    """The modal block a problem belongs to (the checks name fields; some have no block of their own)."""
-    blocks = {
-        ASSIGN_CALLBACK: {"assignee": "assignee"},
-        ACCEPT_CALLBACK: {"until": UNTIL, "reason": REASON},
-        FALSE_POSITIVE_CALLBACK: {"justification": JUSTIFICATION},
-    }
-    return blocks.get(callback_id, {}).get(field) or (
-        "assignee"
-        if callback_id == ASSIGN_CALLBACK
-        else JUSTIFICATION
-        if callback_id == FALSE_POSITIVE_CALLBACK
-        else REASON
-    )
+    """The modal block a problem belongs to (the checks name fields; the modals name blocks alike)."""
+    blocks = _BLOCKS.get(callback_id, (REASON,))
+    return field if field in blocks else blocks[0]
 
 
 def _now() -> datetime:
