@@ -31,16 +31,16 @@ def _option(row, verb):
     return next(o for o in row["accessory"]["options"] if o["value"].startswith(verb + "|"))
 
 
-def _click(web, slack, message, row, verb, **kwargs):
-    option = _option(row, verb)
+def _click(web, slack, message, row, verb, *, option=None, responses="triage", **kwargs):
+    """A signed click on the row's menu (``option``: a forged one instead of the row's own)."""
     body = block_action_body(
         "triage_menu",
         action_type="overflow",
         block_id=row["block_id"],
         channel_id=CHANNEL,
         message_ts=message["ts"],
-        response_url=slack.response_url("triage"),
-        selected_option=option,
+        response_url=slack.response_url(responses),
+        selected_option=option or _option(row, verb),
         **kwargs,
     )
     return post_signed(web, body, SECRET)
@@ -132,16 +132,7 @@ def test_a_tampered_menu_value_is_refused_with_a_sentence(web, slack, redis_clie
     _, message = _scan_and_thread(web, slack, redis_client)
     row = _rows_with_menus(message)[0]
     forged = dict(_option(row, "ack"), value="ack|t1:000000000000")
-    body = block_action_body(
-        "triage_menu",
-        action_type="overflow",
-        block_id=row["block_id"],
-        channel_id=CHANNEL,
-        message_ts=message["ts"],
-        response_url=slack.response_url("forged"),
-        selected_option=forged,
-    )
-    assert post_signed(web, body, SECRET).status_code == 200
+    assert _click(web, slack, message, row, "ack", option=forged, responses="forged").status_code == 200
     assert any("do not recognise that menu" in r.get("text", "") for r in slack.responses("forged"))
 
 
