@@ -68,6 +68,19 @@ class FindingsMessages:
                 found.append(RowPlace(**json.loads(raw)))
         return found
 
+    def index_row(self, key: str, team: str, repository: str, vulnerability: str, packages: tuple[str, ...]) -> None:
+        """Remember which row keys show a finding, so the bot's own changes (an expiry) can redraw them."""
+        with self.redis.pipeline() as pipe:
+            for package in packages:
+                index = f"{ROW_PREFIX}by:{team}|{repository}|{vulnerability}|{package}"
+                pipe.sadd(index, key)
+                pipe.expire(index, TTL)
+            pipe.execute()
+
+    def keys_for(self, team: str, repository: str, vulnerability: str, package: str) -> list[str]:
+        members = self.redis.smembers(f"{ROW_PREFIX}by:{team}|{repository}|{vulnerability}|{package}")
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
     def save_card(self, channel: str, thread_ts: str, result, findings_link: str | None) -> None:
         """What the thread's card was drawn from (findings trimmed to what counting needs), so a decision can
         redraw it with the new counts."""

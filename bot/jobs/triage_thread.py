@@ -69,6 +69,7 @@ def post_findings(
                 packages=row.group.packages,
             )
             row = type(row)(row.group, row.decision, row.state, decisions.action_key(target))
+            FindingsMessages(redis).index_row(row.key, team, repository, row.group.id, row.group.packages)
         keyed.append(row)
     pages = [keyed[i : i + TRIAGE_PAGE] for i in range(0, len(keyed), TRIAGE_PAGE)] if thread.triage else [keyed]
     first_ts, overflow = None, False
@@ -91,18 +92,19 @@ def post_findings(
     return first_ts, overflow
 
 
-def enqueue_show_decision(queue: Queue, key: str, version: int) -> None:
+def enqueue_show_decision(queue: Queue, key: str, version: int, *, with_note: bool = True) -> None:
     queue.enqueue(
         show_decision,
         key,
         version,
+        with_note,
         retry=Retry(max=3, interval=[5, 15, 60]),
         result_ttl=600,
         description=f"show_decision({key}, v{version})",
     )
 
 
-def show_decision(key: str, version: int) -> dict:
+def show_decision(key: str, version: int, with_note: bool = True) -> dict:
     """Update every row of ``key`` to its current decision and note the change in each thread, once."""
     job = get_current_job()
     redis = job.connection
@@ -126,10 +128,12 @@ def show_decision(key: str, version: int) -> dict:
             messages.replace_blocks(place.channel, place.ts, blocks)
         updated += 1
         _redraw_card(client, redis, target.team, place.channel, place.thread_ts, now)
-        if redis.set(f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600):
-            note = decision_note(decision, _state(decision, now)) if decision else ""
+        if with_note and redis.set(
+            f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600
+        ):
+            said = decision_note(decision, _state(decision, now)) if decision else ""
             text = f"{target.vulnerability} in {', '.join(target.all_packages)}: " + (
-                note or f"reopened by <@{decision.by}>" if decision else "reopened"
+                said or f"reopened by <@{decision.by}>" if decision else "reopened"
             )
             client.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, text=text)
     return {"rows": updated}
@@ -187,7 +191,10 @@ def expire_acceptances(now_iso: str) -> dict:
                     reason=f"the acceptance by {d.by} ended on {d.until}",
                     thread=d.thread,
                 )
-                store.set(reopened)
+                version = store.set(reopened).decision.version
+                queue = Queue(bot_config.current().engine.queue_name, connection=redis)
+                for key in FindingsMessages(redis).keys_for(d.team, d.repository, d.vulnerability, d.package):
+                    enqueue_show_decision(queue, key, version, with_note=False)  # the row, redrawn; the note is below
             _tell_thread(redis, item.decision, sentence(item))
         except Exception:
             redis.delete(claim)  # not done: the retry (or the next run) does it

@@ -277,3 +277,44 @@ def test_importing_a_file_that_is_neither_format_says_so(web, slack, redis_clien
     run_workers(redis_client)
     shown = json.dumps(slack.last("views.update").params["view"])
     assert "neither an OpenVEX document" in shown
+
+
+def test_an_acceptance_that_ends_redraws_its_row_as_open(web, slack, redis_client, test_images):
+    from datetime import UTC, date, datetime, timedelta
+
+    from rq import Queue
+
+    from workers.config import Settings
+
+    ts, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    target = DecisionStore(redis_client).resolve_action_key(row["block_id"].removeprefix("row:"))
+    until = (date.today() + timedelta(days=3)).isoformat()
+    from workers.triage.model import Decision, TriageState
+
+    for package in target.all_packages:
+        DecisionStore(redis_client).set(
+            Decision(
+                team=target.team,
+                repository=target.repository,
+                vulnerability=target.vulnerability,
+                package=package,
+                state=TriageState.ACCEPTED,
+                by="U0ANA",
+                at="2026-11-01T00:00:00+00:00",
+                reason="for now",
+                until=until,
+                thread=f"https://slack.com/archives/{CHANNEL}/p{ts.replace('.', '')}",
+            )
+        )
+    later = datetime.fromisoformat(until).replace(tzinfo=UTC) + timedelta(minutes=1)
+    Queue(Settings.from_env().queue_name, connection=redis_client).enqueue(
+        "bot.jobs.triage_thread.expire_acceptances", later.isoformat()
+    )
+    run_workers(redis_client)
+    run_workers(redis_client)  # the redraw jobs the expiry queued
+    rows = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == message["ts"]]
+    assert rows, "the row was not redrawn"
+    assert "accepted by" not in json.dumps(rows[-1].params["blocks"])
+    notes = [m for m in slack.messages_in_thread(CHANNEL, ts) if "open again" in m.get("text", "")]
+    assert len(notes) == len(target.all_packages)
