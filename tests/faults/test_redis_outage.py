@@ -40,6 +40,10 @@ def test_a_redis_restart_during_a_scan_still_ends_in_one_answer(
     assert "critical" in all_text(parent), all_text(parent)
     assert top_level_posts(slack) == 1
     replies = [all_text(m) for m in slack.messages_in_thread(CHANNEL, ts)[1:]]
-    assert len(replies) == len(set(replies)) == 4  # layers, findings, comparison, the attached file: each once
+    assert len(replies) == len(set(replies)), replies  # each part once
+    # layers, findings, the comparison and the file; when the restart cost the alternative's outcome (seen in about
+    # one run of three), the card says so instead of comparing: still one answer, never silence
+    card = all_text(parent)
+    assert len(replies) == 4 or (len(replies) == 3 and "could not be scanned" in card), (card, replies)
     assert text.count("Starting worker started with PID") == 2, "a worker quit and was respawned"
     assert "quitting" not in text
