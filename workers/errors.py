@@ -52,8 +52,10 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "If it is private, configure credentials for its registry (REGISTRY_CREDENTIALS).",
     (ErrorKind.ACCESS_DENIED, "trivy"): "The registry refused access to {what}. "
     "Configure credentials for it (REGISTRY_CREDENTIALS).",
-    (ErrorKind.UNREACHABLE, "registry"): "Could not reach the registry for {what}. "
+    (ErrorKind.UNREACHABLE, "registry"): "Could not reach {host}, the registry of {what}: {cause}. "
     "Check that the registry is up and reachable from the workers, then try again.",
+    (ErrorKind.UNREACHABLE, "dockerhub"): "Could not reach {host} (Docker Hub) for {what}: {cause}. "
+    "Try again later, or set DOCKERHUB_MIRROR to a registry mirror the workers can reach.",
     (ErrorKind.UNREACHABLE, "trivy"): "Trivy could not reach the registry for {what}. "
     "Check that it is up, then try again.",
     (ErrorKind.NAME_UNRESOLVED, "registry"): "Could not look up {host}, the registry of {what}: the name does not "
@@ -144,9 +146,33 @@ def registry_error(kind: ErrorKind | str, reference: str, detail: str = "", host
         docker_hub = bool(host) and ("docker.io" in host or "docker.com" in host)
         variant = "dockerhub" if docker_hub else "registry"
         return ScanError.of(kind, variant, what=reference, host=host or "the registry")
+    if kind is ErrorKind.UNREACHABLE:
+        docker_hub = bool(host) and ("docker.io" in host or "docker.com" in host)
+        return ScanError.of(
+            kind,
+            "dockerhub" if docker_hub else "registry",
+            what=reference,
+            host=host or "the registry",
+            cause=unreachable_cause(detail),
+        )
     if (kind, "registry") not in SENTENCES:
         kind = ErrorKind.REGISTRY_ERROR
     return ScanError.of(kind, "registry", what=reference, detail=detail or "the registry gave an error")
+
+
+_CAUSES = (
+    ("connection refused", "nothing listens there (connection refused)"),
+    ("network is unreachable", "the network is unreachable from the workers"),
+    ("no route to host", "there is no route to that host"),
+    ("connection reset", "the connection was reset"),
+    ("tls", "the TLS handshake failed (a plain-HTTP registry needs INSECURE_REGISTRIES)"),
+)
+
+
+def unreachable_cause(detail: str) -> str:
+    """Why a registry could not be reached, in words, from the engine's message. Pure."""
+    low = detail.lower()
+    return next((words for marker, words in _CAUSES if marker in low), "the connection failed")
 
 
 def _kind(value: ErrorKind | str) -> ErrorKind:

@@ -54,7 +54,9 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
     except docker.errors.APIError as exc:
         message = str(exc.explanation or exc)
         kind = classify_engine_error(message, exc.status_code)
-        raise registry_error(kind, ref.familiar, host=unresolved_host(message)) from None
+        host = unresolved_host(message) if kind is ErrorKind.NAME_UNRESOLVED else source.registry
+        detail = message if kind is ErrorKind.UNREACHABLE else ""
+        raise registry_error(kind, ref.familiar, detail=detail, host=host) from None
     except requests.exceptions.Timeout:
         raise registry_error(ErrorKind.TIMEOUT, ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):

@@ -72,3 +72,16 @@ def test_every_registry_kind_has_its_own_sentence():
     ):
         error = registry_error(kind, "x:1", detail="boom")
         assert error.kind is kind and "x:1" in error.message and "{" not in error.message
+
+
+@pytest.mark.parametrize(
+    "host, detail, says",
+    [
+        ("127.0.0.1:5999", "dial tcp 127.0.0.1:5999: connect: connection refused", "connection refused"),
+        ("registry.internal", "dial tcp 10.1.2.3:443: connect: network is unreachable", "network is unreachable"),
+        ("registry-1.docker.io", "dial tcp 1.2.3.4:443: connect: no route to host", "DOCKERHUB_MIRROR"),
+    ],
+)
+def test_an_unreachable_registry_is_named_with_its_cause(host, detail, says):
+    error = registry_error(ErrorKind.UNREACHABLE, "app:1", detail=detail, host=host)
+    assert error.transient and host in error.message and says in error.message and "app:1" in error.message
