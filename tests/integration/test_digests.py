@@ -100,6 +100,10 @@ def test_the_cli_watches_schedules_previews_and_refuses_bad_input(engine_env, re
     (image,) = preview["images"]
     assert image["reference"] == "docker.io/library/mariadb:latest" and image["error"] is None
     assert image["counts"] == image["open_counts"] and image["new"] == [] and "top" in preview
+    worst = preview["top"][0]
+    assert worst["image"] == image["reference"] and worst["severity"] == "critical" and worst["age_days"] == 0
+    assert {"id", "package", "fixed", "first_seen", "past_sla", "state"} <= set(worst)
+    assert preview["needs_attention"] == {"expiring": [], "decided": []} and preview["past_sla"] == []
     for bad in (
         ["watch", "add", "general", "mariadb"],
         ["digest", "schedule", CHANNEL, "someday 9"],
@@ -272,3 +276,23 @@ def _mariadb_findings(redis_client):
     from workers.scan.engine import Scanner
 
     return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE)).vulnerabilities
+
+
+def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_a_file_once(
+    slack_env, slack, redis_client, test_images
+):
+    store = DigestStore(redis_client)
+    missing = [f"docker.io/team-{i:02d}/{'service-' * 24}{i:02d}:1" for i in range(49)]
+    store.watch(TEAM, CHANNEL, [REFERENCE, *missing], limit=50)
+    _digest_on(redis_client, AFTER)
+    (digest,) = _digests(slack)
+    assert "the full digest is in the thread as a file" in json.dumps(digest.params["blocks"])
+    (file,) = [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]
+    assert file.thread_ts == digest.response["ts"] and file.filename == f"chainscan-digest-{WEEK}.md"
+    text = file.content.decode()
+    assert all(m.removeprefix("docker.io/") in text for m in missing) and "CVE-" in text
+    from bot.jobs.digest_thread import send_digest
+
+    digest_queue(redis_client, Settings.from_env()).enqueue(send_digest, TEAM, CHANNEL, WEEK, False)
+    _work(redis_client)
+    assert len([u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]) == 1
