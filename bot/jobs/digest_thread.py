@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.jobs.triage_thread import applied_for
 from bot.render.chart import trend_chart
 from bot.render.digest import digest_markdown, digest_message
-from bot.slack_client import client_for
+from bot.slack_client import client_for, error_code, is_permanent
 from workers.chainguard.state import plan_alternative
 from workers.digests.contents import Digest, Observed, Snapshot, compose
 from workers.digests.store import LEASE_TTL, DigestStore
@@ -110,7 +111,13 @@ def _post_or_update(client: WebClient, store: DigestStore, team: str, channel: s
 
 
 def _find_posted(client: WebClient, channel: str, period: str) -> str | None:
-    found = client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+    try:
+        found = client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise  # RQ retries the job
+        log.warning("digest: cannot read the history of %s (%s); posting without looking", channel, error_code(exc))
+        return None
     for item in found.get("messages") or []:
         meta = item.get("metadata") or {}
         if meta.get("event_type") == DIGEST_EVENT and (meta.get("event_payload") or {}).get("period") == period:
@@ -166,7 +173,13 @@ def _post_thread_parts(
 
 
 def _files_in_thread(client: WebClient, channel: str, ts: str) -> set[str]:
-    replies = client.conversations_replies(channel=channel, ts=ts, limit=200)
+    try:
+        replies = client.conversations_replies(channel=channel, ts=ts, limit=200)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        log.warning("digest: cannot read the thread %s in %s (%s)", ts, channel, error_code(exc))
+        return set()
     return {f.get("name") for m in replies.get("messages") or [] for f in m.get("files") or []}
 
 

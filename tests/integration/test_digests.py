@@ -203,6 +203,17 @@ def test_a_digest_posted_by_a_try_that_never_recorded_it_is_found_by_its_metadat
     assert len(_chart_uploads(slack)) == 1  # the chart was in the thread already: not uploaded again
 
 
+def test_an_app_installed_without_the_history_scopes_still_posts_its_digest_once(
+    slack_env, slack, redis_client, test_images
+):
+    DigestStore(redis_client).watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    slack.fail_next("conversations.history", "missing_scope")
+    slack.fail_next("conversations.replies", "missing_scope")
+    _digest_on(redis_client, AFTER)
+    assert len(_digests(slack)) == 1 and len(_chart_uploads(slack)) == 1
+    assert DigestStore(redis_client).posted(TEAM, CHANNEL, WEEK)
+
+
 def test_a_deleted_image_stays_in_the_digest_with_the_reason(slack_env, slack, redis_client, registry, monkeypatch):
     import uuid
 
