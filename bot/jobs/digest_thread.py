@@ -17,12 +17,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.jobs.triage_thread import applied_for
+from bot.render.blocks import Message
 from bot.render.chart import trend_chart
 from bot.render.digest import digest_markdown, digest_message
 from bot.slack_client import client_for, error_code, is_permanent
 from workers.chainguard.state import plan_alternative
 from workers.digests.contents import Digest, Observed, Snapshot, compose
-from workers.digests.store import LEASE_TTL, DigestStore
+from workers.digests.store import LEASE_TTL, DigestPart, DigestStore
 from workers.digests.trends import Sla
 from workers.errors import ScanError
 from workers.heartbeat import beating
@@ -87,7 +88,7 @@ def send_digest(team: str, channel: str, period: str, late: bool = False, now_is
         message = digest_message(channel, period, moment, digest, late=late)
         client = client_for(settings, redis, team)
         ts = _post_or_update(client, store, team, channel, period, message)
-        _post_thread_parts(client, store, team, channel, period, ts, digest, message, moment)
+        _post_thread_parts(client, store, team, channel, ts, digest, message, moment)
         store.mark_posted(team, channel, period)
     return {"ts": ts, "images": len(digest.entries)}
 
@@ -96,7 +97,9 @@ DIGEST_EVENT = "chainscan_digest"  # the event_type of the metadata every digest
 HISTORY_LOOKBACK = 200  # newest messages of the channel searched for a digest posted by a killed try
 
 
-def _post_or_update(client: WebClient, store: DigestStore, team: str, channel: str, period: str, message) -> str:
+def _post_or_update(
+    client: WebClient, store: DigestStore, team: str, channel: str, period: str, message: Message
+) -> str:
     """Update the period's message if a try posted it, else post it. The message carries metadata naming its
     period, so a try killed between Slack's answer and recording the ts is found in the channel's history."""
     ts = store.message_ts(team, channel, period) or _find_posted(client, channel, period)
@@ -130,46 +133,41 @@ def _post_thread_parts(
     store: DigestStore,
     team: str,
     channel: str,
-    period: str,
     ts: str,
     digest: Digest,
-    message,
+    message: Message,
     moment: datetime,
 ) -> None:
     """The trend chart, and the full digest as a file when the message was cut, each once: recorded after the
     upload, and looked for in the thread first (a try killed between the two left it there)."""
-    parts = []
-    if digest.weeks:
-        parts.append(("chart", f"chainscan-trend-{period}.png"))
-    if message.truncated:
-        parts.append(("file", f"chainscan-digest-{period}.md"))
-    pending = [(part, name) for part, name in parts if not store.part_posted(team, channel, period, part)]
-    if not pending:
-        return
-    present = _files_in_thread(client, channel, ts)
-    for part, filename in pending:
+    period = digest.period
+    wanted = ([DigestPart.CHART] if digest.weeks else []) + ([DigestPart.FILE] if message.truncated else [])
+    pending = [part for part in wanted if not store.part_posted(team, channel, period, part)]
+    present = _files_in_thread(client, channel, ts) if pending else set()
+    for part in pending:
+        filename = part.filename(period)
         if filename not in present:
-            if part == "chart":
-                chart = trend_chart(digest.weeks, period)
-                client.files_upload_v2(
-                    channel=channel,
-                    thread_ts=ts,
-                    file=chart.png,
-                    filename=filename,
-                    title=f"Critical and high per image, week {period}",
-                    alt_txt=chart.description,
-                    initial_comment=chart.description,
-                )
-            else:
-                client.files_upload_v2(
-                    channel=channel,
-                    thread_ts=ts,
-                    content=digest_markdown(channel, period, moment, digest),
-                    filename=filename,
-                    title=f"Weekly images, week {period}: the full digest",
-                    initial_comment="The whole digest, as it did not fit in one Slack message.",
-                )
+            upload = _chart_upload(digest) if part is DigestPart.CHART else _file_upload(channel, digest, moment)
+            client.files_upload_v2(channel=channel, thread_ts=ts, filename=filename, **upload)
         store.mark_part(team, channel, period, part)
+
+
+def _chart_upload(digest: Digest) -> dict:
+    chart = trend_chart(digest.weeks, digest.period)
+    return {
+        "file": chart.png,
+        "title": f"Critical and high per image, week {digest.period}",
+        "alt_txt": chart.description,
+        "initial_comment": chart.description,
+    }
+
+
+def _file_upload(channel: str, digest: Digest, moment: datetime) -> dict:
+    return {
+        "content": digest_markdown(channel, digest.period, moment, digest),
+        "title": f"Weekly images, week {digest.period}: the full digest",
+        "initial_comment": "The whole digest, as it did not fit in one Slack message.",
+    }
 
 
 def _files_in_thread(client: WebClient, channel: str, ts: str) -> set[str]:

@@ -37,6 +37,16 @@ class DigestState(str, Enum):
     POSTED = "posted"
 
 
+class DigestPart(str, Enum):
+    """What a digest posts in its thread, each once per period."""
+
+    CHART = "chart"  # the trend chart (PNG)
+    FILE = "file"  # the whole digest as Markdown, when the message was cut
+
+    def filename(self, period: str) -> str:
+        return f"chainscan-trend-{period}.png" if self is DigestPart.CHART else f"chainscan-digest-{period}.md"
+
+
 class WatchLimitReached(ValueError):
     """The channel watches as many images as it may; the message says how many."""
 
@@ -151,13 +161,13 @@ class DigestStore:
                 pipe.expire(self._weeks_key(team, channel), KEEP)
             pipe.execute()
 
-    def part_posted(self, team: str, channel: str, period: str, part: str) -> bool:
-        return bool(self.redis.sismember(f"{self._sent_key(team, channel, period)}:parts", part))
+    def part_posted(self, team: str, channel: str, period: str, part: DigestPart) -> bool:
+        return bool(self.redis.sismember(f"{self._sent_key(team, channel, period)}:parts", part.value))
 
-    def mark_part(self, team: str, channel: str, period: str, part: str) -> None:
+    def mark_part(self, team: str, channel: str, period: str, part: DigestPart) -> None:
         key = f"{self._sent_key(team, channel, period)}:parts"
         with self.redis.pipeline() as pipe:
-            pipe.sadd(key, part)
+            pipe.sadd(key, part.value)
             pipe.expire(key, KEEP)
             pipe.execute()
 
