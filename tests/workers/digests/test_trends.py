@@ -1,13 +1,14 @@
 """A channel's history: weekly counts kept for a year, first-seen dates carried by identity, ages and the SLA. Pure."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
+from workers.config import ConfigError, Settings
 from workers.digests.trends import KEEP_WEEKS, Sla, WeekCounts, age_days, carry_first_seen, period_of, record_week
 
 
 def _weeks_from(start: date, count: int) -> list[str]:
-    from datetime import timedelta
-
     return [period_of(start + timedelta(weeks=i)) for i in range(count)]
 
 
@@ -48,3 +49,11 @@ def test_a_finding_is_past_the_sla_once_older_than_its_severity_allows():
     assert not sla.past("critical", 7) and sla.past("critical", 8)
     assert not sla.past("high", 30) and sla.past("high", 31)
     assert not sla.past("medium", 400)
+
+
+def test_the_sla_settings_default_to_7_and_30_days_and_a_bad_one_names_itself():
+    defaults = Settings.from_env({})
+    assert (defaults.sla_days_critical, defaults.sla_days_high) == (7, 30)
+    assert Settings.from_env({"SLA_DAYS_CRITICAL": "3"}).sla_days_critical == 3
+    with pytest.raises(ConfigError, match="SLA_DAYS_HIGH must be a whole number"):
+        Settings.from_env({"SLA_DAYS_HIGH": "a month"})
