@@ -130,13 +130,13 @@ def cmd_preview(args) -> int:
     if args.format == "json":
         print(json.dumps({"channel": channel, **digest.to_dict()}, indent=2))
         return 0
-    from bot.render.digest import attention_text, image_line, priority_line
+    from bot.render.digest import attention_text, image_line, past_sla_text, priority_line
 
     lines = [image_line(e) for e in digest.entries]
     if digest.top:
         lines += ["", "Matters most:"] + [priority_line(p) for p in digest.top]
     if digest.past_sla:
-        lines += ["", f"Past the SLA: {len(digest.past_sla)}"]
+        lines += ["", past_sla_text(digest)]
     if digest.attention:
         lines += ["", attention_text(digest.attention)]
     print("\n".join(lines).replace("*", ""))

@@ -40,9 +40,7 @@ def digest_message(channel: str, period: str, moment: datetime, digest: Digest, 
         text = "*Matters most* (critical first, then fixable, then oldest)\n" + "\n".join(map(priority_line, shown))
         blocks.append(section(text + (f"\n…and {more} more in the preview." if more > 0 else "")))
     if digest.past_sla:
-        shown = digest.past_sla[:SHOWN_PAST_SLA]
-        text = f"*Past the SLA*: {len(digest.past_sla)} open finding{'s' if len(digest.past_sla) != 1 else ''}\n"
-        blocks.append(section(text + "\n".join(map(priority_line, shown))))
+        blocks.append(section(past_sla_text(digest)))
     if digest.attention:
         blocks.append(section(attention_text(digest.attention)))
     if digest.weeks:
@@ -97,6 +95,20 @@ def priority_line(p: Priority) -> str:
     late = " · *past SLA*" if p.past_sla else ""
     state = f" · {p.state}" if p.state != "open" else ""
     return f"{mark} {escape(p.id)} {escape(p.package)} {fix} (`{escape(_short(p.image))}`) · {age}{late}{state}"
+
+
+def past_sla_text(digest: Digest) -> str:
+    """How many open findings are past the SLA; those not listed above already, a few of them."""
+    count, sla = len(digest.past_sla), digest.sla
+    head = (
+        f"*Past the SLA* (critical {sla.critical} days, high {sla.high}): "
+        f"{count} open finding{'s' if count != 1 else ''}"
+    )
+    listed = set(digest.top[:SHOWN_PRIORITIES])
+    rest = [p for p in digest.past_sla if p not in listed][:SHOWN_PAST_SLA]
+    if not rest:
+        return head + ", all listed above."
+    return head + "\n" + "\n".join(map(priority_line, rest))
 
 
 def attention_text(attention: Attention) -> str:

@@ -161,6 +161,7 @@ class Digest:
     past_sla: list[Priority] = field(default_factory=list)
     attention: Attention = field(default_factory=Attention)
     weeks: dict[str, Weeks] = field(default_factory=dict)  # reference → period → counts
+    sla: Sla = field(default_factory=Sla)
 
     @property
     def changed(self) -> bool:
@@ -174,6 +175,7 @@ class Digest:
             "past_sla": [p.to_dict() for p in self.past_sla],
             "needs_attention": self.attention.to_dict(),
             "weeks": {ref: {p: c.to_list() for p, c in weeks.items()} for ref, weeks in self.weeks.items()},
+            "sla_days": {"critical": self.sla.critical, "high": self.sla.high},
         }
 
     @classmethod
@@ -188,6 +190,7 @@ class Digest:
                 ref: {p: WeekCounts.from_list(c) for p, c in weeks.items()}
                 for ref, weeks in (data.get("weeks") or {}).items()
             },
+            sla=Sla(**(data.get("sla_days") or {})),
         )
 
 
@@ -232,5 +235,5 @@ def compose(
         weeks[seen.reference] = record_week(seen.weeks, period, WeekCounts.of(seen.report.counts, opened))
         if seen.applied is not None:
             findings += open_findings(seen.reference, seen.report, seen.applied, snapshot.first_seen, now, sla)
-    digest = Digest(period, entries, top(findings), past_sla(findings), attention(decisions, now), weeks)
+    digest = Digest(period, entries, top(findings), past_sla(findings), attention(decisions, now), weeks, sla)
     return digest, snapshots
