@@ -124,16 +124,22 @@ def cmd_preview(args) -> int:
 
     store, redis = _store()
     team, channel = _team(args, redis), _channel(args.channel)
-    entries, _ = collect(redis, bot_config.current(), team, channel)
+    now = datetime.now(UTC)
+    period = (store.schedule(team, channel) or parse_schedule("monday 09:00 UTC")).current_period(now)
+    digest, _ = collect(redis, bot_config.current(), team, channel, period, now)
     if args.format == "json":
-        print(
-            json.dumps({"channel": channel, "images": [e.to_dict() for e in entries], "top": _top(entries)}, indent=2)
-        )
+        print(json.dumps({"channel": channel, **digest.to_dict()}, indent=2))
         return 0
-    from bot.render.digest import image_line
+    from bot.render.digest import attention_text, image_line, past_sla_text, priority_line
 
-    for e in entries:
-        print(image_line(e).replace("*", ""))
+    lines = [image_line(e) for e in digest.entries]
+    if digest.top:
+        lines += ["", "Matters most:"] + [priority_line(p) for p in digest.top]
+    if digest.past_sla:
+        lines += ["", past_sla_text(digest)]
+    if digest.attention:
+        lines += ["", attention_text(digest.attention)]
+    print("\n".join(lines).replace("*", ""))
     return 0
 
 
@@ -158,12 +164,6 @@ def cmd_send(args) -> int:
         + (f"posted ({value['ts']})" if value and "ts" in value else "already posted, nothing new")
     )
     return 0
-
-
-def _top(entries) -> list[dict]:
-    """The findings that matter most across the channel: new criticals first, then new highs."""
-    found = [{"image": e.reference, "id": i, "package": p, "severity": s} for e in entries for i, p, s in e.new]
-    return sorted(found, key=lambda f: (f["severity"] != "critical", f["severity"] != "high"))[:20]
 
 
 def _store() -> tuple[DigestStore, Redis]:

@@ -69,6 +69,8 @@ class Settings:
     watch_limit: int = 50
     watch_check_interval: int = 3600
     alert_min_severity: str = "critical"
+    sla_days_critical: int = 7
+    sla_days_high: int = 30
     triage_max_accept_days: int = 180
     triage_max_accept_days_critical: int = 30
 
@@ -103,6 +105,8 @@ class Settings:
             watch_limit=max(1, _int(env, "WATCH_LIMIT", 50)),
             watch_check_interval=max(60, _int(env, "WATCH_CHECK_INTERVAL", 3600)),
             alert_min_severity=_severity_setting(env.get("ALERT_MIN_SEVERITY")),
+            sla_days_critical=max(1, _int(env, "SLA_DAYS_CRITICAL", 7)),
+            sla_days_high=max(1, _int(env, "SLA_DAYS_HIGH", 30)),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
         )

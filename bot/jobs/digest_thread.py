@@ -1,6 +1,8 @@
 """The weekly digest of a channel, exactly once per period: the job leases the period, rescans every watched
-image (cached by digest and DB), posts one message (or updates the one an earlier try posted), saves what it
-saw for next week, and marks the period posted. Runs on the digest queue, behind interactive scans."""
+image (cached by digest and DB), saves what it saw and the digest's contents in one transaction, posts one message
+(or updates the one an earlier try posted, found by its ts or by its metadata in the channel's history), posts the
+trend chart and, when the message was cut, the full digest as a file in its thread, once each, and marks the period
+posted. Runs on the digest queue, behind interactive scans. Also the hourly alert pass."""
 
 from __future__ import annotations
 
@@ -10,17 +12,24 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.jobs.triage_thread import applied_for
-from bot.render.digest import digest_message
-from bot.slack_client import client_for
+from bot.render.blocks import Message
+from bot.render.chart import trend_chart
+from bot.render.digest import digest_markdown, digest_message
+from bot.slack_client import client_for, error_code, is_permanent
 from workers.chainguard.state import plan_alternative
-from workers.digests.contents import ImageEntry, Snapshot, entry
-from workers.digests.store import LEASE_TTL, DigestStore
+from workers.digests.contents import Digest, Observed, Snapshot, compose
+from workers.digests.store import LEASE_TTL, DigestPart, DigestStore
+from workers.digests.trends import Sla
 from workers.errors import ScanError
+from workers.heartbeat import beating
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.engine import Scanner
+from workers.triage.store import DecisionStore
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,7 @@ def enqueue_due_digests(redis: Redis, settings, now: datetime) -> int:
             channel,
             period,
             age > LATE_AFTER,
+            now.isoformat(),
             retry=Retry(max=3, interval=[30, 120, 300]),
             job_timeout=3600,
             result_ttl=7 * 24 * 3600,
@@ -58,39 +68,134 @@ def enqueue_due_digests(redis: Redis, settings, now: datetime) -> int:
     return queued
 
 
-def send_digest(team: str, channel: str, period: str, late: bool = False) -> dict:
+def send_digest(team: str, channel: str, period: str, late: bool = False, now_iso: str | None = None) -> dict:
+    """Lease the period, then: scanned (contents and history saved in one transaction, unless an earlier try
+    did) → the message posted or updated → its thread parts (chart, file) once each → posted. ``now_iso`` is the
+    scheduler's clock (a test passes its own); ages and first-seen dates are counted from it."""
     job = get_current_job()
     redis, settings = job.connection, bot_config.current()
     store = DigestStore(redis)
     if not store.lease(team, channel, period, job.id):
         return {"skipped": "posted or being sent"}
-    schedule = store.schedule(team, channel)
-    moment = schedule.moment(period) if schedule else datetime.now(UTC)
-    entries, snapshots = collect(redis, settings, team, channel)
-    message = digest_message(channel, period, moment, entries, late=late)
-    client = client_for(settings, redis, team)
-    ts = store.message_ts(team, channel, period)
-    if ts:  # an earlier try posted it: update, never repost
-        client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
-    else:
-        ts = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks)["ts"]
+    with beating(job):  # a killed worker's digest is found abandoned within seconds and retried
+        now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+        digest = store.contents(team, channel, period)
+        if digest is None:
+            digest, snapshots = collect(redis, settings, team, channel, period, now)
+            store.save_scanned(team, channel, period, digest, snapshots)
+        schedule = store.schedule(team, channel)
+        moment = schedule.moment(period) if schedule else now
+        message = digest_message(channel, period, moment, digest, late=late)
+        client = client_for(settings, redis, team)
+        ts = _post_or_update(client, store, team, channel, period, message)
+        _post_thread_parts(client, store, team, channel, ts, digest, message, moment)
+        store.mark_posted(team, channel, period)
+    return {"ts": ts, "images": len(digest.entries)}
+
+
+DIGEST_EVENT = "chainscan_digest"  # the event_type of the metadata every digest message carries
+HISTORY_LOOKBACK = 200  # newest messages of the channel searched for a digest posted by a killed try
+
+
+def _post_or_update(
+    client: WebClient, store: DigestStore, team: str, channel: str, period: str, message: Message
+) -> str:
+    """Update the period's message if a try posted it, else post it. The message carries metadata naming its
+    period, so a try killed between Slack's answer and recording the ts is found in the channel's history."""
+    ts = store.message_ts(team, channel, period) or _find_posted(client, channel, period)
+    if ts:
         store.record_message(team, channel, period, ts)
-    store.save_snapshots(team, channel, snapshots)
-    store.mark_posted(team, channel, period)
-    return {"ts": ts, "images": len(entries)}
+        client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+        return ts
+    metadata = {"event_type": DIGEST_EVENT, "event_payload": {"period": period}}
+    ts = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks, metadata=metadata)["ts"]
+    store.record_message(team, channel, period, ts)
+    return ts
 
 
-def collect(redis: Redis, settings, team: str, channel: str) -> tuple[list[ImageEntry], dict[str, Snapshot]]:
-    """Every watched image rescanned with the current DB (cached when digest and DB are unchanged)."""
+def _find_posted(client: WebClient, channel: str, period: str) -> str | None:
+    try:
+        found = client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise  # RQ retries the job
+        log.warning("digest: cannot read the history of %s (%s); posting without looking", channel, error_code(exc))
+        return None
+    for item in found.get("messages") or []:
+        meta = item.get("metadata") or {}
+        if meta.get("event_type") == DIGEST_EVENT and (meta.get("event_payload") or {}).get("period") == period:
+            return item.get("ts")
+    return None
+
+
+def _post_thread_parts(
+    client: WebClient,
+    store: DigestStore,
+    team: str,
+    channel: str,
+    ts: str,
+    digest: Digest,
+    message: Message,
+    moment: datetime,
+) -> None:
+    """The trend chart, and the full digest as a file when the message was cut, each once: recorded after the
+    upload, and looked for in the thread first (a try killed between the two left it there)."""
+    period = digest.period
+    wanted = ([DigestPart.CHART] if digest.weeks else []) + ([DigestPart.FILE] if message.truncated else [])
+    pending = [part for part in wanted if not store.part_posted(team, channel, period, part)]
+    present = _files_in_thread(client, channel, ts) if pending else set()
+    for part in pending:
+        filename = part.filename(period)
+        if filename not in present:
+            upload = _chart_upload(digest) if part is DigestPart.CHART else _file_upload(channel, digest, moment)
+            client.files_upload_v2(channel=channel, thread_ts=ts, filename=filename, **upload)
+        store.mark_part(team, channel, period, part)
+
+
+def _chart_upload(digest: Digest) -> dict:
+    chart = trend_chart(digest.weeks, digest.period)
+    return {
+        "file": chart.png,
+        "title": f"Critical and high per image, week {digest.period}",
+        "alt_txt": chart.description,
+        "initial_comment": chart.description,
+    }
+
+
+def _file_upload(channel: str, digest: Digest, moment: datetime) -> dict:
+    return {
+        "content": digest_markdown(channel, digest.period, moment, digest),
+        "title": f"Weekly images, week {digest.period}: the full digest",
+        "initial_comment": "The whole digest, as it did not fit in one Slack message.",
+    }
+
+
+def _files_in_thread(client: WebClient, channel: str, ts: str) -> set[str]:
+    try:
+        replies = client.conversations_replies(channel=channel, ts=ts, limit=200)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        log.warning("digest: cannot read the thread %s in %s (%s)", ts, channel, error_code(exc))
+        return set()
+    return {f.get("name") for m in replies.get("messages") or [] for f in m.get("files") or []}
+
+
+def collect(
+    redis: Redis, settings, team: str, channel: str, period: str, now: datetime
+) -> tuple[Digest, dict[str, Snapshot]]:
+    """Read what the digest needs (every watched image rescanned with the current DB, cached when digest and DB
+    are unchanged; last week's snapshots; the weekly history; the team's decisions), then compose it purely."""
     store, scanner = DigestStore(redis), Scanner(settings.engine, redis)
-    entries, snapshots, now = [], {}, datetime.now(UTC)
+    observed, repositories = [], []
     for reference in store.watched(team, channel):
-        previous = store.snapshot(team, channel, reference)
+        previous, weeks = store.snapshot(team, channel, reference), store.weeks(team, channel, reference)
         try:
             ref = parse_reference(reference)
             report = scanner.scan(ref)
         except (ScanError, InvalidReference) as exc:
-            entries.append(entry(reference, None, previous, error=getattr(exc, "message", str(exc))))
+            error = getattr(exc, "message", str(exc))
+            observed.append(Observed(reference, None, previous, weeks, error=error))
             continue
         alternative = None
         mapping = plan_alternative(ref, settings.engine, redis)
@@ -100,9 +205,11 @@ def collect(redis: Redis, settings, team: str, channel: str) -> tuple[list[Image
             except ScanError as exc:
                 log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
         applied = applied_for(redis, team, report, now)
-        entries.append(entry(reference, report, previous, open_counts=applied.open_counts, alternative=alternative))
-        snapshots[reference] = Snapshot.of(report)
-    return entries, snapshots
+        observed.append(Observed(reference, report, previous, weeks, applied, alternative))
+        repositories.append(ref.name)
+    decisions = [d for repository in dict.fromkeys(repositories) for d in DecisionStore(redis).get(team, repository)]
+    sla = Sla(settings.engine.sla_days_critical, settings.engine.sla_days_high)
+    return compose(period, observed, decisions, now, sla)
 
 
 ALERT_SEEN = "chainscan:alert:seen:"

@@ -199,13 +199,13 @@ def _chunks(lines: list[str], limit: int) -> list[list[str]]:
     return [c for c in chunks if c]
 
 
-def _fit(message: Message) -> Message:
+def _fit(message: Message, cut_note: str = CUT_NOTE) -> Message:
     """Keep a message within Slack's limits; whatever is dropped is announced in the message itself."""
     if len(message.blocks) <= MAX_BLOCKS and message.size() <= MAX_TOTAL_CHARS:
         return message
-    note = context(CUT_NOTE)
+    note = context(cut_note)
     message.blocks = message.blocks[: MAX_BLOCKS - 1]
-    while len(message.blocks) > 1 and message.size() + len(CUT_NOTE) > MAX_TOTAL_CHARS:
+    while len(message.blocks) > 1 and message.size() + len(cut_note) > MAX_TOTAL_CHARS:
         message.blocks.pop()
     message.blocks.append(note)
     message.truncated = True

@@ -159,6 +159,7 @@ class SlackAPIServer:
         self._state = _State()
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, float] = {}
+        self._hangs: dict[str, float] = {}  # method -> seconds to wait after acting, before replying
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -174,6 +175,7 @@ class SlackAPIServer:
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -284,6 +286,15 @@ class SlackAPIServer:
             else:
                 self._delays.pop(method, None)
 
+    def hang_after(self, method: str, seconds: float) -> None:
+        """Act on every call of ``method`` at once (a message is posted), then wait ``seconds`` before replying:
+        a caller killed meanwhile never learns the answer (0 removes it)."""
+        with self._cond:
+            if seconds > 0:
+                self._hangs[method] = seconds
+            else:
+                self._hangs.pop(method, None)
+
     def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
         with self._cond:
             queue = self._faults.setdefault(method, deque())
@@ -385,6 +396,7 @@ class SlackAPIServer:
             self._state = _State()
             self._faults.clear()
             self._delays.clear()
+            self._hangs.clear()
 
     def _dump(self) -> str:
         with self._cond:
@@ -401,6 +413,10 @@ class SlackAPIServer:
         if delay:
             time.sleep(delay)
         status, extra_headers, payload = self._answer(method, path, params, headers, body)
+        with self._cond:
+            hang = self._hangs.get(method, 0.0)
+        if hang:
+            time.sleep(hang)
         if isinstance(payload, (bytes, str)):
             raw = payload.encode() if isinstance(payload, str) else payload
             extra_headers.setdefault("Content-Type", "text/plain; charset=utf-8")
@@ -690,6 +706,17 @@ class SlackAPIServer:
             "messages": self.messages_in_thread(str(channel), str(ts)),
             "has_more": False,
         }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first; ``metadata`` only with ``include_all_metadata``."""
+        channel = str(params.get("channel") or "")
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")
+        found = [m for m in reversed(self.messages(channel)) if m.get("thread_ts") in (None, m["ts"])]
+        if not with_metadata:
+            for message in found:
+                message.pop("metadata", None)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = params.get("user")

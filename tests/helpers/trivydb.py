@@ -1287,3 +1287,30 @@ def build_trivy_db(
     }
     (db_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
+
+
+def new_critical(vuln_id: str, source: str, platform: str = DEBIAN_12) -> tuple[Advisory, Vulnerability]:
+    """A critical disclosed after the test DB was built: unfixed, against ``source`` (a source package)."""
+    vulnerability = _cve(
+        vuln_id,
+        f"{source}: memory corruption in a newly disclosed path",
+        "A newly disclosed flaw, added to the DB after the first scans.",
+        9.8,
+        f"{_AV_NET}/S:U/C:H/I:H/A:H",
+        "2026-11-20T10:00:00Z",
+    )
+    return Advisory(vuln_id, platform, source), vulnerability
+
+
+def build_updated_trivy_db(
+    cache_dir: str | Path, extra: Iterable[tuple[Advisory, Vulnerability]] = (), days_later: int = 7
+) -> dict:
+    """The test DB as a later update: every advisory of :func:`build_trivy_db` plus ``extra``, with an
+    ``UpdatedAt`` ``days_later`` than the default (so cached scans of the old DB are not reused)."""
+    extra = list(extra)
+    return build_trivy_db(
+        cache_dir,
+        updated_at=DEFAULT_UPDATED_AT + timedelta(days=days_later),
+        advisories=ADVISORIES + [advisory for advisory, _ in extra],
+        vulnerabilities={**VULNERABILITIES, **{v.id: v for _, v in extra}},
+    )

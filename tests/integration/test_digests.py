@@ -1,5 +1,7 @@
 """Watch lists and weekly digests with real parts and a controlled clock: one digest per channel and period
-however many schedulers tick, an update rather than a repost on retry, an unscannable image kept with its reason."""
+however many schedulers tick, an update rather than a repost on retry (found by its metadata when its ts was never
+recorded), an unscannable or deleted image kept with its reason, the weekly trend chart in the thread, ages and the
+SLA across weeks, and a new disclosure in an updated Trivy DB alerting once (never for a decided finding)."""
 
 from __future__ import annotations
 
@@ -98,6 +100,10 @@ def test_the_cli_watches_schedules_previews_and_refuses_bad_input(engine_env, re
     (image,) = preview["images"]
     assert image["reference"] == "docker.io/library/mariadb:latest" and image["error"] is None
     assert image["counts"] == image["open_counts"] and image["new"] == [] and "top" in preview
+    worst = preview["top"][0]
+    assert worst["image"] == image["reference"] and worst["severity"] == "critical" and worst["age_days"] == 0
+    assert {"id", "package", "fixed", "first_seen", "past_sla", "state"} <= set(worst)
+    assert preview["needs_attention"] == {"expiring": [], "decided": []} and preview["past_sla"] == []
     for bad in (
         ["watch", "add", "general", "mariadb"],
         ["digest", "schedule", CHANNEL, "someday 9"],
@@ -140,3 +146,164 @@ def test_a_new_critical_alerts_once_and_a_decided_one_never(slack_env, slack, re
     assert check_alerts(settings, redis_client, AFTER) == 0  # and the new one only once
     (alert,) = [c for c in slack.calls("chat.postMessage") if c.ok and c.params["text"].startswith("New critical")]
     assert first[0] in alert.params["text"] and alert.params["channel"] == CHANNEL
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+REFERENCE = "docker.io/library/mariadb:latest"
+
+
+def _chart_uploads(slack):
+    return [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".png")]
+
+
+def _digest_on(redis_client, now: datetime) -> None:
+    assert enqueue_due_digests(redis_client, Settings.from_env(), now) == 1
+    _work(redis_client)
+
+
+def test_the_thread_gets_a_trend_chart_once_a_week_and_old_findings_go_past_the_sla(
+    slack_env, slack, redis_client, test_images, monkeypatch
+):
+    monkeypatch.setenv("SLA_DAYS_CRITICAL", "5")
+    store = DigestStore(redis_client)
+    store.watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    _digest_on(redis_client, AFTER)
+    (first,) = _digests(slack)
+    (chart,) = _chart_uploads(slack)
+    assert chart.thread_ts == first.response["ts"] and chart.channel == CHANNEL
+    assert chart.content[:8] == PNG_SIGNATURE and 5_000 < len(chart.content) < 500_000
+    assert "One week of history so far" in chart.alt_txt and "One week of history" in chart.initial_comment
+    assert "Past the SLA" not in json.dumps(first.params["blocks"])
+
+    _digest_on(redis_client, datetime(2026, 12, 7, 9, 5, tzinfo=UTC))  # a week later: week 50
+    first_blocks, second = json.dumps(first.params["blocks"]), _digests(slack)[1]
+    text = json.dumps(second.params["blocks"])
+    assert "first seen 7 days ago" in text and "Past the SLA" in text and "Matters most" in first_blocks
+    charts = _chart_uploads(slack)
+    assert len(charts) == 2 and charts[1].thread_ts == second.response["ts"]
+    assert "over 2 weeks, 2026-W49 to 2026-W50" in charts[1].alt_txt
+    assert list(store.weeks(TEAM, CHANNEL, REFERENCE)) == ["2026-W49", "2026-W50"]
+
+
+def test_a_digest_posted_by_a_try_that_never_recorded_it_is_found_by_its_metadata_and_updated(
+    slack_env, slack, redis_client, test_images
+):
+    store = DigestStore(redis_client)
+    store.watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    _digest_on(redis_client, AFTER)
+    (digest,) = _digests(slack)
+    assert digest.params["metadata"] == {"event_type": "chainscan_digest", "event_payload": {"period": WEEK}}
+    for key in redis_client.scan_iter("chainscan:digest:*"):  # as if the try was killed right after Slack answered
+        if any(part in key for part in (b":sent:", b":lease:", b":enqueued:")):
+            redis_client.delete(key)  # the period's record (its ts, its parts), the lease, the scheduler's marker
+    _digest_on(redis_client, AFTER)
+    assert len(_digests(slack)) == 1
+    assert [c.params["ts"] for c in slack.calls("chat.update") if c.ok] == [digest.response["ts"]]
+    assert store.posted(TEAM, CHANNEL, WEEK) == digest.response["ts"]
+    assert len(_chart_uploads(slack)) == 1  # the chart was in the thread already: not uploaded again
+
+
+def test_an_app_installed_without_the_history_scopes_still_posts_its_digest_once(
+    slack_env, slack, redis_client, test_images
+):
+    DigestStore(redis_client).watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    slack.fail_next("conversations.history", "missing_scope")
+    slack.fail_next("conversations.replies", "missing_scope")
+    _digest_on(redis_client, AFTER)
+    assert len(_digests(slack)) == 1 and len(_chart_uploads(slack)) == 1
+    assert DigestStore(redis_client).posted(TEAM, CHANNEL, WEEK)
+
+
+def test_a_deleted_image_stays_in_the_digest_with_the_reason(slack_env, slack, redis_client, registry, monkeypatch):
+    import uuid
+
+    import requests
+
+    from tests.helpers.images import IMAGES, push_image
+
+    monkeypatch.setenv("RESOLVE_TTL", "0")
+    repository = f"library/gone-{uuid.uuid4().hex[:8]}"
+    info = next(iter(push_image(IMAGES["library/mariadb"], registry, repository=repository).values()))
+    reference = f"docker.io/{repository}:{info.tag}"
+    store = DigestStore(redis_client)
+    store.watch(TEAM, CHANNEL, [reference], limit=50)
+    _digest_on(redis_client, AFTER)
+    assert "baseline" in json.dumps(_digests(slack)[0].params["blocks"])
+    deleted = requests.delete(f"http://{registry}/v2/{repository}/manifests/{info.digest}", timeout=30)
+    assert deleted.status_code == 202, deleted.text
+    _digest_on(redis_client, datetime(2026, 12, 7, 9, 5, tzinfo=UTC))
+    text = json.dumps(_digests(slack)[1].params["blocks"])
+    assert f"gone-{repository[-8:]}" in text and "could not be scanned" in text
+    assert "does not exist" in text or "not found" in text, text
+    assert list(store.weeks(TEAM, CHANNEL, reference)) == ["2026-W49"]  # kept, and no week made up for it
+
+
+def test_a_new_disclosure_in_the_db_alerts_once_is_new_in_the_digest_and_a_decided_one_never_alerts(
+    slack_env, slack, redis_client, test_images, monkeypatch, tmp_path
+):
+    from bot.config import SlackSettings
+    from bot.jobs.digest_thread import check_alerts
+    from tests.helpers.trivydb import build_updated_trivy_db, new_critical
+    from workers.scan.store import ReportStore
+    from workers.triage.model import Decision, TriageState
+    from workers.triage.store import DecisionStore
+
+    store = DigestStore(redis_client)
+    store.watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    assert check_alerts(SlackSettings.from_env(), redis_client, AFTER) == 0  # the baseline
+    _digest_on(redis_client, AFTER)
+    runs = ReportStore(redis_client).trivy_runs()
+    assert check_alerts(SlackSettings.from_env(), redis_client, AFTER) == 0  # same digest, same DB: cached
+    assert ReportStore(redis_client).trivy_runs() == runs
+
+    told, decided = new_critical("CVE-2026-0001", "pcre2"), new_critical("CVE-2026-0002", "zlib")
+    build_updated_trivy_db(tmp_path / "db2", [told, decided])
+    monkeypatch.setenv("TRIVY_CACHE_DIR", str(tmp_path / "db2"))
+    zlib = next(f.package for f in _mariadb_findings(redis_client) if f.id == "CVE-2023-45853")
+    DecisionStore(redis_client).set(
+        Decision(
+            TEAM,
+            "docker.io/library/mariadb",
+            "CVE-2026-0002",
+            zlib,
+            TriageState.FALSE_POSITIVE,
+            "U1",
+            "2026-11-30T10:00:00+00:00",
+        )
+    )
+    assert check_alerts(SlackSettings.from_env(), redis_client, AFTER) == 1
+    assert check_alerts(SlackSettings.from_env(), redis_client, AFTER) == 0
+    alerts = [c for c in slack.calls("chat.postMessage") if c.ok and c.params["text"].startswith("New critical")]
+    assert len(alerts) == 1 and "CVE-2026-0001" in alerts[0].params["text"]
+
+    _digest_on(redis_client, datetime(2026, 12, 7, 9, 5, tzinfo=UTC))
+    text = json.dumps(_digests(slack)[1].params["blocks"])
+    assert "+2 new (new disclosure in the DB)" in text and "(1 decided)" in text
+    assert "CVE-2026-0001" in text and "CVE-2026-0002" not in text.split("Matters most")[1].split("Needs attention")[0]
+
+
+def _mariadb_findings(redis_client):
+    from workers.reference import parse_reference
+    from workers.scan.engine import Scanner
+
+    return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE)).vulnerabilities
+
+
+def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_a_file_once(
+    slack_env, slack, redis_client, test_images
+):
+    store = DigestStore(redis_client)
+    missing = [f"docker.io/team-{i:02d}/{'service-' * 24}{i:02d}:1" for i in range(49)]
+    store.watch(TEAM, CHANNEL, [REFERENCE, *missing], limit=50)
+    _digest_on(redis_client, AFTER)
+    (digest,) = _digests(slack)
+    assert "the full digest is in the thread as a file" in json.dumps(digest.params["blocks"])
+    (file,) = [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]
+    assert file.thread_ts == digest.response["ts"] and file.filename == f"chainscan-digest-{WEEK}.md"
+    text = file.content.decode()
+    assert all(m.removeprefix("docker.io/") in text for m in missing) and "CVE-" in text
+    from bot.jobs.digest_thread import send_digest
+
+    digest_queue(redis_client, Settings.from_env()).enqueue(send_digest, TEAM, CHANNEL, WEEK, False)
+    _work(redis_client)
+    assert len([u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]) == 1

@@ -3,8 +3,13 @@
 Keys (team and channel percent-encoded):
 - ``chainscan:watch:{team}:{channel}``            set of normalized image references
 - ``chainscan:digest:schedule``                   hash ``team|channel`` → schedule text ("off": none)
-- ``chainscan:digest:snapshot:{team}:{channel}``  hash reference → Snapshot JSON (what the last digest saw)
-- ``chainscan:digest:sent:{team}:{channel}:{period}``  hash state (claimed → posted), ts, by; never rewritten
+- ``chainscan:digest:snapshot:{team}:{channel}``  hash reference → Snapshot JSON (what the last digest saw, with
+  the date each finding was first seen)
+- ``chainscan:digest:weeks:{team}:{channel}``     hash reference → {period: [critical, high, open critical, open
+  high]}, a year at most (workers/digests/trends.py)
+- ``chainscan:digest:sent:{team}:{channel}:{period}``  hash state (claimed → scanned → posted), ts, and while
+  scanned but not yet posted the digest's contents (so a retry posts what the first try saw)
+- ``chainscan:digest:sent:{team}:{channel}:{period}:parts``  set of the thread parts posted (chart, file)
 - ``chainscan:digest:lease:{team}:{channel}:{period}`` the job sending it now (expires, so a killed one is redone)
 """
 
@@ -16,8 +21,9 @@ from urllib.parse import quote
 
 from redis import Redis
 
-from workers.digests.contents import Snapshot
+from workers.digests.contents import Digest, Snapshot
 from workers.digests.schedule import DEFAULT, Schedule, parse_schedule
+from workers.digests.trends import WeekCounts, Weeks
 
 PREFIX = "chainscan:"
 SCHEDULES = f"{PREFIX}digest:schedule"
@@ -27,7 +33,18 @@ KEEP = 400 * 24 * 3600
 
 class DigestState(str, Enum):
     CLAIMED = "claimed"
+    SCANNED = "scanned"  # contents computed and history saved, in one transaction
     POSTED = "posted"
+
+
+class DigestPart(str, Enum):
+    """What a digest posts in its thread, each once per period."""
+
+    CHART = "chart"  # the trend chart (PNG)
+    FILE = "file"  # the whole digest as Markdown, when the message was cut
+
+    def filename(self, period: str) -> str:
+        return f"chainscan-trend-{period}.png" if self is DigestPart.CHART else f"chainscan-digest-{period}.md"
 
 
 class WatchLimitReached(ValueError):
@@ -60,7 +77,13 @@ class DigestStore:
         return fresh
 
     def unwatch(self, team: str, channel: str, reference: str) -> bool:
-        return bool(self.redis.srem(f"{PREFIX}watch:{_p(team)}:{_p(channel)}", reference))
+        """Stop watching ``reference``; its snapshot and weekly history in this channel go with it."""
+        with self.redis.pipeline() as pipe:
+            pipe.srem(f"{PREFIX}watch:{_p(team)}:{_p(channel)}", reference)
+            pipe.hdel(self._snapshots_key(team, channel), reference)
+            pipe.hdel(self._weeks_key(team, channel), reference)
+            removed, _, _ = pipe.execute()
+        return bool(removed)
 
     def watched(self, team: str, channel: str) -> list[str]:
         members = self.redis.smembers(f"{PREFIX}watch:{_p(team)}:{_p(channel)}")
@@ -87,15 +110,66 @@ class DigestStore:
 
     # ------------------------------------------------------------------ snapshots
 
+    @staticmethod
+    def _snapshots_key(team: str, channel: str) -> str:
+        return f"{PREFIX}digest:snapshot:{_p(team)}:{_p(channel)}"
+
+    @staticmethod
+    def _weeks_key(team: str, channel: str) -> str:
+        return f"{PREFIX}digest:weeks:{_p(team)}:{_p(channel)}"
+
     def snapshot(self, team: str, channel: str, reference: str) -> Snapshot | None:
-        raw = self.redis.hget(f"{PREFIX}digest:snapshot:{_p(team)}:{_p(channel)}", reference)
+        raw = self.redis.hget(self._snapshots_key(team, channel), reference)
         return Snapshot.from_dict(json.loads(raw)) if raw else None
 
     def save_snapshots(self, team: str, channel: str, snapshots: dict[str, Snapshot]) -> None:
         if snapshots:
-            key = f"{PREFIX}digest:snapshot:{_p(team)}:{_p(channel)}"
+            key = self._snapshots_key(team, channel)
             self.redis.hset(key, mapping={ref: json.dumps(s.to_dict()) for ref, s in snapshots.items()})
             self.redis.expire(key, KEEP)
+
+    def weeks(self, team: str, channel: str, reference: str) -> Weeks:
+        """The image's weekly counts in this channel, period → counts (empty before its first digest)."""
+        raw = self.redis.hget(self._weeks_key(team, channel), reference)
+        return {p: WeekCounts.from_list(c) for p, c in json.loads(raw).items()} if raw else {}
+
+    # ------------------------------------------------------------------ one digest, from scanned to posted
+
+    def contents(self, team: str, channel: str, period: str) -> Digest | None:
+        """The digest an earlier try of this period computed and did not finish posting."""
+        raw = self.redis.hget(self._sent_key(team, channel, period), "contents")
+        return Digest.from_dict(json.loads(raw)) if raw else None
+
+    def save_scanned(
+        self, team: str, channel: str, period: str, digest: Digest, snapshots: dict[str, Snapshot]
+    ) -> None:
+        """In one transaction: the digest's contents, the snapshots next week compares with and this week's counts
+        in each image's history. A retry reads the contents back instead of comparing with what it just saved."""
+        sent = self._sent_key(team, channel, period)
+        weeks = {ref: json.dumps({p: c.to_list() for p, c in w.items()}) for ref, w in digest.weeks.items()}
+        with self.redis.pipeline() as pipe:  # MULTI/EXEC
+            pipe.hset(sent, mapping={"state": DigestState.SCANNED.value, "contents": json.dumps(digest.to_dict())})
+            pipe.expire(sent, KEEP)
+            if snapshots:
+                pipe.hset(
+                    self._snapshots_key(team, channel),
+                    mapping={r: json.dumps(s.to_dict()) for r, s in snapshots.items()},
+                )
+                pipe.expire(self._snapshots_key(team, channel), KEEP)
+            if weeks:
+                pipe.hset(self._weeks_key(team, channel), mapping=weeks)
+                pipe.expire(self._weeks_key(team, channel), KEEP)
+            pipe.execute()
+
+    def part_posted(self, team: str, channel: str, period: str, part: DigestPart) -> bool:
+        return bool(self.redis.sismember(f"{self._sent_key(team, channel, period)}:parts", part.value))
+
+    def mark_part(self, team: str, channel: str, period: str, part: DigestPart) -> None:
+        key = f"{self._sent_key(team, channel, period)}:parts"
+        with self.redis.pipeline() as pipe:
+            pipe.sadd(key, part.value)
+            pipe.expire(key, KEEP)
+            pipe.execute()
 
     # ------------------------------------------------------------------ exactly once per period
 
@@ -133,4 +207,9 @@ class DigestStore:
         self.redis.expire(key, KEEP)
 
     def mark_posted(self, team: str, channel: str, period: str) -> None:
-        self.redis.hset(self._sent_key(team, channel, period), "state", DigestState.POSTED.value)
+        """The period is done: its contents are not needed any more (the history keeps what the chart needs)."""
+        key = self._sent_key(team, channel, period)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, "state", DigestState.POSTED.value)
+            pipe.hdel(key, "contents")
+            pipe.execute()

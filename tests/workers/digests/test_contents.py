@@ -1,9 +1,14 @@
 """Digest entries: new and fixed by identity, with the reason, and a baseline the first time. Pure."""
 
+import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from tests.workers.triage.builders import finding, report
-from workers.digests.contents import ChangeReason, Snapshot, entry
+from tests.workers.triage.builders import decision, finding, report
+from workers.digests.contents import ChangeReason, Digest, Observed, Snapshot, compose, entry
+from workers.digests.trends import Sla, WeekCounts
+from workers.triage.apply import apply
+from workers.triage.model import TriageState
 
 
 def test_the_first_digest_sets_the_baseline_and_calls_nothing_new():
@@ -30,3 +35,40 @@ def test_an_image_that_cannot_be_scanned_stays_with_its_reason():
 def test_a_snapshot_round_trips():
     snap = Snapshot.of(report([finding("CVE-1", "a", "high")]))
     assert Snapshot.from_dict(snap.to_dict()) == snap
+
+
+NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)
+REF = "docker.io/library/mariadb:latest"
+
+
+def _week(findings, previous=None, weeks=None, now=NOW, period="2026-W49", decisions=()):
+    scanned = report(findings)
+    seen = Observed(REF, scanned, previous, weeks or {}, apply(scanned, decisions, now))
+    return compose(period, [seen], list(decisions), now, Sla(7, 30))
+
+
+def test_a_digest_records_this_week_and_carries_first_seen_dates_into_next_weeks_ages():
+    digest, snapshots = _week([finding("CVE-1", "a", "critical")])
+    assert digest.weeks[REF] == {"2026-W49": WeekCounts(1, 0, 1, 0)}
+    assert snapshots[REF].first_seen == {("CVE-1", "a"): "2026-11-30"}
+    later = datetime(2026, 12, 14, 9, tzinfo=UTC)
+    findings = [finding("CVE-1", "a", "critical"), finding("CVE-2", "b", "high")]
+    digest, snapshots = _week(findings, snapshots[REF], digest.weeks[REF], later, "2026-W51")
+    assert [(p.id, p.age_days, p.past_sla) for p in digest.top] == [("CVE-1", 14, True), ("CVE-2", 0, False)]
+    assert list(digest.weeks[REF]) == ["2026-W49", "2026-W51"] and digest.entries[0].new == [("CVE-2", "b", "high")]
+
+
+def test_an_image_that_cannot_be_scanned_keeps_its_history_and_records_no_week():
+    weeks = {"2026-W48": WeekCounts(1, 0, 1, 0)}
+    seen = Observed(REF, None, None, weeks, error="the tag no longer exists")
+    digest, snapshots = compose("2026-W49", [seen], [], NOW, Sla())
+    assert digest.entries[0].error == "the tag no longer exists" and digest.weeks[REF] == weeks and not snapshots
+
+
+def test_decided_findings_are_counted_apart_and_the_digest_round_trips():
+    fp = decision("CVE-1", "a", TriageState.FALSE_POSITIVE, at="2026-11-29T10:00:00+00:00")
+    digest, _ = _week([finding("CVE-1", "a", "critical"), finding("CVE-2", "b", "critical")], decisions=[fp])
+    image = digest.to_dict()["images"][0]
+    assert image["open_counts"]["critical"] == 1 and image["decided_counts"]["critical"] == 1
+    assert [p.id for p in digest.top] == ["CVE-2"] and [d.vulnerability for d in digest.attention.decided] == ["CVE-1"]
+    assert Digest.from_dict(json.loads(json.dumps(digest.to_dict()))) == digest
