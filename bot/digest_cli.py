@@ -26,8 +26,30 @@ class BadInput(ValueError):
     pass
 
 
+WATCH_EXAMPLES = """examples:
+  python -m bot watch add C0123ABCD mariadb postgres:16
+  python -m bot watch list C0123ABCD --format json
+  python -m bot watch check                      one alert pass now (the scheduler runs one every hour)
+
+environment: REDIS_URL (required), WATCH_LIMIT (50 a channel), WATCH_CHECK_INTERVAL (3600 s),
+ALERT_MIN_SEVERITY (critical)"""
+
+DIGEST_EXAMPLES = """examples:
+  python -m bot digest schedule C0123ABCD "monday 09:00 Europe/Berlin"
+  python -m bot digest preview C0123ABCD --format json
+  python -m bot digest send C0123ABCD --period 2026-W49   a second call for the same week posts nothing new
+
+environment: REDIS_URL (required), SLACK_BOT_TOKEN (send), SLA_DAYS_CRITICAL (7), SLA_DAYS_HIGH (30)"""
+
+
 def add_parsers(sub) -> None:
-    watch = sub.add_parser("watch", help="a channel's watch list: add, remove, list")
+    watch = sub.add_parser(
+        "watch",
+        help="a channel's watch list: add, remove, list",
+        description="The images a channel hears about every week, and at once when one gets a new critical.",
+        epilog=WATCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     watch.set_defaults(handler=run)
     actions = watch.add_subparsers(dest="watch_command", required=True)
     add = actions.add_parser("add", help="watch images in a channel")
@@ -48,7 +70,13 @@ def add_parsers(sub) -> None:
     check = actions.add_parser("check", help="one alert pass over every watched image (new criticals, once each)")
     check.set_defaults(digest_handler=cmd_watch_check)
 
-    digest = sub.add_parser("digest", help="a channel's weekly digest: schedule, preview, send")
+    digest = sub.add_parser(
+        "digest",
+        help="a channel's weekly digest: schedule, preview, send",
+        description="One digest per channel and week (default: Monday 09:00 UTC once something is watched).",
+        epilog=DIGEST_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     digest.set_defaults(handler=run)
     steps = digest.add_subparsers(dest="digest_command", required=True)
     schedule = steps.add_parser("schedule", help='set the schedule ("monday 09:00 Europe/Berlin") or "off"')

@@ -124,3 +124,21 @@ class ThreadStore:
             k.decode() if isinstance(k, bytes) else k
             for k in self.redis.zrangebyscore(OPEN_SET, 0, time.time() - older_than)
         ]
+
+    # ------------------------------------------------------------------ the last thread of an image in a channel
+
+    def remember_latest(self, thread: ThreadState, reference: str) -> None:
+        """``thread`` is now the latest answer about ``reference`` in its channel (an alert links to it)."""
+        self.redis.set(_latest_key(thread.channel, reference), thread.ts, ex=LATEST_TTL)
+
+    def latest(self, channel: str, reference: str) -> str | None:
+        """The ts of the latest thread about ``reference`` in ``channel`` (channel ids are unique), while kept."""
+        ts = self.redis.get(_latest_key(channel, reference))
+        return ts.decode() if isinstance(ts, bytes) else ts
+
+
+LATEST_TTL = 90 * 24 * 3600
+
+
+def _latest_key(channel: str, reference: str) -> str:
+    return f"chainscan:latest-thread:{channel}:{reference}"

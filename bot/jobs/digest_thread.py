@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
+from enum import Enum
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
@@ -19,8 +20,9 @@ from bot import config as bot_config
 from bot.jobs.triage_thread import applied_for
 from bot.render.blocks import Message
 from bot.render.chart import trend_chart
-from bot.render.digest import digest_markdown, digest_message
+from bot.render.digest import alert_text, digest_markdown, digest_message
 from bot.slack_client import client_for, error_code, is_permanent
+from bot.threads import ThreadStore
 from workers.chainguard.state import plan_alternative
 from workers.digests.contents import Digest, Observed, Snapshot, compose
 from workers.digests.store import LEASE_TTL, DigestPart, DigestStore
@@ -240,29 +242,55 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
             ]
             seen_key = f"{ALERT_SEEN}{team}:{channel}:{reference}"
             baseline = redis.exists(seen_key)
+            undelivered = set()
             if baseline:
                 fresh = [f for f in serious if not redis.sismember(seen_key, f"{f.id}|{f.package}")]
-                sent += sum(_alert_once(settings, redis, team, channel, reference, f, client) for f in fresh)
+                for finding in fresh:
+                    outcome = _alert_once(settings, redis, team, channel, reference, finding, client)
+                    sent += outcome is AlertOutcome.TOLD
+                    if outcome is AlertOutcome.NOT_DELIVERED:
+                        undelivered.add(f"{finding.id}|{finding.package}")  # still new on the next pass
             with redis.pipeline() as pipe:
-                pipe.sadd(seen_key, "", *[f"{f.id}|{f.package}" for f in serious])
+                pipe.sadd(seen_key, "", *[i for f in serious if (i := f"{f.id}|{f.package}") not in undelivered])
                 pipe.expire(seen_key, 400 * 86400)
                 pipe.execute()
     return sent
 
 
-def _alert_once(settings, redis: Redis, team: str, channel: str, reference: str, finding, client) -> bool:
-    """Tell the channel about one new serious finding, unless it was told before (SET NX per finding)."""
-    identity = f"{finding.id}|{finding.package}"
-    if not redis.set(f"{ALERTED}{team}:{channel}:{reference}:{identity}", "1", nx=True, ex=400 * 86400):
-        return False
-    name = reference.removeprefix("docker.io/library/")
-    fixed = f", fixed in {finding.fixed}" if finding.fixed else ", no fix yet"
-    text = (
-        f"New {finding.severity} in watched `{name}`: {finding.id} in {finding.package} {finding.installed}{fixed}. "
-        f"`/scan {name}` for the full thread."
-    )
-    (client or client_for(settings, redis, team)).chat_postMessage(channel=channel, text=text)
-    return True
+class AlertOutcome(str, Enum):
+    TOLD = "told"
+    ALREADY_TOLD = "already told"
+    NOT_DELIVERED = "not delivered"  # Slack refused: the claim is given back for the next pass
+
+
+def _alert_once(settings, redis: Redis, team: str, channel: str, reference: str, finding, client) -> AlertOutcome:
+    """Tell the channel about one new serious finding, unless it was told before (SET NX per finding). A post
+    that fails gives the claim back, so the next pass tells it instead of never."""
+    claim = f"{ALERTED}{team}:{channel}:{reference}:{finding.id}|{finding.package}"
+    if not redis.set(claim, "1", nx=True, ex=400 * 86400):
+        return AlertOutcome.ALREADY_TOLD
+    client = client or client_for(settings, redis, team)
+    try:
+        client.chat_postMessage(
+            channel=channel, text=alert_text(reference, finding, _latest_link(client, redis, channel, reference))
+        )
+    except SlackApiError as exc:  # one refusal does not stop the pass; the next pass tells it
+        redis.delete(claim)
+        log.warning("alert: could not tell %s about %s: %s", channel, finding.id, error_code(exc))
+        return AlertOutcome.NOT_DELIVERED
+    return AlertOutcome.TOLD
+
+
+def _latest_link(client, redis: Redis, channel: str, reference: str) -> str | None:
+    """The permalink of the image's latest thread in the channel, if there is one and Slack says it."""
+    ts = ThreadStore(redis).latest(channel, reference)
+    if not ts:
+        return None
+    try:
+        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:
+        log.info("alert: no permalink for the latest thread: %s", error_code(exc))
+        return None
 
 
 def _watching_channels(redis: Redis) -> list[tuple[str, str]]:

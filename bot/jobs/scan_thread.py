@@ -201,6 +201,7 @@ def _publish_report(
     card = render.pair_card(result, applied, findings_link=link)
     client.chat_update(channel=thread.channel, ts=thread.ts, text=card.text, blocks=card.blocks)
     FindingsMessages(redis).save_card(thread.channel, thread.ts, result, link)
+    store.remember_latest(thread, report.image.reference)
     thread.state = Phase.DONE
     store.save(thread)
 

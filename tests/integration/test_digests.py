@@ -148,6 +148,33 @@ def test_a_new_critical_alerts_once_and_a_decided_one_never(slack_env, slack, re
     assert first[0] in alert.params["text"] and alert.params["channel"] == CHANNEL
 
 
+def test_an_alert_links_to_the_images_latest_thread_and_a_failed_post_is_told_next_pass(
+    slack_env, slack, redis_client, test_images
+):
+    from slack_sdk import WebClient
+
+    from bot.config import SlackSettings
+    from bot.jobs.digest_thread import ALERT_SEEN, check_alerts
+    from bot.threads import ThreadState, ThreadStore
+
+    reference = "docker.io/library/mariadb:latest"
+    DigestStore(redis_client).watch(TEAM, CHANNEL, [reference], limit=50)
+    settings = SlackSettings.from_env()
+    assert check_alerts(settings, redis_client, AFTER) == 0
+    parent = WebClient(token="xoxb-test", base_url=slack.base_url).chat_postMessage(channel=CHANNEL, text="card")
+    ThreadStore(redis_client).remember_latest(ThreadState(CHANNEL, parent["ts"], "U1", reference), reference)
+    seen = f"{ALERT_SEEN}{TEAM}:{CHANNEL}:{reference}"
+    newest = sorted(m.decode() for m in redis_client.smembers(seen) if m)[0]
+    redis_client.srem(seen, newest)
+
+    slack.fail_next("chat.postMessage", error="channel_not_found")
+    assert check_alerts(settings, redis_client, AFTER) == 0  # Slack refused: the finding is not marked as told
+    assert check_alerts(settings, redis_client, AFTER) == 1
+    (alert,) = [c for c in slack.calls("chat.postMessage") if c.ok and c.params["text"].startswith("New critical")]
+    assert newest.split("|")[0] in alert.params["text"]
+    assert f"{CHANNEL}/p{parent['ts'].replace('.', '')}|Its latest thread>" in alert.params["text"]
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFERENCE = "docker.io/library/mariadb:latest"
 
