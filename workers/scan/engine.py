@@ -28,7 +28,7 @@ from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef, parse_reference
 from workers.report import DbInfo, ScanReport, normalize
-from workers.scan import trivy
+from workers.scan import layercache, trivy
 from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
 
@@ -54,6 +54,9 @@ class Scanner:
             history_ttl=self.settings.history_ttl_days * 24 * 3600,
         )
         self._docker: docker.DockerClient | None = None
+        project_url = self.settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
+        s = self.settings
+        self.layer_cache = layercache.choose(s.layer_cache, s.layer_cache_url, project_url, s.layer_cache_ttl)
 
     @property
     def docker(self) -> docker.DockerClient:
@@ -98,16 +101,34 @@ class Scanner:
             hit.image.reference, hit.cached = label, True
             return hit
         args = trivy.image_command(
-            self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env
+            self.settings.trivy_bin,
+            tag,
+            source="docker",
+            timeout=self.settings.scan_timeout,
+            env=self.env,
+            **self._dbs(),
         )
         self.store.count_trivy_run()
-        output = trivy.run_json(args, timeout=self.settings.scan_timeout, what=label)
+        # the engine's layers have no compressed digest: never mix them into the shared cache (layercache)
+        extra_env = layercache.MEMORY.child_env(self.env)
+        output = trivy.run_json(
+            args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=label, server=self.settings.trivy_server
+        )
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(output, reference=label, digest=image_id, db=db, scanned_at=_now())
         if secrets:  # the layer history quotes ENV lines
             report = ScanReport.from_dict(scrub_all(report.to_dict(), list(secrets)))
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
+
+    def _dbs(self) -> dict:
+        """How this run gets its DBs: skip the look for a newer one when a DB is there (``db update`` refreshes
+        them for the fleet), or ask the ``trivy server``."""
+        return {
+            "skip_db": trivy.db_info(self.env) is not None,
+            "skip_java_db": trivy.java_db_info(self.env) is not None,
+            "server": self.settings.trivy_server,
+        }
 
     def _distribution(self, ref: ImageRef, *, fresh: bool) -> dict:
         """The registry's answer for ``ref``, reused for RESOLVE_TTL seconds (tags rarely move that fast)."""
@@ -132,6 +153,7 @@ class Scanner:
         target = f"{source.name}@{resolved.digest}"
         credential = self.settings.credential_for(source.registry)
         extra_env = {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
+        extra_env.update(self.layer_cache.child_env(self.env))
         args = trivy.image_command(
             self.settings.trivy_bin,
             target,
@@ -139,9 +161,16 @@ class Scanner:
             timeout=self.settings.scan_timeout,
             insecure=self.settings.is_insecure(source.registry),
             env=self.env,
+            **self._dbs(),
         )
         self.store.count_trivy_run()
-        output = trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
+        output = trivy.run_json(
+            args,
+            timeout=self.settings.scan_timeout,
+            extra_env=extra_env,
+            what=ref.familiar,
+            server=self.settings.trivy_server,
+        )
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(
             output,
