@@ -1,4 +1,5 @@
-"""``/scan status`` and ``python -m bot status``: what the queue and workers are doing."""
+"""``/scan status`` and ``python -m bot status``: what the queue and workers are doing, and how old the
+vulnerability DB is (a warning past DB_STALE_HOURS)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from workers.config import Settings
 from workers.scan import trivy
 from workers.scan.store import ReportStore
 
+DB_STALE_HOURS = 24
+
 
 def status_text(redis: Redis, settings: Settings) -> str:
     queue = Queue(settings.queue_name, connection=redis)
@@ -25,7 +28,8 @@ def status_text(redis: Redis, settings: Settings) -> str:
         f"*Workers alive*: {len(workers)}"
         + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
         f"*Trivy runs so far*: {store.trivy_runs()}",
-        "*Vulnerability DB*: " + (_db_line(db) if db else "unknown until the first scan (workers download it then)"),
+        "*Vulnerability DB*: "
+        + (db_line(db, time.time()) if db else "none yet: run `python -m bot db update` (workers fetch it at start)"),
     ]
     failures = store.recent_failures(5)
     if failures:
@@ -36,9 +40,10 @@ def status_text(redis: Redis, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _db_line(db) -> str:
+def db_line(db, now: float) -> str:
+    """The DB's version and age, with a warning when it is older than DB_STALE_HOURS. Pure."""
     updated = parse_time(db.updated_at)
-    hours = int((time.time() - updated.timestamp()) / 3600) if updated else None
+    hours = int((now - updated.timestamp()) / 3600) if updated else None
     age_text = (
         f"{hours} hours old"
         if hours is not None and hours < 72
@@ -46,7 +51,13 @@ def _db_line(db) -> str:
         if hours
         else "age unknown"
     )
-    return f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+    line = f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+    if hours is not None and hours >= DB_STALE_HOURS:
+        line += (
+            f" ⚠ older than {DB_STALE_HOURS} hours: run `python -m bot db update`, and check that the "
+            "scheduler is running (it refreshes the DB every DB_REFRESH_INTERVAL)"
+        )
+    return line
 
 
 def _ago(at: float) -> str:

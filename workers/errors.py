@@ -99,6 +99,8 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "to identify them. Run `python -m bot db update` (set TRIVY_JAVA_DB_REPOSITORY to a mirror when offline).",
     (ErrorKind.NO_JAVA_DB, "download"): "{what} contains Java archives, and Trivy could not download its Java DB "
     "to identify them. Set TRIVY_JAVA_DB_REPOSITORY to a mirror, then run `python -m bot db update`.",
+    (ErrorKind.NO_JAVA_DB, "update"): "Trivy could not download its Java DB, so images with jars cannot be scanned "
+    "yet. Set TRIVY_JAVA_DB_REPOSITORY to a mirror the workers can reach, then run `python -m bot db update`.",
     (ErrorKind.TRIVY_SERVER_DOWN, "down"): "The Trivy server at {server} did not answer, so {what} was not scanned. "
     "Check that `trivy server` is running there (TRIVY_SERVER), then try again.",
     (ErrorKind.TRIVY_SERVER_DOWN, "refused"): "The Trivy server at {server} refused the workers' token, so {what} "

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import docker
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.lock import Lock
 
 from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef, parse_reference
 from workers.report import DbInfo, ScanReport, normalize
-from workers.scan import layercache, trivy
+from workers.scan import dbupdate, layercache, trivy
+from workers.scan.keepalive import kept_alive
 from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
 
@@ -71,11 +67,12 @@ class Scanner:
         """Scan an image from its registry; answers from the cache when the digest and DB are unchanged."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
+        dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
         db = trivy.db_info(self.env)
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version)) if db else None
         if key and not force and (hit := self._cached(key, ref)):
             return hit
-        if key is None:  # no DB yet: Trivy downloads it on this run; nothing to coalesce on
+        if key is None:  # still no DB (a trivy server holds it, or TRIVY_SKIP_DB_UPDATE): nothing to coalesce on
             return self._run(resolved, ref)
         lock = self.store.lock(key, timeout=LOCK_TTL, wait=self.settings.scan_timeout + 60)
         if not lock.acquire():
@@ -83,7 +80,7 @@ class Scanner:
         try:
             if not force and (hit := self._cached(key, ref)):
                 return hit  # someone else scanned it while we waited
-            with _kept_alive(lock):
+            with kept_alive(lock, LOCK_TTL):
                 return self._run(resolved, ref)
         finally:
             try:
@@ -183,33 +180,6 @@ class Scanner:
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
-
-
-@contextmanager
-def _kept_alive(lock: Lock) -> Iterator[None]:
-    """Renew ``lock`` every LOCK_TTL/3 seconds from a helper thread until the block ends. A Redis that
-    does not answer is logged and tried again each second (Trivy goes on; the lock may lapse meanwhile)."""
-    done = threading.Event()
-
-    def renew() -> None:
-        wait = LOCK_TTL / 3
-        while not done.wait(wait):
-            try:
-                lock.reacquire()
-                wait = LOCK_TTL / 3
-            except LockError:
-                return
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.warning("could not renew the scan lock %s (%s); trying again", lock.name, exc)
-                wait = 1.0
-
-    keeper = threading.Thread(target=renew, name="scan-lock-keeper", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        done.set()
-        keeper.join()
 
 
 def _now() -> str:
