@@ -82,7 +82,7 @@ def image_command(
     for flag, value, variable in _DEFAULT_FLAGS:
         if not env.get(variable):
             args += [flag] if value is None else [flag, value]
-    if server and not env.get("TRIVY_SERVER"):
+    if server:  # our setting TRIVY_SERVER, checked when read: always explicit
         args += ["--server", server]
     elif skip_db and not server and not env.get("TRIVY_SKIP_DB_UPDATE"):
         args.append("--skip-db-update")
