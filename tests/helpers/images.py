@@ -937,6 +937,37 @@ EXTRA_IMAGES: dict[str, ImageSpec] = {
 }
 
 
+def push_on_base(base: ImageSpec, registry: str, repository: str, tags: Iterable[str]) -> dict[str, str]:
+    """Push one image per tag: ``base`` (its one variant, built once) plus a small top layer of its own, so every
+    tag is a distinct digest sharing all of base's layers (a rebuilt application image). Returns tag → digest."""
+    built = _built(base.variants[0], base.oci)
+    client = _Registry(registry)
+    for blob, _, _ in built.layers:
+        client.push_blob(repository, blob)
+    digests = {}
+    for tag in tags:
+        raw = _tar({f"/opt/app/bin/release-{tag}": filler_bytes(f"/release/{tag}", 64_000)})
+        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        layer = _Blob.of(gzip.compress(raw, mtime=0), OCI_LAYER if base.oci else DOCKER_LAYER)
+        config = json.loads(built.config.data)
+        config["rootfs"]["diff_ids"].append(diff_id)
+        config["history"].append({"created": "2024-08-02T00:00:00Z", "created_by": f"COPY release-{tag} /opt/app/bin/"})
+        config_blob = _Blob.of(_json_bytes(config), built.config.media_type)
+        manifest = json.loads(built.manifest.data)
+        manifest["config"] = {
+            "mediaType": config_blob.media_type,
+            "size": len(config_blob.data),
+            "digest": config_blob.digest,
+        }
+        manifest["layers"].append({"mediaType": layer.media_type, "size": len(layer.data), "digest": layer.digest})
+        manifest_blob = _Blob.of(_json_bytes(manifest), built.manifest.media_type)
+        client.push_blob(repository, layer)
+        client.push_blob(repository, config_blob)
+        client.push_manifest(repository, tag, manifest_blob)
+        digests[tag] = manifest_blob.digest
+    return digests
+
+
 def push_extra(registry: str, *names: str) -> dict[str, ImageInfo]:
     """Push images of `EXTRA_IMAGES` (all when none is named); keyed "library/app:1" etc."""
     infos: dict[str, ImageInfo] = {}
