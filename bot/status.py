@@ -11,7 +11,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bot.render.format import day, parse_time
 from workers.config import Settings
-from workers.scan import trivy
+from workers.scan import dbupdate, trivy
 from workers.scan.store import ReportStore
 
 DB_STALE_HOURS = 24
@@ -30,6 +30,7 @@ def status_text(redis: Redis, settings: Settings) -> str:
         f"*Trivy runs so far*: {store.trivy_runs()}",
         "*Vulnerability DB*: "
         + (db_line(db, time.time()) if db else "none yet: run `python -m bot db update` (workers fetch it at start)"),
+        "*DB updates*: " + _update_line(dbupdate.fleet_record(redis), settings),
     ]
     failures = store.recent_failures(5)
     if failures:
@@ -58,6 +59,13 @@ def db_line(db, now: float) -> str:
             "scheduler is running (it refreshes the DB every DB_REFRESH_INTERVAL)"
         )
     return line
+
+
+def _update_line(record: dict | None, settings: Settings) -> str:
+    every = f"every {settings.db_refresh_interval // 3600} h" if settings.db_refresh_interval >= 3600 else "regularly"
+    if not record or not record.get("finished_at"):
+        return f"none recorded yet (the scheduler runs `python -m bot db update` {every})"
+    return f"last one {_ago(float(record['finished_at']))} (the scheduler runs one {every})"
 
 
 def _ago(at: float) -> str:

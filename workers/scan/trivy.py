@@ -129,8 +129,9 @@ def classify_failure(stderr: str, what: str, timeout: int, server: str | None = 
     this run was a client of (its failures are told apart from the registry's)."""
     text = stderr or ""
     low = text.lower()
-    if "java db" in low or "java-db" in low:
-        return ScanError.of(ErrorKind.NO_JAVA_DB, "first_run" if "first run" in low else "download", what=what)
+    fatal = _fatal_line(text).lower()  # the failure itself, not a progress line that names the Java DB
+    if "java db" in fatal or "java-db" in fatal:
+        return ScanError.of(ErrorKind.NO_JAVA_DB, "first_run" if "first run" in fatal else "download", what=what)
     if server and "twirp" in low:
         variant = "refused" if "unauthorized" in low or "invalid token" in low else "down"
         return ScanError.of(ErrorKind.TRIVY_SERVER_DOWN, variant, what=what, server=server)
@@ -163,17 +164,22 @@ def classify_failure(stderr: str, what: str, timeout: int, server: str | None = 
 
 def _last_error_line(stderr: str) -> str:
     """The most telling line of Trivy's stderr, short and without paths to source files."""
-    lines = [
-        line.strip()
-        for line in stderr.splitlines()
-        if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))
-    ]
-    line = next(
-        (text for text in reversed(lines) if "error" in text.lower() or "fatal" in text.lower()),
-        lines[-1] if lines else "no output",
-    )
+    line = _fatal_line(stderr)
     for marker in ("FATAL", "ERROR", "Fatal error"):
         if marker in line:
             line = line.split(marker, 1)[1]
     line = line.strip(" :\t")
     return (line[:180] + "…") if len(line) > 180 else line
+
+
+def _fatal_line(stderr: str) -> str:
+    """The last line of Trivy's stderr that reports an error, whole."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))
+    ]
+    return next(
+        (text for text in reversed(lines) if "error" in text.lower() or "fatal" in text.lower()),
+        lines[-1] if lines else "no output",
+    )

@@ -107,6 +107,21 @@ def test_a_trivy_server_that_is_down_is_its_own_sentence():
     assert trivy.classify_failure(stderr, "mariadb", 600).kind == "unreachable"  # no server: the registry's
 
 
+def test_a_missing_java_db_is_found_at_the_end_of_trivys_long_error_line():
+    stderr = (
+        "2026-12-05T02:19:58Z\tFATAL\tFatal error\trun error: image scan error: scan error: scan failed: failed "
+        "analysis: analyze error: pipeline error: failed to analyze layer (sha256:36b70368eaf1fcc827e7e9f90eea42a754c9"
+        "501827619314bbc09c90fbd81070): post analysis error: post analysis error: Unable to initialize the Java DB: "
+        "Java DB update failed: '--skip-java-db-update' cannot be specified on the first run"
+    )
+    assert trivy.classify_failure(stderr, "app:1", 600).kind == "no_java_db"
+
+
+def test_a_progress_line_naming_the_java_db_does_not_hide_the_real_failure():
+    stderr = "INFO [javadb] Downloading Java DB...\nFATAL unable to find the specified image: MANIFEST_UNKNOWN"
+    assert trivy.classify_failure(stderr, "app:1", 600).kind == "not_found"
+
+
 def test_a_missing_java_db_names_the_command_that_fetches_it():
     error = trivy.classify_failure("FATAL Java DB error: cannot be specified on the first run", "app:1", 600)
     assert "app:1 contains Java archives" in error.message and "python -m bot db update" in error.message
