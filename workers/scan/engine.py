@@ -97,19 +97,15 @@ class Scanner:
         if key and (hit := self.store.get(key)):
             hit.image.reference, hit.cached = label, True
             return hit
+        dbs = self._dbs(local_first=True)
         args = trivy.image_command(
-            self.settings.trivy_bin,
-            tag,
-            source="docker",
-            timeout=self.settings.scan_timeout,
-            env=self.env,
-            **self._dbs(),
+            self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env, **dbs
         )
         self.store.count_trivy_run()
         # the engine's layers have no compressed digest: never mix them into the shared cache (layercache)
         extra_env = layercache.MEMORY.child_env(self.env)
         output = trivy.run_json(
-            args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=label, server=self.settings.trivy_server
+            args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=label, server=dbs["server"]
         )
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(output, reference=label, digest=image_id, db=db, scanned_at=_now())
@@ -118,13 +114,16 @@ class Scanner:
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
 
-    def _dbs(self) -> dict:
+    def _dbs(self, *, local_first: bool = False) -> dict:
         """How this run gets its DBs: skip the look for a newer one when a DB is there (``db update`` refreshes
-        them for the fleet), or ask the ``trivy server``."""
+        them for the fleet), or ask the ``trivy server``. ``local_first``: a build's layers, read from the engine,
+        have no compressed digest and must not land in the server's layer cache, so a worker that has a DB of its
+        own scans builds locally."""
+        db = trivy.db_info(self.env)
         return {
-            "skip_db": trivy.db_info(self.env) is not None,
+            "skip_db": db is not None,
             "skip_java_db": trivy.java_db_info(self.env) is not None,
-            "server": self.settings.trivy_server,
+            "server": None if local_first and db is not None else self.settings.trivy_server,
         }
 
     def _distribution(self, ref: ImageRef, *, fresh: bool) -> dict:
