@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq import Queue
 
 from tests.helpers.fixtures import free_port, trivy_scan_json
 from tests.helpers.images import push_extra
 from workers.config import Settings
 from workers.scan.engine import Scanner
+from workers.scan.queue import enqueue_scan, outcome_of
 
 pytestmark = pytest.mark.integration
 
@@ -118,26 +121,41 @@ def test_trivys_own_json_is_the_same_with_the_layer_cache_layer_digests_included
         assert all(v["Layer"].get("Digest") for r in cached["Results"] for v in r.get("Vulnerabilities") or [])
 
 
-def test_a_second_digest_on_the_same_base_has_only_its_new_layer_analysed(
+def test_two_workers_scanning_two_images_on_one_base_analyse_the_base_once(
     engine_env, redis_client, cache_redis, app_images
 ):
-    """Counted in Redis, not timed: each layer Trivy analyses is one SET of a ``fanal::blob::`` key."""
+    """Two worker processes (``python -m bot worker --burst``), one image each, the second after the first; counted
+    in Redis, not timed: each layer Trivy analyses is one SET of a ``fanal::blob::`` key."""
     cache, url = cache_redis
     cache.flushdb()
     cache.config_resetstat()
+    settings = Settings.from_env()
+    queue = Queue(settings.queue_name, connection=redis_client)
+    env = {**os.environ, "TRIVY_LAYER_CACHE_URL": url}
     first, second = app_images["library/app:1"].platform(), app_images["library/app:2"].platform()
-    scanner(redis_client, TRIVY_LAYER_CACHE_URL=url).scan("app:1", force=True)
-    after_first = _sets(cache)
-    scanner(redis_client, TRIVY_LAYER_CACHE_URL=url).scan("app:2", force=True)
-    after_second = _sets(cache)
 
-    assert after_first == len(first.layers) + 1  # every layer, and the image's config (the "artifact")
-    assert after_second - after_first == 2  # app:2's own top layer and its config: the shared two are reused
+    sets, jobs, logs = [], [], b""
+    for image in ("app:1", "app:2"):
+        job = enqueue_scan(queue, settings, image)
+        jobs.append(job)
+        worker = subprocess.run(
+            [sys.executable, "-m", "bot", "worker", "--burst", "--size", "1"], env=env, capture_output=True, timeout=300
+        )
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        logs += worker.stdout + worker.stderr
+        assert (outcome := outcome_of(job)) and outcome.report, f"{image}: {outcome and outcome.error}"
+        sets.append(_sets(cache))
+
+    assert sets[0] == len(first.layers) + 1  # every layer, and the image's config (the "artifact")
+    assert sets[1] - sets[0] == 2  # app:2's own top layer and its config: the two shared layers are reused
     diff_ids = {layer.diff_id for layer in (*first.layers, *second.layers)}
     assert len(cache.keys("fanal::blob::*")) == len(diff_ids) == len(first.layers) + 1
     assert len(cache.keys("fanal::artifact::*")) == 2
     ttl = cache.ttl(cache.keys("fanal::blob::*")[0])
-    assert 7 * 24 * 3600 - 60 < ttl <= 7 * 24 * 3600, "entries live TRIVY_LAYER_CACHE_TTL (7 days by default)"
+    assert 7 * 24 * 3600 - 120 < ttl <= 7 * 24 * 3600, "entries live TRIVY_LAYER_CACHE_TTL (7 days by default)"
+    assert b"workers.jobs.scan_image('app:1'" in logs, "the workers logged their jobs (LOG_LEVEL=INFO)"
+    assert PASSWORD.encode() not in logs, "the cache's password is never in the workers' logs"
+    assert not any(PASSWORD in f"{j.description} {j.args} {j.kwargs}" for j in jobs), "nor in a job"
 
 
 def _sets(client: Redis) -> int:
