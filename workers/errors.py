@@ -24,6 +24,7 @@ class ErrorKind(str, Enum):
     NO_DB = "no_db"
     NO_JAVA_DB = "no_java_db"  # an image with a jar needs Trivy's Java DB, and this worker has none
     TRIVY_SERVER_DOWN = "trivy_server_down"
+    LAYER_CACHE = "layer_cache"  # Trivy's layer cache did not answer (the engine retries without it)
     TRIVY_MISSING = "trivy_missing"
     TRIVY_FAILED = "trivy_failed"
     BUSY = "busy"
@@ -40,7 +41,14 @@ class ErrorKind(str, Enum):
 
 
 _TRANSIENT = frozenset(
-    {ErrorKind.UNREACHABLE, ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.BUSY, ErrorKind.TRIVY_SERVER_DOWN}
+    {
+        ErrorKind.UNREACHABLE,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.TIMEOUT,
+        ErrorKind.BUSY,
+        ErrorKind.TRIVY_SERVER_DOWN,
+        ErrorKind.LAYER_CACHE,
+    }
 )
 TRANSIENT_KINDS = frozenset(kind.value for kind in _TRANSIENT)
 
@@ -101,6 +109,8 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "to identify them. Set TRIVY_JAVA_DB_REPOSITORY to a mirror, then run `python -m bot db update`.",
     (ErrorKind.NO_JAVA_DB, "update"): "Trivy could not download its Java DB, so images with jars cannot be scanned "
     "yet. Set TRIVY_JAVA_DB_REPOSITORY to a mirror the workers can reach, then run `python -m bot db update`.",
+    (ErrorKind.LAYER_CACHE, "default"): "Trivy's layer cache did not answer while scanning {what}. Check that its "
+    "Redis is up (TRIVY_CACHE_BACKEND), then try again.",
     (ErrorKind.TRIVY_SERVER_DOWN, "down"): "The Trivy server at {server} did not answer, so {what} was not scanned. "
     "Check that `trivy server` is running there (TRIVY_SERVER), then try again.",
     (ErrorKind.TRIVY_SERVER_DOWN, "refused"): "The Trivy server at {server} refused the workers' token, so {what} "

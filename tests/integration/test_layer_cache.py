@@ -158,6 +158,13 @@ def test_two_workers_scanning_two_images_on_one_base_analyse_the_base_once(
     assert not any(PASSWORD in f"{j.description} {j.args} {j.kwargs}" for j in jobs), "nor in a job"
 
 
+def test_a_layer_cache_that_does_not_answer_costs_speed_not_the_scan(engine_env, redis_client, app_images, caplog):
+    dead = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    report = scanner(redis_client, TRIVY_LAYER_CACHE_URL=dead).scan("app:1", force=True)
+    assert comparable(report) == comparable(scanner(redis_client, TRIVY_LAYER_CACHE="memory").scan("app:1", force=True))
+    assert "layer cache (redis) did not answer; scanning" in caplog.text and PASSWORD not in caplog.text
+
+
 def _sets(client: Redis) -> int:
     stats = client.info("commandstats")
     return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("set", "setex", "psetex"))

@@ -160,13 +160,22 @@ class Scanner:
             **self._dbs(),
         )
         self.store.count_trivy_run()
-        output = trivy.run_json(
-            args,
-            timeout=self.settings.scan_timeout,
-            extra_env=extra_env,
-            what=ref.familiar,
-            server=self.settings.trivy_server,
-        )
+        run = {"timeout": self.settings.scan_timeout, "what": ref.familiar, "server": self.settings.trivy_server}
+        try:
+            output = trivy.run_json(args, extra_env=extra_env, **run)
+        except ScanError as exc:
+            fallback = layercache.MEMORY.child_env(self.env)  # {} when the operator chose the backend
+            if (
+                exc.kind is not ErrorKind.LAYER_CACHE
+                or not fallback
+                or self.layer_cache.kind is layercache.LayerCacheKind.MEMORY
+            ):
+                raise
+            # the layer cache is a speed-up, never a reason to fail: scan again without it
+            log.warning(
+                "Trivy's layer cache (%s) did not answer; scanning %s without it", self.layer_cache.kind.value, ref
+            )
+            output = trivy.run_json(args, extra_env={**extra_env, **fallback}, **run)
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(
             output,

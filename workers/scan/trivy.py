@@ -135,6 +135,8 @@ def classify_failure(stderr: str, what: str, timeout: int, server: str | None = 
     if server and "twirp" in low:
         variant = "refused" if "unauthorized" in low or "invalid token" in low else "down"
         return ScanError.of(ErrorKind.TRIVY_SERVER_DOWN, variant, what=what, server=server)
+    if "redis cache" in fatal or "redis" in fatal and " cache" in fatal:
+        return ScanError.of(ErrorKind.LAYER_CACHE, what=what)
     if "--skip-db-update cannot be specified on the first run" in low or "first run cannot skip" in low:
         return ScanError.of(ErrorKind.NO_DB, "first_run")
     if "failed to download vulnerability db" in low:

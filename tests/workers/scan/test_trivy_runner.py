@@ -125,3 +125,14 @@ def test_a_progress_line_naming_the_java_db_does_not_hide_the_real_failure():
 def test_a_missing_java_db_names_the_command_that_fetches_it():
     error = trivy.classify_failure("FATAL Java DB error: cannot be specified on the first run", "app:1", 600)
     assert "app:1 contains Java archives" in error.message and "python -m bot db update" in error.message
+
+
+def test_a_layer_cache_that_does_not_answer_is_told_apart_from_the_registry():
+    stderr = (
+        "redis: pool.go:762: redis: connection pool: failed to dial after 5 attempts: connection refused\n"
+        "FATAL Fatal error run error: image scan error: scan error: scan failed: failed analysis: analyze error: "
+        "pipeline error: failed to store layer: sha256:dc52 in cache: unable to store blob information in Redis cache "
+        "(sha256:dc52): dial tcp 127.0.0.1:1: connect: connection refused"
+    )
+    error = trivy.classify_failure(stderr, "clean:1", 600)
+    assert error.kind == "layer_cache" and error.transient and "TRIVY_CACHE_BACKEND" in error.message
