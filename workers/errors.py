@@ -124,6 +124,8 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
         "default",
     ): "Trivy could not scan {what} ({detail}). Check that it is a valid container image.",
     (ErrorKind.BUSY, "default"): "Another scan of {what} is taking too long. Try again in a few minutes.",
+    (ErrorKind.BUSY, "db"): "The Trivy DB download under way on another worker is taking too long. "
+    "Try again in a few minutes; `python -m bot status` shows when the DB was last updated.",
     (ErrorKind.BUILD_FAILED, "default"): "The build of {what} failed: {detail}",
     (ErrorKind.SNIPPET, "default"): "I could not read the attached snippet (is the app allowed to read files?).",
     (ErrorKind.LOST, "thread"): "The scan did not finish: its job was lost (a worker or Redis restarted). "

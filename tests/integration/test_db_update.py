@@ -19,6 +19,7 @@ from tests.helpers import trivydb
 from tests.helpers.dbartifact import push_db_artifacts
 from tests.helpers.fixtures import free_port
 from workers.config import Settings
+from workers.errors import ErrorKind, ScanError
 from workers.scan import dbupdate, trivy
 from workers.scan.engine import Scanner
 
@@ -108,6 +109,19 @@ def test_a_worker_with_no_db_waits_for_the_fleets_download_instead_of_its_own(fl
     assert "error" not in outcome, outcome.get("error")
     assert outcome["report"].counts["critical"] > 0 and outcome["report"].db.updated_at == "2025-07-01T06:00:00Z"
     assert dbupdate.downloads(redis_client) == 0, "the worker did not download a DB of its own"
+
+
+def test_a_download_held_longer_than_a_worker_waits_is_a_sentence(fleet_env, redis_client):
+    held = redis_client.lock(dbupdate.LOCK_KEY, timeout=60, thread_local=False)
+    assert held.acquire()
+    try:
+        with pytest.raises(ScanError) as error:
+            dbupdate.update(redis_client, Settings.from_env(), fleet_env, wait=0.3)
+    finally:
+        held.release()
+    assert error.value.kind is ErrorKind.BUSY
+    assert error.value.message.startswith("The Trivy DB download under way on another worker is taking too long.")
+    assert dbupdate.downloads(redis_client) == 0
 
 
 def test_a_db_repository_nobody_can_reach_is_one_sentence(fleet_env):

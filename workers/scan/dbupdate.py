@@ -92,7 +92,7 @@ def update(
         LOCK_KEY, timeout=LOCK_TTL, blocking_timeout=DOWNLOAD_TIMEOUT if wait is None else wait, thread_local=False
     )
     if not lock.acquire():
-        raise ScanError.of(ErrorKind.BUSY, what="the Trivy DB download")
+        raise ScanError.of(ErrorKind.BUSY, "db")
     try:
         if fresh_since(fleet_record(redis), asked_at) and trivy.db_info(env):
             return UpdateOutcome(UpdateResult.FRESH, trivy.db_info(env), trivy.java_db_info(env))
@@ -120,7 +120,7 @@ def ensure(redis: Redis, settings: Settings, env: Mapping[str, str] | None = Non
     env = os.environ if env is None else env
     if trivy.db_info(env) is not None or settings.trivy_server or env.get("TRIVY_SKIP_DB_UPDATE"):
         return
-    update(redis, settings, env)
+    update(redis, settings, env, wait=settings.scan_timeout)  # a scan job waits no longer than a scan
 
 
 def fleet_record(redis: Redis) -> dict | None:
