@@ -50,9 +50,11 @@ class Scanner:
             history_ttl=self.settings.history_ttl_days * 24 * 3600,
         )
         self._docker: docker.DockerClient | None = None
-        project_url = self.settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
-        s = self.settings
-        self.layer_cache = layercache.choose(s.layer_cache, s.layer_cache_url, project_url, s.layer_cache_ttl)
+        settings = self.settings  # the embedded Valkey has no REDIS_URL: the client knows where it is
+        project_url = settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
+        self.layer_cache = layercache.choose(
+            settings.layer_cache, settings.layer_cache_url, project_url, settings.layer_cache_ttl
+        )
 
     @property
     def docker(self) -> docker.DockerClient:

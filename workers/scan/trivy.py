@@ -84,7 +84,7 @@ def image_command(
             args += [flag] if value is None else [flag, value]
     if server:  # our setting TRIVY_SERVER, checked when read: always explicit
         args += ["--server", server]
-    elif skip_db and not server and not env.get("TRIVY_SKIP_DB_UPDATE"):
+    elif skip_db and not env.get("TRIVY_SKIP_DB_UPDATE"):
         args.append("--skip-db-update")
     if skip_java_db and not env.get("TRIVY_SKIP_JAVA_DB_UPDATE"):
         args.append("--skip-java-db-update")
