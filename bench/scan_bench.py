@@ -30,9 +30,10 @@ ROUNDS = 6
 
 
 def forget_reports(redis: Redis) -> None:
-    """Make the next scan fully cold: no cached report, no cached digest answer."""
-    for key in [*redis.scan_iter("chainscan:report:*"), *redis.scan_iter("chainscan:distribution:*")]:
-        redis.delete(key)
+    """Make the next scan fully cold: no cached report, no cached digest answer, no layer in Trivy's cache."""
+    for pattern in ("chainscan:report:*", "chainscan:distribution:*", "fanal::*"):
+        for key in redis.scan_iter(pattern, count=1000):
+            redis.delete(key)
 
 
 def through_queue(queue: Queue, settings: Settings, reference: str) -> float:
@@ -45,9 +46,10 @@ def through_queue(queue: Queue, settings: Settings, reference: str) -> float:
 
 
 def raw_trivy(target: str, settings: Settings) -> float:
-    args = trivy.image_command(settings.trivy_bin, target, timeout=settings.scan_timeout)
+    args = trivy.image_command(settings.trivy_bin, target, timeout=settings.scan_timeout, skip_java_db=True)
     started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "TRIVY_CACHE_BACKEND": "memory"}  # Trivy alone, as before the layer cache
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 

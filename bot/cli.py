@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = bot_config.current()  # read once, here; a bad value ends in its sentence and status 2
-        quiet = args.command in ("scan", "alternative") and not getattr(args, "verbose", False)
+        quiet = args.command in ("scan", "alternative", "db") and not getattr(args, "verbose", False)
         setup_logging("CRITICAL" if quiet and settings.engine.log_level != "DEBUG" else settings.engine.log_level)
         return args.handler(args)
     except ConfigError as exc:
@@ -174,6 +174,10 @@ def _parser() -> argparse.ArgumentParser:
     from bot import digest_cli
 
     digest_cli.add_parsers(sub)
+
+    from bot import db_cli
+
+    db_cli.add_parser(sub)
 
     status = _command(
         sub,

@@ -2,7 +2,8 @@
 
 Closing threads left at "scanning…" (a job lost with a Redis restart or a killed
 worker whose retries were spent) with a clear sentence, and a daily refresh of the
-Chainguard catalog from the registry. Every round also looks for jobs whose heartbeat stopped
+Chainguard catalog from the registry, and a refresh of Trivy's DBs every DB_REFRESH_INTERVAL (one job across
+schedulers; the worker that runs it takes the fleet's DB lock). Every round also looks for jobs whose heartbeat stopped
 (a killed worker, :mod:`workers.heartbeat`) and has RQ retry or fail them, in case every worker
 is busy and none gets to its own registry cleaning.
 """
@@ -21,6 +22,7 @@ from rq.registry import StartedJobRegistry
 from bot.jobs.digest_thread import enqueue_alert_check_if_due, enqueue_due_digests
 from bot.threads import ThreadStore
 from workers.config import Settings
+from workers.scan import dbupdate
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ def refresh_catalog_if_due(redis: Redis, settings: Settings) -> bool:
     return True
 
 
+def refresh_db_if_due(redis: Redis, settings: Settings) -> bool:
+    """Every DB_REFRESH_INTERVAL, across every scheduler: one job that downloads or refreshes Trivy's DBs."""
+    if not redis.set("chainscan:schedule:db-refresh", "1", nx=True, ex=settings.db_refresh_interval):
+        return False
+    Queue(settings.queue_name, connection=redis).enqueue(
+        "workers.jobs.update_db_job", result_ttl=3600, job_timeout=dbupdate.DOWNLOAD_TIMEOUT + 120
+    )
+    return True
+
+
 TRIAGE_EXPIRY_EVERY = 3600
 
 
@@ -84,6 +96,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
                 log.info("closing %d stale threads", closed)
             clean_abandoned(redis, settings)
             refresh_catalog_if_due(redis, settings)
+            refresh_db_if_due(redis, settings)
             expire_acceptances_if_due(redis, settings, datetime.now(UTC))
             enqueue_due_digests(redis, settings, datetime.now(UTC))
             enqueue_alert_check_if_due(redis, settings, datetime.now(UTC))

@@ -1,4 +1,5 @@
-"""``/scan status`` and ``python -m bot status``: what the queue and workers are doing."""
+"""``/scan status`` and ``python -m bot status``: what the queue and workers are doing, and how old the
+vulnerability DB is (a warning past DB_STALE_HOURS)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bot.render.format import day, parse_time
 from workers.config import Settings
-from workers.scan import trivy
+from workers.scan import dbupdate, trivy
 from workers.scan.store import ReportStore
+
+DB_STALE_HOURS = 24
 
 
 def status_text(redis: Redis, settings: Settings) -> str:
@@ -25,7 +28,9 @@ def status_text(redis: Redis, settings: Settings) -> str:
         f"*Workers alive*: {len(workers)}"
         + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
         f"*Trivy runs so far*: {store.trivy_runs()}",
-        "*Vulnerability DB*: " + (_db_line(db) if db else "unknown until the first scan (workers download it then)"),
+        "*Vulnerability DB*: "
+        + (db_line(db, time.time()) if db else "none yet: run `python -m bot db update` (workers fetch it at start)"),
+        "*DB updates*: " + _update_line(dbupdate.fleet_record(redis), settings),
     ]
     failures = store.recent_failures(5)
     if failures:
@@ -36,9 +41,10 @@ def status_text(redis: Redis, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _db_line(db) -> str:
+def db_line(db, now: float) -> str:
+    """The DB's version and age, with a warning when it is older than DB_STALE_HOURS. Pure."""
     updated = parse_time(db.updated_at)
-    hours = int((time.time() - updated.timestamp()) / 3600) if updated else None
+    hours = int((now - updated.timestamp()) / 3600) if updated else None
     age_text = (
         f"{hours} hours old"
         if hours is not None and hours < 72
@@ -46,7 +52,20 @@ def _db_line(db) -> str:
         if hours
         else "age unknown"
     )
-    return f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+    line = f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+    if hours is not None and hours >= DB_STALE_HOURS:
+        line += (
+            f" ⚠ older than {DB_STALE_HOURS} hours: run `python -m bot db update`, and check that the "
+            "scheduler is running (it refreshes the DB every DB_REFRESH_INTERVAL)"
+        )
+    return line
+
+
+def _update_line(record: dict | None, settings: Settings) -> str:
+    every = f"every {settings.db_refresh_interval // 3600} h" if settings.db_refresh_interval >= 3600 else "regularly"
+    if not record or not record.get("finished_at"):
+        return f"none recorded yet (the scheduler runs `python -m bot db update` {every})"
+    return f"last one {_ago(float(record['finished_at']))} (the scheduler runs one {every})"
 
 
 def _ago(at: float) -> str:

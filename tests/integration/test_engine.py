@@ -272,14 +272,13 @@ def test_cli_alternative_needs_no_scan(engine_env):
     assert paid["reference"] is None and paid["free_tier"] is False and "CHAINGUARD_ORG_REGISTRY" in paid["reason"]
 
 
-def test_the_scan_lock_is_renewed_while_held_and_expires_when_its_holder_dies(redis_client, monkeypatch):
-    from workers.scan import engine
+def test_the_scan_lock_is_renewed_while_held_and_expires_when_its_holder_dies(redis_client):
+    from workers.scan.keepalive import kept_alive
 
-    monkeypatch.setattr(engine, "LOCK_TTL", 0.6)
     store = ReportStore(redis_client)
     lock = store.lock("chainscan:report:x", timeout=0.6, wait=0)
     assert lock.acquire()
-    with engine._kept_alive(lock):
+    with kept_alive(lock, 0.6):
         time.sleep(1.5)
         assert lock.owned()
     orphan = store.lock("chainscan:report:y", timeout=0.6, wait=0)

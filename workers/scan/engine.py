@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import docker
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.lock import Lock
 
 from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef, parse_reference
 from workers.report import DbInfo, ScanReport, normalize
-from workers.scan import trivy
+from workers.scan import dbupdate, layercache, trivy
+from workers.scan.keepalive import kept_alive
 from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
 
@@ -54,6 +50,11 @@ class Scanner:
             history_ttl=self.settings.history_ttl_days * 24 * 3600,
         )
         self._docker: docker.DockerClient | None = None
+        settings = self.settings  # the embedded Valkey has no REDIS_URL: the client knows where it is
+        project_url = settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
+        self.layer_cache = layercache.choose(
+            settings.layer_cache, settings.layer_cache_url, project_url, settings.layer_cache_ttl
+        )
 
     @property
     def docker(self) -> docker.DockerClient:
@@ -68,11 +69,12 @@ class Scanner:
         """Scan an image from its registry; answers from the cache when the digest and DB are unchanged."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
+        dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
         db = trivy.db_info(self.env)
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version)) if db else None
         if key and not force and (hit := self._cached(key, ref)):
             return hit
-        if key is None:  # no DB yet: Trivy downloads it on this run; nothing to coalesce on
+        if key is None:  # still no DB (a trivy server holds it, or TRIVY_SKIP_DB_UPDATE): nothing to coalesce on
             return self._run(resolved, ref)
         lock = self.store.lock(key, timeout=LOCK_TTL, wait=self.settings.scan_timeout + 60)
         if not lock.acquire():
@@ -80,7 +82,7 @@ class Scanner:
         try:
             if not force and (hit := self._cached(key, ref)):
                 return hit  # someone else scanned it while we waited
-            with _kept_alive(lock):
+            with kept_alive(lock, LOCK_TTL):
                 return self._run(resolved, ref)
         finally:
             try:
@@ -97,17 +99,34 @@ class Scanner:
         if key and (hit := self.store.get(key)):
             hit.image.reference, hit.cached = label, True
             return hit
+        dbs = self._dbs(local_first=True)
         args = trivy.image_command(
-            self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env
+            self.settings.trivy_bin, tag, source="docker", timeout=self.settings.scan_timeout, env=self.env, **dbs
         )
         self.store.count_trivy_run()
-        output = trivy.run_json(args, timeout=self.settings.scan_timeout, what=label)
+        # the engine's layers have no compressed digest: never mix them into the shared cache (layercache)
+        extra_env = layercache.MEMORY.child_env(self.env)
+        output = trivy.run_json(
+            args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=label, server=dbs["server"]
+        )
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(output, reference=label, digest=image_id, db=db, scanned_at=_now())
         if secrets:  # the layer history quotes ENV lines
             report = ScanReport.from_dict(scrub_all(report.to_dict(), list(secrets)))
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
+
+    def _dbs(self, *, local_first: bool = False) -> dict:
+        """How this run gets its DBs: skip the look for a newer one when a DB is there (``db update`` refreshes
+        them for the fleet), or ask the ``trivy server``. ``local_first``: a build's layers, read from the engine,
+        have no compressed digest and must not land in the server's layer cache, so a worker that has a DB of its
+        own scans builds locally."""
+        db = trivy.db_info(self.env)
+        return {
+            "skip_db": db is not None,
+            "skip_java_db": trivy.java_db_info(self.env) is not None,
+            "server": None if local_first and db is not None else self.settings.trivy_server,
+        }
 
     def _distribution(self, ref: ImageRef, *, fresh: bool) -> dict:
         """The registry's answer for ``ref``, reused for RESOLVE_TTL seconds (tags rarely move that fast)."""
@@ -132,6 +151,7 @@ class Scanner:
         target = f"{source.name}@{resolved.digest}"
         credential = self.settings.credential_for(source.registry)
         extra_env = {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
+        extra_env.update(self.layer_cache.child_env(self.env))
         args = trivy.image_command(
             self.settings.trivy_bin,
             target,
@@ -139,9 +159,25 @@ class Scanner:
             timeout=self.settings.scan_timeout,
             insecure=self.settings.is_insecure(source.registry),
             env=self.env,
+            **self._dbs(),
         )
         self.store.count_trivy_run()
-        output = trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
+        run = {"timeout": self.settings.scan_timeout, "what": ref.familiar, "server": self.settings.trivy_server}
+        try:
+            output = trivy.run_json(args, extra_env=extra_env, **run)
+        except ScanError as exc:
+            fallback = layercache.MEMORY.child_env(self.env)  # {} when the operator chose the backend
+            if (
+                exc.kind is not ErrorKind.LAYER_CACHE
+                or not fallback
+                or self.layer_cache.kind is layercache.LayerCacheKind.MEMORY
+            ):
+                raise
+            # the layer cache is a speed-up, never a reason to fail: scan again without it
+            log.warning(
+                "Trivy's layer cache (%s) did not answer; scanning %s without it", self.layer_cache.kind.value, ref
+            )
+            output = trivy.run_json(args, extra_env={**extra_env, **fallback}, **run)
         db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
         report = normalize(
             output,
@@ -154,33 +190,6 @@ class Scanner:
         key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
-
-
-@contextmanager
-def _kept_alive(lock: Lock) -> Iterator[None]:
-    """Renew ``lock`` every LOCK_TTL/3 seconds from a helper thread until the block ends. A Redis that
-    does not answer is logged and tried again each second (Trivy goes on; the lock may lapse meanwhile)."""
-    done = threading.Event()
-
-    def renew() -> None:
-        wait = LOCK_TTL / 3
-        while not done.wait(wait):
-            try:
-                lock.reacquire()
-                wait = LOCK_TTL / 3
-            except LockError:
-                return
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.warning("could not renew the scan lock %s (%s); trying again", lock.name, exc)
-                wait = 1.0
-
-    keeper = threading.Thread(target=renew, name="scan-lock-keeper", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        done.set()
-        keeper.join()
 
 
 def _now() -> str:

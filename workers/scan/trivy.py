@@ -1,4 +1,4 @@
-"""Running the real Trivy binary, and reading its vulnerability DB metadata.
+"""Running the real Trivy binary, and reading the metadata of its two DBs (vulnerabilities, Java).
 
 Arguments are always a list (never a shell string) and the image reference is
 the last positional argument, after ``--``-free flags we control: user text can
@@ -9,6 +9,11 @@ Trivy's own environment variables keep working: a flag we would pass by default
 is left out when its ``TRIVY_*`` variable is set, so ``TRIVY_CACHE_DIR``,
 ``TRIVY_SKIP_DB_UPDATE``, ``TRIVY_TIMEOUT``, ``TRIVY_DB_REPOSITORY`` … behave as a
 Trivy user expects.
+
+Both DBs are fetched by ``python -m bot db update`` (:mod:`workers.scan.dbupdate`), so a scan passes
+``--skip-db-update`` / ``--skip-java-db-update`` once a DB is there and never pays for a download. With
+``TRIVY_SERVER`` the run is a client of ``trivy server`` (layers analysed here, matched against the server's
+DB); its token stays in ``TRIVY_TOKEN``, which Trivy reads itself.
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ from workers.report import DbInfo
 # (flag, value, the TRIVY_* variable that overrides it)
 _DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
     ("--scanners", "vuln", "TRIVY_SCANNERS"),
-    ("--cache-backend", "memory", "TRIVY_CACHE_BACKEND"),
-    ("--skip-java-db-update", None, "TRIVY_SKIP_JAVA_DB_UPDATE"),
     ("--skip-version-check", None, "TRIVY_SKIP_VERSION_CHECK"),
     ("--disable-telemetry", None, "TRIVY_DISABLE_TELEMETRY"),
 )
@@ -43,7 +46,15 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def db_info(env: Mapping[str, str] | None = None) -> DbInfo | None:
     """The vulnerability DB's version, from ``db/metadata.json``; None before the first download."""
-    path = cache_dir(env) / "db" / "metadata.json"
+    return _metadata(cache_dir(env) / "db" / "metadata.json")
+
+
+def java_db_info(env: Mapping[str, str] | None = None) -> DbInfo | None:
+    """The Java DB's version, from ``java-db/metadata.json``; None before the first download."""
+    return _metadata(cache_dir(env) / "java-db" / "metadata.json")
+
+
+def _metadata(path: Path) -> DbInfo | None:
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -60,13 +71,23 @@ def image_command(
     timeout: int = 600,
     insecure: bool = False,
     env: Mapping[str, str] | None = None,
+    skip_db: bool = False,
+    skip_java_db: bool = False,
+    server: str | None = None,
 ) -> list[str]:
-    """The argument list for ``trivy image`` with JSON output on stdout."""
+    """The argument list for ``trivy image`` with JSON output on stdout. ``skip_db``/``skip_java_db``: the DB is
+    there, do not look for a newer one; ``server``: run as a client of that ``trivy server``."""
     env = os.environ if env is None else env
     args = [trivy_bin, "image", "--format", "json", "--quiet", "--image-src", source]
     for flag, value, variable in _DEFAULT_FLAGS:
         if not env.get(variable):
             args += [flag] if value is None else [flag, value]
+    if server:  # our setting TRIVY_SERVER, checked when read: always explicit
+        args += ["--server", server]
+    elif skip_db and not env.get("TRIVY_SKIP_DB_UPDATE"):
+        args.append("--skip-db-update")
+    if skip_java_db and not env.get("TRIVY_SKIP_JAVA_DB_UPDATE"):
+        args.append("--skip-java-db-update")
     if not env.get("TRIVY_TIMEOUT"):
         args += ["--timeout", f"{timeout}s"]
     if platform and source == "remote" and not env.get("TRIVY_PLATFORM"):
@@ -79,7 +100,14 @@ def image_command(
     return args
 
 
-def run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None = None, what: str) -> dict:
+def run_json(
+    args: list[str],
+    *,
+    timeout: int,
+    extra_env: Mapping[str, str] | None = None,
+    what: str,
+    server: str | None = None,
+) -> dict:
     """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence."""
     env = {**os.environ, **(extra_env or {})}
     try:
@@ -89,17 +117,26 @@ def run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | No
     except subprocess.TimeoutExpired:
         raise ScanError.of(ErrorKind.TIMEOUT, "scan", what=what, seconds=timeout) from None
     if proc.returncode != 0:
-        raise classify_failure(proc.stderr, what, timeout)
+        raise classify_failure(proc.stderr, what, timeout, server)
     try:
         return json.loads(proc.stdout)
     except ValueError:
         raise ScanError.of(ErrorKind.TRIVY_FAILED, "unreadable", what=what) from None
 
 
-def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
-    """Map Trivy's stderr to one sentence. Pure, so every branch is unit-tested."""
+def classify_failure(stderr: str, what: str, timeout: int, server: str | None = None) -> ScanError:
+    """Map Trivy's stderr to one sentence. Pure, so every branch is unit-tested. ``server``: the ``trivy server``
+    this run was a client of (its failures are told apart from the registry's)."""
     text = stderr or ""
     low = text.lower()
+    fatal = _fatal_line(text).lower()  # the failure itself, not a progress line that names the Java DB
+    if "java db" in fatal or "java-db" in fatal:
+        return ScanError.of(ErrorKind.NO_JAVA_DB, "first_run" if "first run" in fatal else "download", what=what)
+    if server and "twirp" in low:
+        variant = "refused" if "unauthorized" in low or "invalid token" in low else "down"
+        return ScanError.of(ErrorKind.TRIVY_SERVER_DOWN, variant, what=what, server=server)
+    if "redis cache" in fatal or "redis" in fatal and " cache" in fatal:
+        return ScanError.of(ErrorKind.LAYER_CACHE, what=what)
     if "--skip-db-update cannot be specified on the first run" in low or "first run cannot skip" in low:
         return ScanError.of(ErrorKind.NO_DB, "first_run")
     if "failed to download vulnerability db" in low:
@@ -129,17 +166,22 @@ def classify_failure(stderr: str, what: str, timeout: int) -> ScanError:
 
 def _last_error_line(stderr: str) -> str:
     """The most telling line of Trivy's stderr, short and without paths to source files."""
-    lines = [
-        line.strip()
-        for line in stderr.splitlines()
-        if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))
-    ]
-    line = next(
-        (text for text in reversed(lines) if "error" in text.lower() or "fatal" in text.lower()),
-        lines[-1] if lines else "no output",
-    )
+    line = _fatal_line(stderr)
     for marker in ("FATAL", "ERROR", "Fatal error"):
         if marker in line:
             line = line.split(marker, 1)[1]
     line = line.strip(" :\t")
     return (line[:180] + "…") if len(line) > 180 else line
+
+
+def _fatal_line(stderr: str) -> str:
+    """The last line of Trivy's stderr that reports an error, whole."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.strip().startswith(("goroutine", "/", "github.com"))
+    ]
+    return next(
+        (text for text in reversed(lines) if "error" in text.lower() or "fatal" in text.lower()),
+        lines[-1] if lines else "no output",
+    )
