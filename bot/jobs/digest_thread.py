@@ -21,6 +21,7 @@ from workers.digests.store import LEASE_TTL, DigestStore
 from workers.errors import ScanError
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.engine import Scanner
+from workers.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def send_digest(team: str, channel: str, period: str, late: bool = False) -> dic
     else:
         ts = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks)["ts"]
         store.record_message(team, channel, period, ts)
+        metrics.digest_sent()
     store.save_snapshots(team, channel, snapshots)
     store.mark_posted(team, channel, period)
     return {"ts": ts, "images": len(entries)}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from workers.errors import ErrorKind, ScanError
 from workers.report import DbInfo
+from workers.telemetry import metrics
 
 # (flag, value, the TRIVY_* variable that overrides it)
 _DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
@@ -80,7 +81,18 @@ def image_command(
 
 
 def run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None = None, what: str) -> dict:
-    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence."""
+    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence. Each run is counted
+    in ``chainscan_trivy_runs_total`` by result."""
+    try:
+        output = _run_json(args, timeout=timeout, extra_env=extra_env, what=what)
+    except ScanError:
+        metrics.trivy_ran(ok=False)
+        raise
+    metrics.trivy_ran(ok=True)
+    return output
+
+
+def _run_json(args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None, what: str) -> dict:
     env = {**os.environ, **(extra_env or {})}
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)
