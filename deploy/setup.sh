@@ -31,7 +31,8 @@ missing=()
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-[ ${#missing[@]} -eq 0 ] || apt_install "the Docker engine, a local registry, Redis and pip" "${missing[@]}"
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)  # tests/deploy makes the image's base with it
+[ ${#missing[@]} -eq 0 ] || apt_install "the Docker engine, a local registry, Redis, pip and debootstrap" "${missing[@]}"
 
 # pip installs into this machine's python3, so the README's `python3 -m bot …` finds the packages. Debian's own
 # python3 is "externally managed" (PEP 668): there we say so and pass --break-system-packages instead of

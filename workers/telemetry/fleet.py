@@ -24,6 +24,21 @@ from workers.config import Settings
 from workers.scan import trivy
 from workers.scan.store import ReportStore
 
+IDLE_HEARTBEAT_STALE = 60  # seconds: an idle ChainscanWorker heartbeats every 15 s, so one silent for 60 s is gone
+
+
+@dataclass(frozen=True)
+class SeenWorker:
+    """A worker as RQ registered it. A busy one heartbeats through its job (:mod:`workers.heartbeat`), so only
+    an idle one is judged by its own heartbeat: a killed worker's record outlives it by minutes."""
+
+    host: str
+    busy: bool
+    last_heartbeat: float | None  # seconds since the epoch
+
+    def alive(self, now: float) -> bool:
+        return self.busy or (self.last_heartbeat is not None and now - self.last_heartbeat < IDLE_HEARTBEAT_STALE)
+
 
 @dataclass(frozen=True)
 class Fleet:
@@ -31,12 +46,12 @@ class Fleet:
     queued: Mapping[str, int] = field(default_factory=dict)  # queue name → jobs waiting
     running: Mapping[str, int] = field(default_factory=dict)
     failed: Mapping[str, int] = field(default_factory=dict)  # in RQ's failed registry (kept a week)
-    worker_hosts: tuple[str, ...] = ()  # the hostname of every worker alive, once per worker
+    workers: tuple[SeenWorker, ...] = ()
     db_updated_at: datetime | None = None  # the Trivy DB the workers used last (else this host's copy)
 
-    @property
-    def workers_alive(self) -> int:
-        return len(self.worker_hosts)
+    def alive_hosts(self, now: float) -> list[str]:
+        """The host of every worker alive at ``now``, once per worker."""
+        return [w.host for w in self.workers if w.alive(now)]
 
     def db_age_seconds(self, now: float) -> float | None:
         return None if self.db_updated_at is None else max(0.0, now - self.db_updated_at.timestamp())
@@ -60,11 +75,16 @@ def read(redis: Redis, settings: Settings, env: Mapping[str, str] | None = None)
             queued={q.name: q.count for q in queues},
             running={q.name: StartedJobRegistry(queue=q).count for q in queues},
             failed={q.name: FailedJobRegistry(queue=q).count for q in queues},
-            worker_hosts=tuple(w.hostname or "" for w in workers),
+            workers=tuple(_seen(w) for w in workers),
             db_updated_at=(parse_time(db.updated_at) if db else None) or local_time,
         )
     except (RedisError, OSError):
         return Fleet(redis_up=False, db_updated_at=local_time)
+
+
+def _seen(worker: Worker) -> SeenWorker:
+    beat = worker.last_heartbeat
+    return SeenWorker(worker.hostname or "", worker.get_state() == "busy", beat.timestamp() if beat else None)
 
 
 def families(fleet: Fleet, now: float) -> list[Metric]:
@@ -82,7 +102,8 @@ def families(fleet: Fleet, now: float) -> list[Metric]:
             for queue, value in sorted(values.items()):
                 family.add_metric([queue], value)
             found.append(family)
-        found.append(GaugeMetricFamily("chainscan_workers_alive", "RQ workers registered.", value=fleet.workers_alive))
+        alive = len(fleet.alive_hosts(now))
+        found.append(GaugeMetricFamily("chainscan_workers_alive", "RQ workers busy or heartbeating.", value=alive))
     age = fleet.db_age_seconds(now)
     if age is not None:
         found.append(GaugeMetricFamily("chainscan_trivy_db_age_seconds", "Age of the Trivy DB in use.", value=age))

@@ -24,6 +24,6 @@ def problems(fleet: Fleet, now: float, *, db_max_age_hours: int, worker_host: st
             f"The Trivy DB is {age / 3600:.0f} hours old (DB_MAX_AGE_HOURS is {db_max_age_hours}): "
             "let the workers update it, or refresh the mirror TRIVY_DB_REPOSITORY points at."
         )
-    if worker_host is not None and worker_host not in fleet.worker_hosts:
-        found.append(f"No worker of host {worker_host} is registered in Redis: restart `python -m bot worker`.")
+    if worker_host is not None and worker_host not in fleet.alive_hosts(now):
+        found.append(f"No worker of host {worker_host} is alive in Redis: restart `python -m bot worker`.")
     return found
