@@ -10,6 +10,7 @@ each role is started against the test Redis and answers its health check."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -142,3 +143,29 @@ def test_each_role_starts_from_the_one_image_and_answers_its_health_check(image,
         "run", "--rm", "--network", "host", *[f"--env={k}={v}" for k, v in common.items()], image, "status", "--check"
     )
     assert stopped.returncode == 1 and "No worker of host" in stopped.stderr  # a stopped pool fails the check
+
+
+def test_the_image_scans_as_an_air_gapped_site_runs_it_mirrors_and_a_read_only_db(
+    image, registry, test_images, trivy_cache_dir, tmp_path
+):
+    """Docker Hub and Chainguard images from the local mirror, the Trivy DB from a read-only volume (as the
+    Kubernetes workers mount it), the engine through the socket's group (as compose adds it), no Redis set
+    (the CLI brings its embedded Valkey): the image scans mariadb and its Chainguard alternative."""
+    db = tmp_path / "trivy"
+    shutil.copytree(trivy_cache_dir / "db", db / "db")
+    for path in (db, db / "db", *(db / "db").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's user, 65532
+    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
+    done = docker(
+        "run", "--rm", "--network", "host", "--group-add", socket_group,
+        "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{db}:/var/cache/trivy:ro",
+        "-e", "TRIVY_CACHE_DIR=/var/cache/trivy", "-e", "TRIVY_SKIP_DB_UPDATE=true",
+        "-e", f"DOCKERHUB_MIRROR={registry}", "-e", f"CHAINGUARD_REGISTRY={registry}/chainguard",
+        image, "scan", "mariadb", "--format", "json",
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["image"]["reference"] == "docker.io/library/mariadb:latest"
+    assert report["alternative"]["image"]["reference"] == f"{registry}/chainguard/mariadb:latest"
+    assert report["counts"]["critical"] > report["alternative"]["counts"]["critical"]
