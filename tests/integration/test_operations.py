@@ -128,3 +128,39 @@ def test_readiness_follows_the_db_age_limit(slack_env, redis_client):
     env = {**os.environ, **slack_env, "DB_MAX_AGE_HOURS": "1000000"}
     with serving(env) as url:
         assert requests.get(f"{url}/readyz", timeout=5).json() == {"ready": True}
+
+
+def test_with_trivy_server_set_the_scans_run_as_clients_of_one_shared_db(
+    engine_env, test_images, trivy_binary, trivy_cache_dir, tmp_path
+):
+    """compose's `trivy` profile: the workers have no DB of their own (and may not download one); every scan
+    goes to the `trivy server` that holds it."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            trivy_binary,
+            "server",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--cache-dir",
+            str(trivy_cache_dir),
+            "--skip-db-update",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_answers(f"http://127.0.0.1:{port}/healthz")
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update({**engine_env, "TRIVY_SERVER": f"http://127.0.0.1:{port}", "TRIVY_CACHE_DIR": str(tmp_path)})
+        env.pop("REDIS_URL")
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "scan", "mariadb", "--no-alternative", "--format", "json"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["critical"] > 0
+    assert not (tmp_path / "db").exists()  # no DB was downloaded beside the client
