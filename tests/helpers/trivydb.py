@@ -1287,3 +1287,44 @@ def build_trivy_db(
     }
     (db_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
+
+
+TRIVY_DB_LAYER = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"
+TRIVY_DB_CONFIG = "application/vnd.aquasec.trivy.config.v1+json"
+
+
+def push_trivy_db(
+    cache_dir: str | Path, registry: str, repository: str = "aquasecurity/trivy-db", tag: str = "2"
+) -> str:
+    """Push CACHE_DIR/db as the OCI artifact Trivy downloads (``ghcr.io/aquasecurity/trivy-db:2``'s layout: one
+    ``db.tar.gz`` layer holding trivy.db and metadata.json), so ``TRIVY_DB_REPOSITORY`` can point at a local
+    registry as an air-gapped site's would. Returns the value for TRIVY_DB_REPOSITORY."""
+    import io
+    import tarfile
+
+    from tests.helpers.images import OCI_MANIFEST, _Blob, _Registry
+
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        for name in ("trivy.db", "metadata.json"):
+            tar.add(Path(cache_dir) / "db" / name, arcname=name)
+    layer = _Blob.of(packed.getvalue(), TRIVY_DB_LAYER)
+    config = _Blob.of(b"{}", TRIVY_DB_CONFIG)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": config.media_type, "digest": config.digest, "size": len(config.data)},
+        "layers": [
+            {
+                "mediaType": layer.media_type,
+                "digest": layer.digest,
+                "size": len(layer.data),
+                "annotations": {"org.opencontainers.image.title": "db.tar.gz"},
+            }
+        ],
+    }
+    client = _Registry(registry)
+    client.push_blob(repository, config)
+    client.push_blob(repository, layer)
+    client.push_manifest(repository, tag, _Blob.of(json.dumps(manifest).encode(), OCI_MANIFEST))
+    return f"{registry}/{repository}:{tag}"

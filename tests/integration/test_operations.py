@@ -164,3 +164,22 @@ def test_with_trivy_server_set_the_scans_run_as_clients_of_one_shared_db(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["counts"]["critical"] > 0
     assert not (tmp_path / "db").exists()  # no DB was downloaded beside the client
+
+
+def test_an_air_gapped_worker_downloads_the_trivy_db_from_the_internal_registry(
+    engine_env, registry, test_images, trivy_cache_dir, tmp_path
+):
+    """TRIVY_DB_REPOSITORY at a registry of the site's own: a worker with an empty cache (and DB updates on)
+    fetches the DB from there, not from ghcr.io (there is no internet here), and scans with it."""
+    from tests.helpers.trivydb import push_trivy_db
+
+    repository = push_trivy_db(trivy_cache_dir, registry, repository="mirror/trivy-db")
+    env = {k: v for k, v in {**os.environ, **engine_env}.items() if k not in ("REDIS_URL", "TRIVY_SKIP_DB_UPDATE")}
+    env.update({"TRIVY_CACHE_DIR": str(tmp_path), "TRIVY_DB_REPOSITORY": repository})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "scan", "mariadb", "--no-alternative", "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["critical"] > 0
+    assert (tmp_path / "db" / "trivy.db").exists() and (tmp_path / "db" / "metadata.json").exists()
