@@ -27,8 +27,8 @@ _SHAPES = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^/@\s]+@")  # scheme://user:password@host
 TEXT_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s msg=%(message)s"
-JSON_FIELDS = "{asctime}{levelname}{name}{request_id}{message}"
-JSON_RENAMES = {"asctime": "ts", "levelname": "level", "name": "logger", "message": "msg"}
+JSON_FIELDS = "{levelname}{name}{request_id}{message}"  # and "ts": ISO 8601 in UTC
+JSON_RENAMES = {"levelname": "level", "name": "logger", "message": "msg"}
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -79,7 +79,7 @@ class JsonLineFormatter(_Scrubbed, JsonFormatter):
 
 def formatter(log_format: str, secrets: Iterable[str] = ()) -> logging.Formatter:
     if log_format == "json":
-        made: logging.Formatter = JsonLineFormatter(JSON_FIELDS, style="{", rename_fields=JSON_RENAMES)
+        made: logging.Formatter = JsonLineFormatter(JSON_FIELDS, style="{", rename_fields=JSON_RENAMES, timestamp="ts")
     else:
         made = TextFormatter(TEXT_FORMAT)
     made.secrets = tuple(secrets)

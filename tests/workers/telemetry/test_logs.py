@@ -39,6 +39,7 @@ def test_a_json_line_is_one_object_with_the_request_id_and_no_secret():
     data = json.loads(line)
     assert "\n" not in line
     assert data["request_id"] == "req-42" and data["level"] == "INFO" and data["logger"] == "bot.jobs"
+    assert data["ts"].endswith("+00:00") and "T" in data["ts"]
     assert "s3cret" not in data["msg"] and "hooks.slack" not in data["msg"]
 
 
