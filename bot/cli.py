@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="health check of a worker host: exit 0 when Redis answers, the Trivy DB is fresh enough and a worker "
-        "of this host is registered, else 1 with the reasons on stderr",
+        "of this host is alive (busy, or heartbeating in the last minute), else 1 with the reasons on stderr",
     )
     status.set_defaults(handler=cmd_status)
     return parser
@@ -484,5 +484,5 @@ def _check(settings) -> int:
     for problem in found:
         print(problem, file=sys.stderr)
     if not found:
-        print(f"ok: a worker of {host} is registered, Redis answers, the Trivy DB is fresh enough")
+        print(f"ok: a worker of {host} is alive, Redis answers, the Trivy DB is fresh enough")
     return 1 if found else 0

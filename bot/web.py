@@ -62,13 +62,13 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
     def healthz():
         return {"ok": True}
 
+    db_max_age = settings.engine.db_max_age_hours
+    registry = process_registry(fleet.FleetCollector(redis, settings.engine, time.time))
+
     @flask_app.get("/readyz")
     def readyz():
         found = health.problems(fleet.read(redis, settings.engine), time.time(), db_max_age_hours=db_max_age)
         return ({"ready": False, "problems": found}, 503) if found else {"ready": True}
-
-    registry = process_registry(fleet.FleetCollector(redis, settings.engine, time.time))
-    db_max_age = settings.engine.db_max_age_hours
 
     @flask_app.get("/metrics")
     def metrics():
