@@ -447,6 +447,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL so the scheduler shares the workers' Redis.")
+    import signal
+
+    # As PID 1 of a container a process ignores SIGTERM unless it handles it: stop between rounds at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     metrics_server = _serve_metrics(settings)
     try:
         with redis_connection(settings) as (redis, _):
