@@ -3,7 +3,8 @@
 :func:`read` asks Redis (RQ's own registries and the workers' record of the Trivy DB), :func:`families` turns
 a :class:`Fleet` into Prometheus metric families (pure), and :class:`FleetCollector` composes the two for a
 prometheus_client registry, as RQ exporters do: nothing is stored between scrapes, every scrape is current.
-A Redis that does not answer gives ``chainscan_redis_up 0`` and nothing else, never a failed scrape.
+A Redis that does not answer gives ``chainscan_redis_up 0`` (and the age of this host's DB, if it has one),
+never a failed scrape.
 """
 
 from __future__ import annotations
