@@ -26,6 +26,7 @@ from workers.errors import ErrorKind, ScanError
 from workers.pair import combine
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.queue import Outcome, enqueue_pair, outcome_of, scan_queue, wait_for
+from workers.telemetry.context import RequestContext, Source, bound, new_request_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = bot_config.current()  # read once, here; a bad value ends in its sentence and status 2
         quiet = args.command in ("scan", "alternative", "db") and not getattr(args, "verbose", False)
-        setup_logging("CRITICAL" if quiet and settings.engine.log_level != "DEBUG" else settings.engine.log_level)
+        setup_logging(
+            "CRITICAL" if quiet and settings.engine.log_level != "DEBUG" else settings.engine.log_level, settings
+        )
         return args.handler(args)
     except ConfigError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
@@ -186,6 +189,12 @@ def _parser() -> argparse.ArgumentParser:
         "  REDIS_URL=redis://127.0.0.1:6379/0 python -m bot status\n  python -m bot status | grep Workers",
         "REDIS_URL (required)",
     )
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="health check of a worker host: exit 0 when Redis answers, the Trivy DB is fresh enough and a worker "
+        "of this host is alive (busy, or heartbeating in the last minute), else 1 with the reasons on stderr",
+    )
     status.set_defaults(handler=cmd_status)
     return parser
 
@@ -212,6 +221,11 @@ def scan_pair(
     redis, embedded: bool, settings, ref, *, alternative: bool = True, force: bool = False, timeout: float | None = None
 ):
     """Scan ``ref`` (and its Chainguard alternative) through the queue: ``(PairResult, None)`` or ``(None, error)``."""
+    with bound(RequestContext(new_request_id(), Source.CLI)):
+        return _scan_pair(redis, embedded, settings, ref, alternative=alternative, force=force, timeout=timeout)
+
+
+def _scan_pair(redis, embedded: bool, settings, ref, *, alternative: bool, force: bool, timeout: float | None):
     timeout = timeout or settings.scan_timeout * (settings.job_retries + 1) + 120
     mapping = plan_alternative(ref, settings, redis) if alternative else None
     queue = scan_queue(redis, settings)
@@ -291,6 +305,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.worker import ChainscanWorker, patient_redis
 
     redis = patient_redis(settings.redis_url)  # commands wait through a Redis outage instead of failing
+    metrics_server = _serve_metrics(settings)  # in the pool's parent: it adds up every worker's files
     queues = [settings.queue_name, f"{settings.queue_name}-digest"]  # interactive scans first, digests after
     # SimpleWorker runs each job in the worker process instead of a fork: the jobs only orchestrate
     # (Trivy and builds run as subprocesses or in dockerd), so isolation buys little and a fork
@@ -302,7 +317,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
             WorkerPool(queues, connection=redis, num_workers=size, worker_class=ChainscanWorker).start(burst=args.burst)
     finally:
         redis.close()
+        if metrics_server:
+            metrics_server.shutdown()
     return 0
+
+
+def _serve_metrics(settings):
+    """prometheus_client's HTTP server on METRICS_HOST:METRICS_PORT, when METRICS_PORT is set."""
+    if not settings.metrics_port:
+        return None
+    from workers.telemetry.exposition import serve_metrics
+
+    server = serve_metrics(settings.metrics_host, settings.metrics_port)
+    logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    return server
 
 
 def _work_until_stopped(queues: list[str], redis, *, burst: bool) -> None:
@@ -423,8 +451,17 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL so the scheduler shares the workers' Redis.")
-    with redis_connection(settings) as (redis, _):
-        run_scheduler(redis, settings, once=args.once)
+    import signal
+
+    # As PID 1 of a container a process ignores SIGTERM unless it handles it: stop between rounds at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    metrics_server = _serve_metrics(settings)
+    try:
+        with redis_connection(settings) as (redis, _):
+            run_scheduler(redis, settings, once=args.once)
+    finally:
+        if metrics_server:
+            metrics_server.shutdown()
     return 0
 
 
@@ -434,6 +471,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
     if not settings.redis_url:
         return _fail("Set REDIS_URL to see the status of a running installation.")
+    if args.check:
+        return _check(settings)
     with redis_connection(settings) as (redis, _):
         print(status_text(redis, settings).replace("*", ""))
     return 0
+
+
+def _check(settings) -> int:
+    """The worker's health check: a probe must answer in seconds, so Redis gets 5 s, not the workers' patience."""
+    from redis import Redis
+
+    from workers.telemetry import fleet, health
+
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    host = fleet.this_host()
+    found = health.problems(
+        fleet.read(redis, settings), time.time(), db_max_age_hours=settings.db_max_age_hours, worker_host=host
+    )
+    for problem in found:
+        print(problem, file=sys.stderr)
+    if not found:
+        print(f"ok: a worker of {host} is alive, Redis answers, the Trivy DB is fresh enough")
+    return 1 if found else 0

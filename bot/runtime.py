@@ -7,14 +7,16 @@ newcomer can try the bot with nothing configured.
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
 from workers.config import Settings
+
+if TYPE_CHECKING:
+    from bot.config import SlackSettings
 
 
 @contextmanager
@@ -46,10 +48,21 @@ def embedded_url(client: Redis) -> str:
     return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Key=value logs on stderr, at ``level`` (LOG_LEVEL, read with the settings)."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+def setup_logging(level: str = "INFO", settings: SlackSettings | None = None) -> None:
+    """Logs on stderr at ``level`` (LOG_LEVEL), as ``key=value`` or JSON (LOG_FORMAT), with the request id, and
+    with every secret the settings hold masked (:mod:`workers.telemetry.logs`)."""
+    from workers.telemetry.logs import configure, secrets_of
+
+    if settings is None:
+        configure(level)
+        return
+    engine = settings.engine
+    secrets = secrets_of(
+        settings.bot_token,
+        settings.signing_secret,
+        settings.app_token,
+        settings.client_secret,
+        *(c.password for c in engine.credentials.values()),
+        urls=[engine.redis_url],
     )
+    configure(level, engine.log_format, secrets)

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import SlackSettings
+from workers.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,48 @@ PERMANENT_ERRORS = {
 }
 
 
+class CountedWebClient(WebClient):
+    """A WebClient whose failed calls are counted by method and error (``chainscan_slack_api_errors_total``)."""
+
+    def api_call(self, api_method: str, *args, **kwargs):
+        try:
+            return super().api_call(api_method, *args, **kwargs)
+        except SlackApiError as exc:
+            metrics.slack_failed(api_method, error_code(exc))
+            raise
+        except Exception as exc:  # the connection gave out after its retries
+            metrics.slack_failed(api_method, type(exc).__name__)
+            raise
+
+
+def _counted(handler_class: type, reason: str) -> type:
+    """``handler_class`` whose every retry is counted by method and ``reason`` (``chainscan_slack_api_retries_total``)."""
+
+    class Counted(handler_class):
+        def can_retry(self, *, state, request, response=None, error=None) -> bool:
+            retrying = super().can_retry(state=state, request=request, response=response, error=error)
+            if retrying:
+                metrics.slack_retried(request.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0], reason)
+            return retrying
+
+    Counted.__name__ = f"Counted{handler_class.__name__}"
+    return Counted
+
+
+_ConnectionRetry = _counted(ConnectionErrorRetryHandler, "connection_error")
+_RateLimitRetry = _counted(RateLimitErrorRetryHandler, "rate_limited")
+_ServerErrorRetry = _counted(ServerErrorRetryHandler, "server_error")
+
+
 def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:
-    return WebClient(
+    return CountedWebClient(
         token=token or settings.bot_token,
         base_url=settings.api_url,
         timeout=15,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
+            _ConnectionRetry(max_retry_count=2),
+            _RateLimitRetry(max_retry_count=3),
+            _ServerErrorRetry(max_retry_count=2),
         ],
     )
 

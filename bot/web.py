@@ -1,7 +1,11 @@
 """HTTP mode: the Bolt app behind Flask, served by gunicorn (threaded workers).
 
-``/slack/events`` takes slash commands, actions and views; ``/healthz`` answers
-for load balancers. Every request to ``/slack/events`` passes ``bot/edge.py`` before
+``/slack/events`` takes slash commands, actions and views, each inside a request
+context of its own (a request id every log line and job of it carries). For operators:
+``/healthz`` answers while the process is up, ``/readyz`` says whether it can take work
+(Redis answers, the Trivy DB in use is fresh enough; 503 and the reasons otherwise), and
+``/metrics`` is this host's counters plus the fleet's gauges read from Redis, in
+Prometheus' format. Every request to ``/slack/events`` passes ``bot/edge.py`` before
 Bolt sees it: forged, stale, malformed or wrongly typed requests are answered there
 with one log line, and a signature seen before (a replay) or a Slack retry gets an
 empty 200 without being acted on again (signatures are remembered in Redis).
@@ -13,7 +17,9 @@ import logging
 import time
 
 from flask import Flask, Response, request
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -22,6 +28,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import edge
 from bot.app import create_app
 from bot.config import SlackSettings
+from workers.telemetry import fleet, health
+from workers.telemetry.context import RequestContext, bound, new_request_id
+from workers.telemetry.exposition import process_registry
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +43,12 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
 
     @flask_app.post("/slack/events")
     def slack_events():
-        verdict = _admit(settings.signing_secret or "", redis)
-        if isinstance(verdict, edge.Refusal):
-            log.warning("refused a request from %s: %s (%s)", request.remote_addr, verdict.value, verdict.reason)
-            return Response(b"" if verdict.status == 200 else verdict.reason, verdict.status, mimetype="text/plain")
-        return handler.handle(request)
+        with bound(RequestContext(new_request_id())):
+            verdict = _admit(settings.signing_secret or "", redis)
+            if isinstance(verdict, edge.Refusal):
+                log.warning("refused a request from %s: %s (%s)", request.remote_addr, verdict.value, verdict.reason)
+                return Response(b"" if verdict.status == 200 else verdict.reason, verdict.status, mimetype="text/plain")
+            return handler.handle(request)
 
     @flask_app.get("/slack/install")
     def slack_install():
@@ -50,11 +60,19 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
 
     @flask_app.get("/healthz")
     def healthz():
-        try:
-            redis.ping()
-        except Exception:
-            return {"ok": False, "redis": "down"}, 503
         return {"ok": True}
+
+    db_max_age = settings.engine.db_max_age_hours
+    registry = process_registry(fleet.FleetCollector(redis, settings.engine, time.time))
+
+    @flask_app.get("/readyz")
+    def readyz():
+        found = health.problems(fleet.read(redis, settings.engine), time.time(), db_max_age_hours=db_max_age)
+        return ({"ready": False, "problems": found}, 503) if found else {"ready": True}
+
+    @flask_app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     return flask_app
 
@@ -105,7 +123,20 @@ def gunicorn_options(settings: SlackSettings, workers: int | None = None) -> dic
         "accesslog": "-" if settings.access_log else None,
         "timeout": 30,
         "graceful_timeout": 10,
+        "logger_class": RootLogger,
     }
+
+
+class RootLogger(glogging.Logger):
+    """gunicorn's error and access logs through the root logger's handler, so its lines have the same format
+    (LOG_FORMAT), request id field and secret masking as everyone else's."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 def serve(settings: SlackSettings, redis_url: str, *, workers: int | None = None) -> None:

@@ -78,6 +78,10 @@ class Settings:
     layer_cache_ttl: int = 7 * 24 * 3600
     trivy_server: str | None = None
     db_refresh_interval: int = 6 * 3600
+    log_format: str = "text"  # text (key=value) or json (one object a line)
+    metrics_port: int | None = None  # workers and the scheduler serve /metrics here; None: not served
+    metrics_host: str = "127.0.0.1"  # METRICS_HOST=0.0.0.0 in a container
+    db_max_age_hours: int = 72  # readiness: an older Trivy DB makes /readyz and `status --check` fail
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +123,10 @@ class Settings:
             layer_cache_ttl=max(60, _int(env, "TRIVY_LAYER_CACHE_TTL", 7 * 24 * 3600)),
             trivy_server=_server_url(env.get("TRIVY_SERVER")),
             db_refresh_interval=max(300, _int(env, "DB_REFRESH_INTERVAL", 6 * 3600)),
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+            metrics_port=_optional_port(env, "METRICS_PORT"),
+            metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
+            db_max_age_hours=max(1, _int(env, "DB_MAX_AGE_HOURS", 72)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
@@ -189,6 +197,25 @@ def _server_url(raw: str | None) -> str | None:
     if value and not value.startswith(("http://", "https://")):
         raise ConfigError(f"TRIVY_SERVER must be an http:// or https:// URL, not {raw!r}.")
     return value or None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), in any case; anything else names the variable."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}.")
+    return raw
+
+
+def _optional_port(env: Mapping[str, str], name: str) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name} must be a number from 1 to 65535, got {raw!r}.")
+    return int(raw)
 
 
 def env_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -20,6 +20,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from rq import SimpleWorker
 
+from workers.telemetry.context import bound, from_job
+
 MAINTENANCE_EVERY = 15  # seconds between registry cleanings (abandoned jobs found)
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0  # seconds: 0.5, 1, 2, 4, 8, 10, 10, …
 OUTAGE_RIDE_OUT = 300  # seconds of retries before a command gives up
@@ -43,11 +45,17 @@ def patient_redis(url: str, ride_out: float = OUTAGE_RIDE_OUT) -> Redis:
 
 
 class ChainscanWorker(SimpleWorker):
-    """SimpleWorker (jobs run in the worker process) that cleans the registries every MAINTENANCE_EVERY s."""
+    """SimpleWorker (jobs run in the worker process) that cleans the registries every MAINTENANCE_EVERY s, and
+    runs each job inside the request it belongs to (its meta's request id and source: every log line and
+    metric of the job carries them, and the jobs it enqueues inherit them)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
         super().__init__(*args, **kwargs)
+
+    def perform_job(self, job, queue) -> bool:
+        with bound(from_job(job.meta, job.func_name)):
+            return super().perform_job(job, queue)
 
     @property
     def dequeue_timeout(self) -> int:

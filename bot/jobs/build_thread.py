@@ -41,6 +41,7 @@ from workers.compare import compare
 from workers.errors import ErrorKind, ScanError
 from workers.pair import PairResult
 from workers.scan.queue import outcome_from_result, scan_queue
+from workers.telemetry import context as telemetry
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def _open_build_thread(job, settings, request: dict) -> dict:
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
             description=f"build_and_scan({variant}, {build_id})",
+            meta=telemetry.job_meta(),
         )  # no Dockerfile in logs
         for variant in ("original", "chainguard")
     ]
@@ -123,6 +125,7 @@ def _open_build_thread(job, settings, request: dict) -> dict:
         retry=PUBLISH_RETRY,
         on_failure=Callback(publish_failed),
         result_ttl=3600,
+        meta=telemetry.job_meta(),
     )
     return {"channel": thread.channel, "ts": thread.ts}
 
@@ -240,6 +243,7 @@ def enqueue_open_build_thread(queue, request: dict) -> Job:
             failure_ttl=24 * 3600,
             pipeline=pipe,
             on_failure=Callback(open_failed),
+            meta=telemetry.job_meta(telemetry.Source.BUILD),
             description=f"open_build_thread({request.get('channel')}, {request.get('user')})",
         )
         if text:  # after the enqueue: RQ may WATCH first

@@ -31,6 +31,7 @@ from workers.errors import ScanError
 from workers.heartbeat import beating
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.engine import Scanner
+from workers.telemetry import metrics
 from workers.triage.store import DecisionStore
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def _post_or_update(
     metadata = {"event_type": DIGEST_EVENT, "event_payload": {"period": period}}
     ts = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks, metadata=metadata)["ts"]
     store.record_message(team, channel, period, ts)
+    metrics.digest_sent()
     return ts
 
 

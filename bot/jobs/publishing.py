@@ -67,6 +67,7 @@ def post_once(client: WebClient, store: ThreadStore, thread: ThreadState, part: 
     if not store.posted(thread, part):
         client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks)
         store.mark_posted(thread, part)
+        log.info("posted the %s of thread %s in %s", part, thread.ts, thread.channel)
 
 
 PARENT_FAILED = "I could not post the results here: Slack kept refusing. Try again in a few minutes."

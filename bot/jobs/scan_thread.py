@@ -40,6 +40,7 @@ from workers.errors import ErrorKind, ScanError
 from workers.pair import combine
 from workers.reference import parse_reference
 from workers.scan.queue import UNEXPECTED, Outcome, enqueue_pair, outcome_of, scan_queue
+from workers.telemetry import context as telemetry
 from workers.triage.decide import note_scan
 from workers.triage.store import DecisionStore
 from workers.triage.teams import remember_team
@@ -90,7 +91,9 @@ def open_thread(request: dict) -> dict:
         retry=PUBLISH_RETRY,
         on_failure=Callback(publish_failed),
         result_ttl=3600,
+        meta=telemetry.job_meta(),
     )
+    log.info("opened the thread %s of %s", thread.ts, thread.image)
     return {"channel": thread.channel, "ts": thread.ts}
 
 
@@ -231,8 +234,9 @@ def request_from_command(command: dict, scan) -> dict:
     }
 
 
-def enqueue_open_thread(queue: Queue, request: dict) -> Job:
-    """The one Redis write of a slash command: a single MULTI/EXEC (RQ's pipeline parameter)."""
+def enqueue_open_thread(queue: Queue, request: dict, source: telemetry.Source = telemetry.Source.SLASH_COMMAND) -> Job:
+    """The one Redis write of a slash command: a single MULTI/EXEC (RQ's pipeline parameter). The job's meta
+    carries the request id and ``source`` to every job that follows (:mod:`workers.telemetry.context`)."""
     with queue.connection.pipeline() as pipe:
         job = queue.enqueue(
             open_thread,
@@ -242,6 +246,7 @@ def enqueue_open_thread(queue: Queue, request: dict) -> Job:
             result_ttl=600,
             failure_ttl=30 * 60,  # its args hold the response_url, which Slack honours for 30 minutes
             pipeline=pipe,
+            meta=telemetry.job_meta(source),
             description=f"open_thread({request['channel']}, {request['image']})",  # RQ logs it: no response_url
         )
         pipe.execute()

@@ -38,6 +38,7 @@ from bot.listeners.context import (
 from bot.render.blocks import RESCAN_ACTION
 from bot.slack_client import tell_user
 from bot.status import status_text
+from workers.telemetry.context import Source
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             if not denial:
                 request = request_from_command(ids, parsed)
                 denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a scan")
+                if not denial:
+                    log.info("queued a scan of %s in %s", parsed.image.familiar, ids["channel_id"])
             ack(
                 text=denial
                 or f"Queued a scan of `{parsed.image.familiar}`. The results will appear in a thread in this channel.",
@@ -105,7 +108,7 @@ def register(app: App, ctx: ListenerContext) -> None:
         )
         if not denial:
             request = request_from_command(ids, parsed)
-            denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a rescan")
+            denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request, Source.RESCAN), "a rescan")
         if denial:
             tell_user(ids["response_url"], denial)  # best effort: an unreachable response_url is logged, not raised
 

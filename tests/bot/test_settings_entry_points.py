@@ -20,6 +20,9 @@ from workers.config import ConfigError, Settings
         (["scan", "mariadb"], "LOG_LEVEL", "loud"),
         (["status"], "BUILDS_ENABLED", "maybe"),
         (["triage", "list", "mariadb"], "SCAN_TIMEOUT", "soon"),
+        (["worker"], "METRICS_PORT", "99999"),
+        (["serve"], "LOG_FORMAT", "xml"),
+        (["status", "--check"], "DB_MAX_AGE_HOURS", "old"),
     ],
 )
 def test_a_bad_setting_is_one_sentence_and_status_2(args, name, value):
@@ -34,3 +37,12 @@ def test_settings_are_parsed_once_each_with_a_sentence():
         SlackSettings.from_env({"PORT": "x"})
     assert SlackSettings.from_env({"ACCESS_LOG": "off", "BUILDS_ENABLED": "YES"}).builds_enabled
     assert Settings.from_env({"BUILD_NETWORK": "1"}).build_network is True
+
+
+def test_the_operating_settings_have_safe_defaults_and_name_themselves_when_wrong():
+    defaults = Settings.from_env({})
+    assert (defaults.log_format, defaults.metrics_port, defaults.metrics_host) == ("text", None, "127.0.0.1")
+    assert defaults.db_max_age_hours == 72
+    assert Settings.from_env({"LOG_FORMAT": "JSON", "METRICS_PORT": "9100"}).metrics_port == 9100
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be text or json, not 'xml'"):
+        Settings.from_env({"LOG_FORMAT": "xml"})

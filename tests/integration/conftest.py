@@ -68,7 +68,7 @@ def serving(env: dict, log: Path | None = None) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            requests.get(f"{url}/healthz", timeout=1)  # any answer: the server is up (503 = Redis down)
+            requests.get(f"{url}/healthz", timeout=1)  # any answer: the server is up
             break
         except requests.ConnectionError:
             time.sleep(0.1)

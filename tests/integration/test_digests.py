@@ -37,6 +37,9 @@ def _digests(slack):
 
 
 def test_two_schedulers_and_a_retry_give_one_digest(slack_env, slack, redis_client, test_images):
+    from prometheus_client import REGISTRY
+
+    sent_before = REGISTRY.get_sample_value("chainscan_digests_sent_total") or 0.0
     store = DigestStore(redis_client)
     store.watch(TEAM, CHANNEL, ["docker.io/library/mariadb:latest", "docker.io/library/nosuch:1"], limit=50)
     store.set_schedule(TEAM, CHANNEL, parse_schedule("monday 09:00 UTC"))
@@ -55,6 +58,7 @@ def test_two_schedulers_and_a_retry_give_one_digest(slack_env, slack, redis_clie
     digest_queue(redis_client, settings).enqueue(send_digest, TEAM, CHANNEL, WEEK, False)  # a retried job
     _work(redis_client)
     assert len(_digests(slack)) == 1
+    assert REGISTRY.get_sample_value("chainscan_digests_sent_total") - sent_before == 1  # the update is not counted
 
 
 def test_a_missed_period_is_sent_once_and_marked_late(slack_env, slack, redis_client, test_images):

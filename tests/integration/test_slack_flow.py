@@ -179,7 +179,11 @@ def test_with_redis_down_the_command_still_gets_a_sentence_not_a_500(slack_env, 
     from tests.integration.conftest import serving
 
     with serving({**os.environ, **slack_env, "REDIS_URL": "redis://127.0.0.1:1/0"}) as url:
-        assert requests.get(f"{url}/healthz", timeout=5).status_code == 503
+        assert requests.get(f"{url}/healthz", timeout=5).status_code == 200  # the process is up
+        ready = requests.get(f"{url}/readyz", timeout=5)
+        assert ready.status_code == 503 and ready.json()["problems"] == [
+            "Redis is not answering: check REDIS_URL and that Redis is up."
+        ]
         body = slash_command_body("mariadb", channel_id=CHANNEL, response_url=slack.response_url())
         response = post_signed(f"{url}/slack/events", body, SECRET)
         assert response.status_code == 200 and "job queue (Redis) is not answering" in response.json()["text"]

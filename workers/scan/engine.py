@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from workers.scan import dbupdate, layercache, trivy
 from workers.scan.keepalive import kept_alive
 from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
+from workers.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,18 @@ class Scanner:
         return self._docker
 
     def scan(self, reference: str | ImageRef, *, force: bool = False) -> ScanReport:
-        """Scan an image from its registry; answers from the cache when the digest and DB are unchanged."""
+        """Scan an image from its registry; answers from the cache when the digest and DB are unchanged.
+        Counted in ``chainscan_scans_total`` and timed in ``chainscan_scan_duration_seconds``."""
+        started = time.monotonic()
+        try:
+            report = self._scan(reference, force=force)
+        except BaseException:
+            metrics.scan_finished("failed", time.monotonic() - started)
+            raise
+        metrics.scan_finished("cached" if report.cached else "scanned", time.monotonic() - started)
+        return report
+
+    def _scan(self, reference: str | ImageRef, *, force: bool) -> ScanReport:
         ref = parse_reference(reference) if isinstance(reference, str) else reference
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
@@ -144,6 +157,7 @@ class Scanner:
             return None
         report.image.reference = str(ref)
         report.cached = True
+        metrics.cache_hit()
         return report
 
     def _run(self, resolved: ResolvedImage, ref: ImageRef) -> ScanReport:

@@ -14,6 +14,7 @@ from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef
 from workers.report import ScanReport
+from workers.telemetry import context as telemetry
 
 UNEXPECTED = ScanError.of(ErrorKind.INTERNAL)
 
@@ -23,7 +24,9 @@ def scan_queue(redis: Redis, settings: Settings) -> Queue:
 
 
 def enqueue_scan(queue: Queue, settings: Settings, reference: str, *, force: bool = False, **job_options) -> Job:
-    """Enqueue :func:`workers.jobs.scan_image` with the retry policy for transient failures."""
+    """Enqueue :func:`workers.jobs.scan_image` with the retry policy for transient failures; its meta carries
+    the current request (id and source) besides ``meta``."""
+    job_options["meta"] = {**telemetry.job_meta(), **job_options.get("meta", {})}
     return queue.enqueue(
         "workers.jobs.scan_image",
         reference,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from workers.errors import ErrorKind, ScanError
 from workers.report import DbInfo
+from workers.telemetry import metrics
 
 # (flag, value, the TRIVY_* variable that overrides it)
 _DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
@@ -108,7 +109,20 @@ def run_json(
     what: str,
     server: str | None = None,
 ) -> dict:
-    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence."""
+    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence. Each run is counted
+    in ``chainscan_trivy_runs_total`` by result."""
+    try:
+        output = _run_json(args, timeout=timeout, extra_env=extra_env, what=what, server=server)
+    except ScanError:
+        metrics.trivy_ran(ok=False)
+        raise
+    metrics.trivy_ran(ok=True)
+    return output
+
+
+def _run_json(
+    args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None, what: str, server: str | None
+) -> dict:
     env = {**os.environ, **(extra_env or {})}
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)

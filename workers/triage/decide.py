@@ -8,6 +8,7 @@ from datetime import datetime
 
 from workers.config import Settings
 from workers.reference import ImageRef
+from workers.telemetry import metrics
 from workers.triage.model import Decision, Justification, TriageState
 from workers.triage.store import DecisionStore, SetResult
 from workers.triage.validate import is_until_fixed, validate_change
@@ -71,7 +72,10 @@ def decide(
         digest=change.digest,
         thread=change.thread,
     )
-    return store.set(decision, expected_version=expected_version)
+    result = store.set(decision, expected_version=expected_version)
+    if result.changed:  # a double click is one decision
+        metrics.triage_decided(state.value)
+    return result
 
 
 def note_scan(store: DecisionStore, team: str, report, now: datetime) -> list[Decision]:
