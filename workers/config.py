@@ -118,7 +118,7 @@ class Settings:
             sla_days_high=max(1, _int(env, "SLA_DAYS_HIGH", 30)),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
-            layer_cache=_layer_cache_kind(env.get("TRIVY_LAYER_CACHE")),
+            layer_cache=_choice(env, "TRIVY_LAYER_CACHE", ("redis", "fs", "memory")),
             layer_cache_url=_redis_url(env, "TRIVY_LAYER_CACHE_URL"),
             layer_cache_ttl=max(60, _int(env, "TRIVY_LAYER_CACHE_TTL", 7 * 24 * 3600)),
             trivy_server=_server_url(env.get("TRIVY_SERVER")),
@@ -176,13 +176,6 @@ def _severity_setting(raw: str | None) -> str:
     return level
 
 
-def _layer_cache_kind(raw: str | None) -> str:
-    kind = (raw or "redis").strip().lower()
-    if kind not in ("redis", "fs", "memory"):
-        raise ConfigError(f"TRIVY_LAYER_CACHE must be redis, fs or memory, not {raw!r}.")
-    return kind
-
-
 def _redis_url(env: Mapping[str, str], name: str) -> str | None:
     """A Redis URL; the error names the variable but never quotes the value (it may hold a password)."""
     raw = (env.get(name) or "").strip()
@@ -205,7 +198,7 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if not raw:
         return choices[0]
     if raw not in choices:
-        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}.")
+        raise ConfigError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {raw!r}.")
     return raw
 
 

@@ -35,19 +35,24 @@ def debian_mirror() -> str:
 
 def ensure_fresh_debian_image(docker_client) -> str:
     """The tag of the fresh-machine image, built with debootstrap the first time (about a minute)."""
+    return ensure_debootstrap_image(docker_client, IMAGE, PACKAGES)
+
+
+def ensure_debootstrap_image(docker_client, tag: str, packages: str) -> str:
+    """``tag``: a Debian 12 minbase with ``packages`` (comma-separated), built with debootstrap unless present."""
     import docker.errors
 
     try:
-        docker_client.images.get(IMAGE)
-        return IMAGE
+        docker_client.images.get(tag)
+        return tag
     except docker.errors.ImageNotFound:
         pass
     if not shutil.which("debootstrap"):
         raise RuntimeError("debootstrap is missing: apt-get install debootstrap (deploy/setup.sh does)")
-    with tempfile.TemporaryDirectory(prefix="fresh-debian-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="debootstrap-") as tmp:
         root = Path(tmp) / "root"
         subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm", str(root), debian_mirror()],
+            ["debootstrap", "--variant=minbase", f"--include={packages}", "bookworm", str(root), debian_mirror()],
             check=True,
             capture_output=True,
             timeout=900,
@@ -58,9 +63,9 @@ def ensure_fresh_debian_image(docker_client) -> str:
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(root / leftover, ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", IMAGE], stdin=tar.stdout, check=True, capture_output=True)
+        subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, check=True, capture_output=True)
         tar.wait(60)
-    return IMAGE
+    return tag
 
 
 class DockerRelay:
