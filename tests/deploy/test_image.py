@@ -22,46 +22,23 @@ import pytest
 import requests
 
 from tests.helpers.fixtures import free_port
+from tests.helpers.fresh_debian import ensure_debootstrap_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
-BASE_RECIPE = f"debootstrap --variant=minbase --include={BASE_PACKAGES} bookworm"
-BASE_TAG = "chainscan-test-base:bookworm-" + hashlib.sha256(BASE_RECIPE.encode()).hexdigest()[:12]
+BASE_TAG = "chainscan-test-base:bookworm-" + hashlib.sha256(BASE_PACKAGES.encode()).hexdigest()[:12]
 IMAGE_TAG = "chainscan-test:deploy"
-SITE_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # this machine's CAs: its registries' proxy signs with one
 
 
 def docker(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
-def make_base(tmp: Path) -> None:
-    """A minimal Debian with Python, as a base image: debootstrap, this site's CAs, ``docker import``."""
-    if not shutil.which("debootstrap"):
-        pytest.fail("debootstrap is missing: apt-get install debootstrap (deploy/setup.sh does)")
-    rootfs = tmp / "rootfs"
-    done = subprocess.run(
-        [*BASE_RECIPE.split()[:-1], BASE_RECIPE.split()[-1], str(rootfs), "http://deb.debian.org/debian"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    if SITE_CA.exists():
-        shutil.copy(SITE_CA, rootfs / "etc/ssl/certs/ca-certificates.crt")
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    imported = subprocess.run(["docker", "import", "-", BASE_TAG], stdin=tar.stdout, capture_output=True, timeout=600)
-    tar.wait()
-    assert imported.returncode == 0, imported.stderr
-    shutil.rmtree(rootfs, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
-def image(docker_client, tmp_path_factory) -> str:
-    if docker("image", "inspect", BASE_TAG).returncode != 0:
-        make_base(tmp_path_factory.mktemp("base"))
+def image(docker_client) -> str:
+    ensure_debootstrap_image(docker_client, BASE_TAG, BASE_PACKAGES)  # built once per machine, kept by tag
     built = docker(
         "build",
         "-f",

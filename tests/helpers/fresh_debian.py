@@ -7,6 +7,9 @@ certificates (a company proxy's, on these machines) are trusted inside, as they 
 
 The container reaches the host's Docker engine through a relay socket of the test's own (``DockerRelay``), so
 what the set-up does to the socket (an ACL for the user) touches the relay, never the host's socket.
+
+``ensure_debootstrap_image`` makes the other Debian bases the same way: the base of the bot's own image in
+tests/deploy/test_image.py, and the Debian 12 + mariadb-server base of the fleet benchmark.
 """
 
 from __future__ import annotations
