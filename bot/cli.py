@@ -175,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
 
     digest_cli.add_parsers(sub)
 
+    from bot import feeds_cli
+
+    feeds_cli.add_parser(sub)
+
     status = _command(
         sub,
         "status",

@@ -2,7 +2,7 @@
 
 Closing threads left at "scanning…" (a job lost with a Redis restart or a killed
 worker whose retries were spent) with a clear sentence, and a daily refresh of the
-Chainguard catalog from the registry. Every round also looks for jobs whose heartbeat stopped
+Chainguard catalog from the registry and of the KEV and EPSS feeds. Every round also looks for jobs whose heartbeat stopped
 (a killed worker, :mod:`workers.heartbeat`) and has RQ retry or fail them, in case every worker
 is busy and none gets to its own registry cleaning.
 """
@@ -62,6 +62,19 @@ def refresh_catalog_if_due(redis: Redis, settings: Settings) -> bool:
     return True
 
 
+FEEDS_RETRY = Retry(max=3, interval=[600, 1800, 3600])
+
+
+def update_feeds_if_due(redis: Redis, settings: Settings, now: datetime) -> bool:
+    """Once a day (UTC), across every scheduler: fetch the KEV and EPSS feeds (a failure keeps the last copy)."""
+    if not redis.set(f"chainscan:schedule:feeds:{now:%Y%m%d}", "1", nx=True, ex=2 * CATALOG_EVERY):
+        return False
+    Queue(settings.queue_name, connection=redis).enqueue(
+        "workers.jobs.update_feeds_job", now.isoformat(), result_ttl=CATALOG_EVERY, retry=FEEDS_RETRY
+    )
+    return True
+
+
 TRIAGE_EXPIRY_EVERY = 3600
 
 
@@ -84,6 +97,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
                 log.info("closing %d stale threads", closed)
             clean_abandoned(redis, settings)
             refresh_catalog_if_due(redis, settings)
+            update_feeds_if_due(redis, settings, datetime.now(UTC))
             expire_acceptances_if_due(redis, settings, datetime.now(UTC))
             enqueue_due_digests(redis, settings, datetime.now(UTC))
             enqueue_alert_check_if_due(redis, settings, datetime.now(UTC))

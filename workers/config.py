@@ -38,6 +38,10 @@ class RegistryCredential:
         return {"username": self.username, "password": self.password}
 
 
+EPSS_URL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -67,6 +71,9 @@ class Settings:
     alert_min_severity: str = "critical"
     triage_max_accept_days: int = 180
     triage_max_accept_days_critical: int = 30
+    epss_url: str | None = EPSS_URL
+    kev_url: str | None = KEV_URL
+    feed_timeout: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +108,9 @@ class Settings:
             alert_min_severity=_severity_setting(env.get("ALERT_MIN_SEVERITY")),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
             triage_max_accept_days_critical=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS_CRITICAL", 30)),
+            epss_url=_feed_location(env, "EPSS_URL", EPSS_URL),
+            kev_url=_feed_location(env, "KEV_URL", KEV_URL),
+            feed_timeout=max(1, _int(env, "FEED_TIMEOUT", 300)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
@@ -134,6 +144,18 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in _TRUE or raw in _FALSE:
         return raw in _TRUE
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _feed_location(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """An http(s)/file URL or an absolute path; ``off`` switches the feed off (None)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() == "off":
+        return None
+    if raw.startswith(("http://", "https://", "file:///", "/")):
+        return raw
+    raise ConfigError(f"{name} must be an http(s) URL, a file:/// URL, an absolute path or off, not {raw!r}.")
 
 
 def _log_level(raw: str | None) -> str:

@@ -150,3 +150,18 @@ def refresh_catalog_job() -> dict:
         "missing": result.missing,
         "error": result.error,
     }
+
+
+def update_feeds_job(now: str | None = None) -> dict:
+    """Scheduled daily: fetch KEV and EPSS into Redis. A feed that fails keeps its last good copy and the job
+    raises after the others are stored, so RQ's retry tries again later."""
+    from datetime import UTC, datetime
+
+    from workers.feeds.update import update_feeds
+
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    outcomes = update_feeds(get_current_job().connection, config.current(), moment)
+    failed = [f"{o.kind.value}: {o.error}" for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+    return {o.kind.value: (o.status.date if o.status else None) for o in outcomes}

@@ -54,6 +54,9 @@ class Finding:
     target: str | None = None
     purl: str | None = None  # Trivy's PkgIdentifier.PURL; None in reports cached before it was kept
     source: str | None = None  # Trivy's SrcName: the source package (glibc for libc6 and libc-bin)
+    aliases: list[str] = field(default_factory=list)  # Trivy's VendorIDs: other ids of it (a GHSA's CVE)
+    kev: dict | None = None  # joined from CISA's KEV: {date_added, due_date, ransomware}
+    epss: dict | None = None  # joined from FIRST's EPSS: {score, percentile, date}
 
     @property
     def fixable(self) -> bool:
@@ -79,6 +82,8 @@ class ScanReport:
     vulnerabilities: list[Finding]
     scanned_at: str | None = None
     cached: bool = False
+    base: dict | None = None  # the base image: {name, digest, layers, counts, source} (workers.base)
+    feeds: dict | None = None  # the risk feeds joined in: {"epss": {date, …} | None, "kev": …}; None: not looked up
 
     @property
     def total(self) -> int:
@@ -97,6 +102,8 @@ class ScanReport:
             "scanned_at": self.scanned_at,
             "cached": self.cached,
             "schema": SCHEMA_VERSION,
+            "base": self.base,
+            "feeds": self.feeds,
         }
 
     @classmethod
@@ -110,6 +117,8 @@ class ScanReport:
             vulnerabilities=[Finding(**v) for v in data["vulnerabilities"]],
             scanned_at=data.get("scanned_at"),
             cached=data.get("cached", False),
+            base=data.get("base"),
+            feeds=data.get("feeds"),
         )
 
 
@@ -208,6 +217,7 @@ def _finding(vuln: dict[str, Any], target: str | None, sources: dict[str, str] |
         target=target,
         purl=(vuln.get("PkgIdentifier") or {}).get("PURL"),
         source=vuln.get("SrcName") or (sources or {}).get(vuln.get("PkgID") or "") or None,
+        aliases=[str(v) for v in vuln.get("VendorIDs") or []],
     )
 
 
