@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workers.feeds.risk import feeds_note, known_exploited, ranking_available
 from workers.report import Finding, ScanReport, at_or_above
 
 from .format import (
@@ -255,10 +256,12 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
     open_counts = applied.open_counts if applied else report.counts
     name = _short_reference(report.image.reference)
     lines = [
-        f"{severity_emoji(open_counts)} *{escape(name)}*: {_open_phrase(open_counts)}",
+        f"{severity_emoji(open_counts)} *{escape(name)}*: {_open_phrase(open_counts)}{_exploited_phrase(report)}",
         escape(card_verdict(result, open_counts)),
         decided_counts_line(report.counts, applied) + f" ({sum(report.fixable.values())} fixable)",
     ]
+    if report.base:
+        lines.append(escape(base_line(report.base, report.total)))
     if alt is not None:
         lines.append(
             f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
@@ -268,6 +271,9 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
         list(mapping.notes[:3]) if mapping else []
     )
+    stale = feeds_note(report) if ranking_available(report) else None
+    if stale:
+        notes.append(stale)
     if alt is None and result.reason and mapping is not None and not mapping.reference:
         notes = [f"Chainguard alternative: {result.reason}.", *notes]
     elif alt is None and result.reason and mapping is not None:
@@ -306,7 +312,22 @@ def _and(parts: list[str]) -> str:
 def card_text(result, open_counts: dict[str, int]) -> str:
     """The notification and screen-reader line: the verdict, readable aloud (commas, words, no emoji first)."""
     name = _short_reference(result.report.image.reference)
-    return f"{name}: {_open_phrase(open_counts)}. {card_verdict(result, open_counts)}"
+    exploited = _exploited_phrase(result.report).replace(" · ", ", ")
+    return f"{name}: {_open_phrase(open_counts)}{exploited}. {card_verdict(result, open_counts)}"
+
+
+def _exploited_phrase(report: ScanReport) -> str:
+    """`` · 1 known exploited`` when CISA's KEV lists any of the findings; empty otherwise."""
+    count = known_exploited(report.vulnerabilities)
+    return f" · {count} known exploited" if count else ""
+
+
+def base_line(base: dict, total: int) -> str:
+    """``base: debian:12 (layer 1) brings 20 of 27 findings``: where the base image ends and what it carries."""
+    layers = base.get("layers") or 0
+    where = "layer 1" if layers == 1 else f"layers 1-{layers}"
+    brought = sum((base.get("counts") or {}).values())
+    return f"base: {_short_reference(base['name'])} ({where}) brings {brought} of {total} findings"
 
 
 def decided_counts_line(counts: dict[str, int], applied=None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,6 +131,25 @@ def _cases():
     )
     yield "no_findings", combine(clean, mapped, Outcome(report=_report("cgr.dev/chainguard/mariadb:latest", []))), []
     yield "paid_alternative", combine(few, _mapping(Status.PAID, None, REASON_PAID), None), []
+    ranked = _ranked(_report("docker.io/library/mariadb:latest", _findings(9)))
+    yield "ranked_with_base", combine(ranked, mapped, Outcome(report=alternative)), []
+
+
+def _ranked(report: ScanReport) -> ScanReport:
+    """The feeds joined (one high in KEV, EPSS scores on a few) and a base image attributed by layers."""
+    scores = {"CVE-2026-01001": (0.94, 0.998), "CVE-2026-01003": (0.41, 0.97), "CVE-2026-01000": (0.002, 0.41)}
+    for finding in report.vulnerabilities:
+        if finding.id == "CVE-2026-01001":
+            finding.kev = {"date_added": "2026-11-02", "due_date": "2026-11-23", "ransomware": True}
+        if finding.id in scores:
+            score, percentile = scores[finding.id]
+            finding.epss = {"score": score, "percentile": percentile, "date": "2026-11-30"}
+    fresh = {"date": "2026-11-30", "version": "v1", "loaded_at": None, "age_days": 1, "stale": False, "error": None}
+    report.feeds = {"epss": fresh, "kev": {**fresh, "age_days": 5, "stale": True}}
+    base_counts = {"critical": 1, "high": 2, "medium": 1, "low": 2, "unknown": 0}
+    report.base = {"name": "docker.io/library/debian:12", "digest": "sha256:" + "b" * 64, "layers": 1,
+                   "counts": base_counts, "source": "layers"}  # fmt: skip
+    return report
 
 
 def _thread(name, result, decisions):
@@ -137,8 +157,7 @@ def _thread(name, result, decisions):
     card = render.pair_card(result, applied, findings_link="https://example.slack.com/archives/C1/p1", now=NOW)
     rows = rows_for(result.report, applied)
     rows = [
-        type(r)(r.group, r.decision, r.state, f"t1:{i:012x}" if r.group.severity in ("critical", "high") else None)
-        for i, r in enumerate(rows)
+        replace(r, key=f"t1:{i:012x}" if r.group.severity in ("critical", "high") else None) for i, r in enumerate(rows)
     ]
     findings, _ = findings_blocks(result.report, rows, top=20)
     return {
