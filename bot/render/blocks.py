@@ -260,12 +260,12 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
         escape(card_verdict(result, open_counts)),
         decided_counts_line(report.counts, applied) + f" ({sum(report.fixable.values())} fixable)",
     ]
-    if report.base:
-        lines.append(escape(base_line(report.base, report.total)))
     if alt is not None:
         lines.append(
             f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
         )
+    if report.base:
+        lines.append(escape(base_line(report.base, report.total)))
     facts = _facts_short(report, now) + (f"  vs  {_facts_short(alt, now)}" if alt else "")
     facts += f" · DB of {day(report.db.updated_at)}" + (" · cached" if report.cached else "")
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
