@@ -15,9 +15,10 @@ import logging
 from rq import get_current_job
 
 from workers import config
+from workers.base.find import find_base
 from workers.builds import stash
 from workers.builds.build import build, remove_build
-from workers.builds.dockerfile import rewrite_for_chainguard
+from workers.builds.dockerfile import final_base, rewrite_for_chainguard
 from workers.builds.misconfig import scan_dockerfile
 from workers.builds.secrets import mask_secrets, scrub, secret_values
 from workers.chainguard.state import current_catalog
@@ -37,6 +38,7 @@ def scan_image(reference: str, force: bool = False) -> dict:
     try:
         with beating(job):  # a killed worker's scan is found abandoned within seconds, not 13 minutes
             report = scanner.scan(reference, force=force)
+            report.base = base_or_none(scanner, report)
     except InvalidReference as exc:
         return _failed(job, scanner, reference, ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)))
     except ScanError as exc:
@@ -45,6 +47,15 @@ def scan_image(reference: str, force: bool = False) -> dict:
             raise
         return _failed(job, scanner, reference, exc)
     return {"report": report.to_dict()}
+
+
+def base_or_none(scanner: Scanner, report, dockerfile_from: str | None = None) -> dict | None:
+    """The report's base image; an unexpected failure finding it is logged, never the scan's failure."""
+    try:
+        return find_base(scanner, report, dockerfile_from=dockerfile_from)
+    except Exception:
+        log.warning("base image attribution failed for %s", report.image.reference, exc_info=True)
+        return report.base
 
 
 BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard version"}
@@ -92,6 +103,7 @@ def _build_and_scan(job, dockerfile: str, variant: str, build_id: str, secrets: 
                 result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
             return result
         report = scanner.scan_built(tag, label, secrets=secrets)
+        report.base = base_or_none(scanner, report, dockerfile_from=final_base(text))
         result = {"report": report.to_dict(), "build": {"log_tail": outcome.log_tail}}
         if variant == "chainguard":
             result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)

@@ -146,7 +146,7 @@ def normalize(
         layer = by_diff_id.get(finding.layer or "")
         if layer:
             layer.counts[finding.severity] += 1
-    return ScanReport(
+    report = ScanReport(
         image=ImageInfo(
             reference=reference,
             digest=digest or _repo_digest(meta),
@@ -162,6 +162,20 @@ def normalize(
         vulnerabilities=findings,
         scanned_at=scanned_at,
     )
+    report.base = _labelled_base(meta)
+    return report
+
+
+def _labelled_base(meta: dict[str, Any]) -> dict | None:
+    """The base the image names in its OCI base labels; its layers and counts are filled in by
+    :func:`workers.base.find.find_base`, which reads the registry."""
+    from workers.base.attribution import BaseSource, labelled_base  # that module builds on this one
+
+    named = labelled_base(((meta.get("ImageConfig") or {}).get("config") or {}).get("Labels"))
+    if named is None:
+        return None
+    name, digest = named
+    return {"name": name, "digest": digest, "layers": None, "counts": None, "source": BaseSource.ANNOTATION.value}
 
 
 def tally(findings: Iterable[Finding]) -> tuple[dict[str, int], dict[str, int]]:

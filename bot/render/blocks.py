@@ -119,6 +119,9 @@ def layers_message(report: ScanReport) -> Message:
     blocks = [section("*Where the findings come from*")] + [
         section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)
     ]
+    if report.base:
+        about = [base_line(report.base, report.total) + ".", refresh_line(report.base)]
+        blocks.append(context(escape(" ".join(part for part in about if part))))
     text = f"{count} layer{'s' if count != 1 else ''} in {report.image.reference}"
     return _fit(Message(text=text, blocks=blocks))
 
@@ -326,8 +329,28 @@ def base_line(base: dict, total: int) -> str:
     """``base: debian:12 (layer 1) brings 20 of 27 findings``: where the base image ends and what it carries."""
     layers = base.get("layers") or 0
     where = "layer 1" if layers == 1 else f"layers 1-{layers}"
+    if not base.get("layers"):
+        return f"base: {_short_reference(base['name'])} (its layers were not found in the image)"
     brought = sum((base.get("counts") or {}).values())
     return f"base: {_short_reference(base['name'])} ({where}) brings {brought} of {total} findings"
+
+
+def refresh_line(base: dict | None) -> str | None:
+    """``Rebuilding on the current debian:12 removes 3 of them (1 high, 2 medium).`` when the base is outdated."""
+    refresh = (base or {}).get("refresh")
+    if not refresh:
+        return None
+    name = _short_reference(base["name"])
+    if not refresh["removes"]:
+        return f"The base is older than the current {name}, but rebuilding on it removes none of them."
+    return (
+        f"Rebuilding on the current {name} removes {refresh['removes']} of them ({counts_phrase(refresh['counts'])})."
+    )
+
+
+def counts_phrase(counts: dict[str, int]) -> str:
+    """``1 high, 2 medium``: the severities that have any."""
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n)
 
 
 def decided_counts_line(counts: dict[str, int], applied=None) -> str:
@@ -401,8 +424,11 @@ def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
             else "nothing"
         )
 
+    refresh = refresh_line(result.report.base)
     blocks = [
-        section(f"*Switching to {escape(alt)}*\n{escape(c.verdict)}"),
+        section(
+            f"*Switching to {escape(alt)}*\n{escape(c.verdict)}" + (f"\nInstead: {escape(refresh)}" if refresh else "")
+        ),
         section(f"*Removed* ({counts_line(c.removed_counts)})\n{listing(c.removed)}"),
         section(f"*Still there* ({counts_line(c.kept_counts)})\n{listing(c.kept)}"),
         section(f"*New in the alternative* ({counts_line(c.added_counts)})\n{listing(c.added)}"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.report import SEVERITIES, ScanReport
 
-from .blocks import base_line
+from .blocks import base_line, refresh_line
 from .findings import risk_text
 from .format import age, day, human_size, layer_label, short_counts, truncate
 from .groups import group_findings, packages_count
@@ -37,7 +37,7 @@ def report_text(
         f"  trivy db  v{report.db.version}, updated {day(report.db.updated_at)}"
         + ("    (cached result)" if report.cached else ""),
         *_feeds_lines(report),
-        *([f"  base      {base_line(report.base, report.total).removeprefix('base: ')}"] if report.base else []),
+        *_base_lines(report),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),
@@ -71,6 +71,14 @@ def report_text(
     elif image.os:
         lines += ["", "No known vulnerabilities."]
     return "\n".join(lines)
+
+
+def _base_lines(report: ScanReport) -> list[str]:
+    if not report.base:
+        return []
+    lines = [f"  base      {base_line(report.base, report.total).removeprefix('base: ')}"]
+    refresh = refresh_line(report.base)
+    return lines + ([f"            {refresh}"] if refresh else [])
 
 
 def _feeds_lines(report: ScanReport) -> list[str]:

@@ -729,7 +729,28 @@ def _multi_variant(arch: str, glibc: str, openssl: str) -> Variant:
     )
 
 
+# An older build of debian:12 that still had libcurl4 7.88.1-10+deb12u5 (CVE-2024-2398): what an image built a
+# while ago sits on, so refreshing its base removes that finding.
+OLD_DEBIAN_BASE = _debian_base(
+    packages=DEBIAN_BASE_PACKAGES
+    + (deb("libcurl4", "7.88.1-10+deb12u5", "curl", desc="easy-to-use client-side URL transfer library"),),
+)
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
+
 IMAGES: dict[str, ImageSpec] = {
+    "library/debian": ImageSpec(
+        "library/debian",
+        ("12", "bookworm"),
+        (Variant("amd64", BOOKWORM, _debian_base(), created="2024-06-12T23:58:54.783014497Z"),),
+        description="the official base: mariadb, python and big are built on its one layer",
+    ),
+    "library/debian:12-20240101": ImageSpec(
+        "library/debian",
+        ("12-20240101",),
+        (Variant("amd64", BOOKWORM, OLD_DEBIAN_BASE, created="2024-01-01T00:00:00Z"),),
+        description="an older debian:12, with libcurl4 still in it",
+    ),
     "library/mariadb": ImageSpec(
         "library/mariadb",
         ("latest", "11.4"),
@@ -1200,7 +1221,24 @@ def build_and_push_all(
     infos: dict[str, ImageInfo] = {}
     for spec in IMAGES.values():
         infos.update(push_image(spec, registry, auth=auth))
+    old_base = infos["library/debian:12-20240101"].digest
+    infos.update(push_image(labelled_app(old_base), registry, auth=auth))
     return infos
+
+
+def labelled_app(base_digest: str) -> ImageSpec:
+    """``library/webapp:1``: built on an older debian:12 and saying so in the OCI base labels (name and digest)."""
+    labels = ((BASE_NAME_LABEL, "docker.io/library/debian:12"), (BASE_DIGEST_LABEL, base_digest))
+    steps = OLD_DEBIAN_BASE + (
+        Layer("COPY app /srv/app # buildkit", files=(("/srv/app/app.py", b"print('hello')\n"),), comment=BUILDKIT),
+        ConfigStep("LABEL org.opencontainers.image.base.name=…", labels=labels, comment=BUILDKIT),
+    )
+    return ImageSpec(
+        "library/webapp",
+        ("1",),
+        (Variant("amd64", BOOKWORM, steps, created="2024-02-01T00:00:00Z"),),
+        description="an app whose base labels name an older debian:12",
+    )
 
 
 def load_into_daemon(info: ImageInfo, client=None, *, tag_as: str | None = None):

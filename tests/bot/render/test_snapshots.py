@@ -136,7 +136,7 @@ def _cases():
 
 
 def _ranked(report: ScanReport) -> ScanReport:
-    """The feeds joined (one high in KEV, EPSS scores on a few) and a base image attributed by layers."""
+    """The feeds joined (one high in KEV, EPSS scores on a few) and an outdated base named by its labels."""
     scores = {"CVE-2026-01001": (0.94, 0.998), "CVE-2026-01003": (0.41, 0.97), "CVE-2026-01000": (0.002, 0.41)}
     for finding in report.vulnerabilities:
         if finding.id == "CVE-2026-01001":
@@ -148,7 +148,9 @@ def _ranked(report: ScanReport) -> ScanReport:
     report.feeds = {"epss": fresh, "kev": {**fresh, "age_days": 5, "stale": True}}
     base_counts = {"critical": 1, "high": 2, "medium": 1, "low": 2, "unknown": 0}
     report.base = {"name": "docker.io/library/debian:12", "digest": "sha256:" + "b" * 64, "layers": 1,
-                   "counts": base_counts, "source": "layers"}  # fmt: skip
+                   "counts": base_counts, "source": "annotation",
+                   "refresh": {"current_digest": "sha256:" + "c" * 64, "removes": 2,
+                               "counts": {"critical": 0, "high": 1, "medium": 1, "low": 0, "unknown": 0}}}  # fmt: skip
     return report
 
 

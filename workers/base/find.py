@@ -1,0 +1,87 @@
+"""Finding an image's base: the registry is read (:mod:`workers.base.registry`), the decision is pure
+(:mod:`workers.base.attribution`), and the answer is cached in Redis by the image's layer digests.
+
+What is cached is the base's identity (name, digest, how many layers, whether it is outdated); the counts are
+taken from the report each time, so a new vulnerability DB is reflected at once. When the named base is older
+than its tag's current digest, the current base is scanned through the same engine (so cached like any scan) to
+say what refreshing it would remove. Nothing here fails a scan: a base that cannot be looked up is None, or the
+name the labels give without layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from redis.exceptions import RedisError
+
+from workers.base.attribution import BaseSource, base_of, official_candidate, refresh_gain, shared_bottom
+from workers.base.registry import RegistryLookupError, remote_image
+from workers.errors import ScanError
+from workers.reference import InvalidReference, parse_reference
+from workers.report import ScanReport
+
+log = logging.getLogger(__name__)
+PREFIX = "chainscan:base:"
+
+
+def find_base(scanner, report: ScanReport, *, dockerfile_from: str | None = None) -> dict | None:
+    """The ``base`` of ``report`` (``scanner``: the :class:`workers.scan.engine.Scanner` of this job)."""
+    hint = report.base or (
+        {"name": dockerfile_from, "digest": None, "source": BaseSource.DOCKERFILE.value} if dockerfile_from else None
+    )
+    diff_ids = [layer.diff_id for layer in report.layers]
+    key = (
+        PREFIX
+        + hashlib.sha256(json.dumps([diff_ids, hint and hint["name"], hint and hint["digest"]]).encode()).hexdigest()
+    )
+    try:
+        identity = _cached(scanner, key)
+        if identity is None:
+            identity = _identify(scanner.settings, report, hint, diff_ids)
+            scanner.redis.set(key, json.dumps(identity), ex=scanner.settings.result_ttl)
+    except (RegistryLookupError, InvalidReference, RedisError) as exc:
+        log.info("no base found for %s: %s", report.image.reference, exc)
+        identity = {**hint, "layers": None, "outdated": False} if hint else {"name": None}
+    if not identity.get("name"):
+        return None
+    source = BaseSource(identity["source"])
+    refresh = _refresh(scanner, report, identity) if identity.get("outdated") and identity.get("layers") else None
+    return base_of(report, identity["name"], identity["digest"], identity["layers"], source, refresh)
+
+
+def _cached(scanner, key: str) -> dict | None:
+    raw = scanner.redis.get(key)
+    return json.loads(raw) if raw else None
+
+
+def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[str]) -> dict:
+    """Which base, how many layers, and whether it is older than its tag's current digest."""
+    if hint:
+        ref = parse_reference(hint["name"])
+        current = remote_image(ref, settings)
+        named = remote_image(ref.with_digest(hint["digest"]), settings) if hint["digest"] else current
+        layers = shared_bottom(diff_ids, named.diff_ids) or None
+        outdated = bool(hint["digest"]) and hint["digest"] not in (current.digest, current.manifest_digest)
+        return {"name": hint["name"], "digest": hint["digest"] or current.digest, "layers": layers,
+                "source": hint["source"], "outdated": outdated}  # fmt: skip
+    candidate = official_candidate(report.image.os)
+    if candidate is None:
+        return {"name": None}
+    found = remote_image(parse_reference(candidate), settings)
+    layers = shared_bottom(diff_ids, found.diff_ids)
+    if not layers:
+        return {"name": None}
+    return {"name": str(parse_reference(candidate)), "digest": found.digest, "layers": layers,
+            "source": BaseSource.LAYERS.value, "outdated": False}  # fmt: skip
+
+
+def _refresh(scanner, report: ScanReport, identity: dict) -> dict | None:
+    """What rebuilding on the base's current digest removes, from a scan of it through the same engine."""
+    try:
+        current = scanner.scan(identity["name"])
+    except ScanError as exc:
+        log.info("could not scan the current %s: %s", identity["name"], exc)
+        return None
+    return refresh_gain(report, identity["layers"], current)
