@@ -161,9 +161,13 @@ def cmd_send(args) -> int:
 
 
 def _top(entries) -> list[dict]:
-    """The findings that matter most across the channel: new criticals first, then new highs."""
-    found = [{"image": e.reference, "id": i, "package": p, "severity": s} for e in entries for i, p, s in e.new]
-    return sorted(found, key=lambda f: (f["severity"] != "critical", f["severity"] != "high"))[:20]
+    """The findings that matter most across the channel: new known exploited first, then new criticals, highs."""
+    found = [
+        {"image": e.reference, "id": i, "package": p, "severity": s, "kev": i in e.known_exploited}
+        for e in entries
+        for i, p, s in e.new
+    ]
+    return sorted(found, key=lambda f: (not f["kev"], f["severity"] != "critical", f["severity"] != "high"))[:20]
 
 
 def _store() -> tuple[DigestStore, Redis]:

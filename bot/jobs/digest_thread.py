@@ -19,6 +19,7 @@ from workers.chainguard.state import plan_alternative
 from workers.digests.contents import ImageEntry, Snapshot, entry
 from workers.digests.store import LEASE_TTL, DigestStore
 from workers.errors import ScanError
+from workers.feeds.attach import joined
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.engine import Scanner
 
@@ -99,6 +100,7 @@ def collect(redis: Redis, settings, team: str, channel: str) -> tuple[list[Image
                 alternative = scanner.scan(mapping.reference)
             except ScanError as exc:
                 log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
+        report = joined(redis, [report], now)[0]  # KEV first among what is new
         applied = applied_for(redis, team, report, now)
         entries.append(entry(reference, report, previous, open_counts=applied.open_counts, alternative=alternative))
         snapshots[reference] = Snapshot.of(report)

@@ -38,6 +38,8 @@ def image_line(e: ImageEntry) -> str:
     decided = counts.get("critical", 0) + counts.get("high", 0) - opened.get("critical", 0) - opened.get("high", 0)
     if decided:
         line += f" ({decided} decided)"
+    if e.known_exploited:
+        line += f" · 🔥 {len(e.known_exploited)} known exploited"
     if e.reason is ChangeReason.BASELINE:
         line += "  · first digest: baseline set"
     elif e.new or e.fixed:
