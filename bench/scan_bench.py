@@ -30,8 +30,9 @@ ROUNDS = 6
 
 
 def forget_reports(redis: Redis) -> None:
-    """Make the next scan fully cold: no cached report, no cached digest answer."""
-    for key in [*redis.scan_iter("chainscan:report:*"), *redis.scan_iter("chainscan:distribution:*")]:
+    """Make the next scan fully cold: no cached report, digest answer or base attribution."""
+    stale = ("chainscan:report:*", "chainscan:distribution:*", "chainscan:base:*")
+    for key in [key for pattern in stale for key in redis.scan_iter(pattern)]:
         redis.delete(key)
 
 
