@@ -11,6 +11,8 @@ import sys
 import pytest
 from rq import Queue, SimpleWorker
 
+from tests.integration.conftest import parent_and_replies, run_workers
+from tests.integration.test_build_flow import builds_on, submit  # noqa: F401 (builds_on is a fixture)
 from workers.config import Settings
 from workers.scan.queue import enqueue_scan, outcome_of
 from workers.scan.store import ReportStore
@@ -82,3 +84,13 @@ def test_the_cli_json_and_text_carry_the_base(engine_env, redis_client, test_ima
     text = subprocess.run(run, capture_output=True, text=True, env=env).stdout
     assert "base      debian:12 (layer 1) brings" in text
     assert "Rebuilding on the current debian:12 removes" in text
+
+
+@pytest.mark.usefixtures("builds_on")  # before `web`: the server starts with builds on
+def test_a_dockerfile_build_is_attributed_to_its_from_line(web, slack, redis_client, test_images):
+    assert submit(web, slack, "FROM debian:12\nRUN echo built > /built.txt\n").status_code == 200
+    run_workers(redis_client)
+    _, (parent, *_) = parent_and_replies(slack)
+    card = parent["blocks"][0]["text"]["text"].splitlines()
+    debian = scanned(redis_client, "debian:12")
+    assert f"base: debian:12 (layer 1) brings {debian.total} of {debian.total} findings" in card

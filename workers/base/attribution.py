@@ -50,10 +50,11 @@ def official_candidate(os_name: str | None) -> str | None:
     return f"{image}:{'.'.join(version.split('.')[:parts])}"
 
 
-def shared_bottom(image_layers: list[str], base_layers: list[str]) -> int:
+def shared_bottom(image_layers: list[str], base_layers: list[str], *, named: bool = False) -> int:
     """How many bottom layers the image takes from the base: all of the base's when they are the image's first
-    ones and the image adds at least one of its own; else 0 (not its base, or the base itself)."""
-    if not base_layers or len(base_layers) >= len(image_layers):
+    ones and the image adds at least one of its own; else 0 (not its base, or the base itself). An image that
+    ``named`` its base (labels, FROM) may add none: a build of ``FROM x`` and ``ENV`` lines is all base."""
+    if not base_layers or len(base_layers) > len(image_layers) or (len(base_layers) == len(image_layers) and not named):
         return 0
     return len(base_layers) if image_layers[: len(base_layers)] == base_layers else 0
 

@@ -62,9 +62,9 @@ def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[st
         ref = parse_reference(hint["name"])
         current = remote_image(ref, settings)
         named = remote_image(ref.with_digest(hint["digest"]), settings) if hint["digest"] else current
-        layers = shared_bottom(diff_ids, named.diff_ids) or None
+        layers = shared_bottom(diff_ids, named.diff_ids, named=True) or None
         outdated = bool(hint["digest"]) and hint["digest"] not in (current.digest, current.manifest_digest)
-        return {"name": hint["name"], "digest": hint["digest"] or current.digest, "layers": layers,
+        return {"name": str(ref), "digest": hint["digest"] or current.digest, "layers": layers,
                 "source": hint["source"], "outdated": outdated}  # fmt: skip
     candidate = official_candidate(report.image.os)
     if candidate is None:

@@ -66,6 +66,8 @@ def test_a_base_is_the_images_first_layers_and_the_image_adds_its_own():
     assert shared_bottom(["a", "b"], ["a", "b"]) == 0  # the base itself
     assert shared_bottom(["a", "b"], ["x"]) == 0  # another base
     assert shared_bottom(["a", "b"], []) == 0
+    assert shared_bottom(["a", "b"], ["a", "b"], named=True) == 2  # FROM x with ENV lines only: all base
+    assert shared_bottom(["a"], ["a", "b"], named=True) == 0
 
 
 def test_the_base_counts_the_findings_of_its_layers_only():
