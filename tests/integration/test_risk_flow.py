@@ -97,3 +97,23 @@ def test_kev_filters_the_slack_thread(web, slack, redis_client, test_images):
     findings = next(m for m in replies if "Worst findings" in all_text(m))
     listed = [b["text"]["text"] for b in findings["blocks"] if b.get("block_id", "").startswith("row:")]
     assert len(listed) == 1 and "CVE-2024-2961" in listed[0]
+
+
+def test_a_ghsa_finding_gets_the_scores_of_its_cve_alias_through_the_real_trivy(
+    engine_env, redis_client, test_images, tmp_path, monkeypatch
+):
+    from tests.helpers.trivydb import ADVISORIES, DEBIAN_12, VULNERABILITIES, Advisory, Vulnerability, build_trivy_db
+
+    ghsa = "GHSA-4x5v-gmq8-25ch"
+    build_trivy_db(
+        tmp_path,
+        advisories=[*ADVISORIES, Advisory(ghsa, DEBIAN_12, "zlib", vendor_ids=("CVE-2022-37434",))],
+        vulnerabilities={**VULNERABILITIES, ghsa: Vulnerability(ghsa, "zlib: inflate overflow", "…", 9.8,
+                         "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", vendor_severity={"nvd": "CRITICAL"})},
+    )  # fmt: skip
+    monkeypatch.setenv("TRIVY_CACHE_DIR", str(tmp_path))
+    store_feed(redis_client, parse_epss(epss_bytes({"CVE-2022-37434": (0.61, 0.98)})), source="test", now=NOW)
+    data = json.loads(cli_scan("--format", "json").stdout)
+    finding = next(v for v in data["vulnerabilities"] if v["id"] == ghsa)
+    assert finding["aliases"] == ["CVE-2022-37434"]  # Trivy's VendorIDs
+    assert finding["epss"] == {"score": 0.61, "percentile": 0.98, "date": "2026-12-04"}
