@@ -21,7 +21,7 @@ import os
 import random
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from platform import machine
 from urllib.parse import urljoin
@@ -127,6 +127,7 @@ class Variant:
     created: str
     variant: str | None = None
     os: str = "linux"
+    annotations: tuple[tuple[str, str], ...] = ()  # OCI manifest annotations (OCI images only)
 
     @property
     def platform(self) -> str:
@@ -1099,6 +1100,8 @@ def _build_variant(variant: Variant, oci: bool) -> _BuiltVariant:
         "config": {"mediaType": config.media_type, "size": len(config.data), "digest": config.digest},
         "layers": [{"mediaType": b.media_type, "size": len(b.data), "digest": b.digest} for b, _, _ in layers],
     }
+    if oci and variant.annotations:
+        manifest["annotations"] = dict(variant.annotations)
     return _BuiltVariant(variant, layers, config, _Blob.of(_json_bytes(manifest), manifest_type))
 
 
@@ -1223,7 +1226,17 @@ def build_and_push_all(
         infos.update(push_image(spec, registry, auth=auth))
     old_base = infos["library/debian:12-20240101"].digest
     infos.update(push_image(labelled_app(old_base), registry, auth=auth))
+    infos.update(push_image(annotated_app(old_base), registry, auth=auth))
     return infos
+
+
+def annotated_app(base_digest: str) -> ImageSpec:
+    """``library/annotated:1``: the same app, naming its base in OCI manifest annotations instead of labels."""
+    spec = labelled_app(base_digest)
+    steps = tuple(s for s in spec.variants[0].steps if not (isinstance(s, ConfigStep) and s.labels))
+    annotations = dict(next(s for s in spec.variants[0].steps if isinstance(s, ConfigStep) and s.labels).labels)
+    variant = replace(spec.variants[0], steps=steps, annotations=tuple(annotations.items()))
+    return ImageSpec("library/annotated", ("1",), (variant,), oci=True, description="base named in annotations")
 
 
 def labelled_app(base_digest: str) -> ImageSpec:

@@ -76,6 +76,18 @@ def test_base_labels_name_an_older_base_and_say_what_refreshing_it_removes(engin
     assert ReportStore(redis_client).trivy_runs() == 2  # the app, and the current base through the same engine
 
 
+def test_manifest_annotations_name_the_base_as_labels_do(engine_env, redis_client, test_images):
+    base = scanned(redis_client, "annotated:1").base
+    old = test_images["library/debian:12-20240101"].digest
+    assert (base["name"], base["digest"], base["layers"], base["source"]) == (
+        "docker.io/library/debian:12",
+        old,
+        1,
+        "annotation",
+    )
+    assert base["refresh"]["removes"] >= 1
+
+
 def test_the_cli_json_and_text_carry_the_base(engine_env, redis_client, test_images):
     env = dict(os.environ)
     run = [sys.executable, "-m", "bot", "scan", "webapp:1", "--no-alternative"]

@@ -4,7 +4,8 @@
 ``base`` = None or ``{name, digest, layers, counts, source, refresh}``:
 
 - ``source`` says how it was found (:class:`BaseSource`): the image's own ``org.opencontainers.image.base.name``
-  / ``.base.digest`` (as labels in its config), the Dockerfile's last ``FROM`` for builds, or its bottom layers
+  / ``.base.digest`` (labels in its config, or its manifest's annotations), the Dockerfile's last ``FROM`` for
+  builds, or its bottom layers
   (DiffIDs) being exactly those of the official image of its OS and version (``debian 12.5`` → ``debian:12``).
 - ``layers``: how many of the image's bottom layers are the base's; ``counts``: the findings in them by severity.
 - ``refresh``: when the base named is older than that name's current digest, what rebuilding on the current one
@@ -33,7 +34,8 @@ class BaseSource(str, Enum):
 
 
 def labelled_base(labels: dict | None) -> tuple[str, str | None] | None:
-    """The base the image names itself (``base.name`` and, when well formed, ``base.digest``), or None."""
+    """The base the image names itself (``base.name`` and, when well formed, ``base.digest``) in its labels or
+    its manifest's annotations (the same keys), or None."""
     name = str((labels or {}).get(BASE_NAME_LABEL) or "").strip()
     if not name:
         return None

@@ -16,7 +16,14 @@ import logging
 
 from redis.exceptions import RedisError
 
-from workers.base.attribution import BaseSource, base_of, official_candidate, refresh_gain, shared_bottom
+from workers.base.attribution import (
+    BaseSource,
+    base_of,
+    labelled_base,
+    official_candidate,
+    refresh_gain,
+    shared_bottom,
+)
 from workers.base.registry import RegistryLookupError, remote_image
 from workers.errors import ScanError
 from workers.reference import InvalidReference, parse_reference
@@ -58,6 +65,7 @@ def _cached(scanner, key: str) -> dict | None:
 
 def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[str]) -> dict:
     """Which base, how many layers, and whether it is older than its tag's current digest."""
+    hint = hint or _annotated(settings, report)
     if hint:
         ref = parse_reference(hint["name"])
         current = remote_image(ref, settings)
@@ -75,6 +83,20 @@ def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[st
         return {"name": None}
     return {"name": str(parse_reference(candidate)), "digest": found.digest, "layers": layers,
             "source": BaseSource.LAYERS.value, "outdated": False}  # fmt: skip
+
+
+def _annotated(settings, report: ScanReport) -> dict | None:
+    """The base the image's OCI manifest annotations name (registry images only; a build has none)."""
+    try:
+        ref = parse_reference(report.image.reference)
+    except InvalidReference:
+        return None
+    if report.image.digest and report.image.digest.startswith("sha256:") and ref.digest is None:
+        ref = ref.with_digest(report.image.digest)
+    named = labelled_base(remote_image(ref, settings, layers=False).annotations)
+    if named is None:
+        return None
+    return {"name": named[0], "digest": named[1], "source": BaseSource.ANNOTATION.value}
 
 
 def _refresh(scanner, report: ScanReport, identity: dict) -> dict | None:

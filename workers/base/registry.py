@@ -37,10 +37,12 @@ class RegistryLookupError(RuntimeError):
 class RemoteImage:
     digest: str  # what the tag points at (an index or a manifest)
     manifest_digest: str  # the platform's own manifest
-    diff_ids: list[str]
+    diff_ids: list[str]  # empty when not asked for
+    annotations: dict[str, str]  # the index's, overridden by the platform manifest's
 
 
-def remote_image(ref: ImageRef, settings: Settings) -> RemoteImage:
+def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> RemoteImage:
+    """The image's digests, its manifests' annotations and (``layers``) its DiffIDs from the config blob."""
     source = source_reference(ref, settings)
     host = source.registry
     scheme = "http" if settings.is_insecure(host) else "https"
@@ -51,6 +53,7 @@ def remote_image(ref: ImageRef, settings: Settings) -> RemoteImage:
     repo = source.repository
     top, digest = client.manifest(repo, source.digest or source.tag or "latest")
     manifest, manifest_digest = top, digest
+    annotations = dict(top.get("annotations") or {})
     if top.get("mediaType") in INDEXES or "manifests" in top:
         entry = next(
             (m for m in top.get("manifests") or [] if platform_matches(settings.platform, _platform(m))),
@@ -59,8 +62,12 @@ def remote_image(ref: ImageRef, settings: Settings) -> RemoteImage:
         if entry is None:
             raise RegistryLookupError(f"{ref.familiar} offers no {settings.platform} image")
         manifest, manifest_digest = client.manifest(repo, entry["digest"])
+        annotations.update(manifest.get("annotations") or {})
+    if not layers:
+        return RemoteImage(digest, manifest_digest, [], annotations)
     config = json.loads(client.get(f"/v2/{repo}/blobs/{manifest['config']['digest']}", repo).content)
-    return RemoteImage(digest, manifest_digest, list((config.get("rootfs") or {}).get("diff_ids") or []))
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    return RemoteImage(digest, manifest_digest, diff_ids, annotations)
 
 
 def _platform(entry: dict) -> str:
