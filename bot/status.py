@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 
 from redis import Redis
 from rq import Queue, Worker
@@ -10,6 +11,8 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bot.render.format import day, parse_time
 from workers.config import Settings
+from workers.feeds.parse import FeedKind
+from workers.feeds.store import status as feed_status
 from workers.scan import trivy
 from workers.scan.store import ReportStore
 
@@ -26,6 +29,7 @@ def status_text(redis: Redis, settings: Settings) -> str:
         + ("" if workers else " — no worker is running, so scans will wait. Start `python -m bot worker`."),
         f"*Trivy runs so far*: {store.trivy_runs()}",
         "*Vulnerability DB*: " + (_db_line(db) if db else "unknown until the first scan (workers download it then)"),
+        "*Ranking feeds*: " + _feeds_line(redis),
     ]
     failures = store.recent_failures(5)
     if failures:
@@ -47,6 +51,21 @@ def _db_line(db) -> str:
         else "age unknown"
     )
     return f"v{db.version}, built {day(db.updated_at)} ({age_text})"
+
+
+def _feeds_line(redis: Redis) -> str:
+    """``KEV of 2026-12-04 (1 day old), EPSS of 2026-12-04``, with the last failed attempt's reason."""
+    parts = []
+    for kind in FeedKind:
+        loaded = feed_status(redis, kind)
+        name = kind.value.upper()
+        if not loaded.loaded:
+            parts.append(f"no {name} loaded" + (f" ({loaded.error})" if loaded.error else ""))
+            continue
+        age = (datetime.now(UTC).date() - date.fromisoformat(loaded.date)).days
+        problem = f"; last update failed: {loaded.error}" if loaded.error else ""
+        parts.append(f"{name} of {loaded.date} ({age} day{'s' if age != 1 else ''} old{problem})")
+    return ", ".join(parts)
 
 
 def _ago(at: float) -> str:

@@ -149,3 +149,13 @@ def _base_env() -> dict:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith(("EPSS_", "KEV_", "REDIS_"))}
+
+
+def test_status_says_which_feeds_are_loaded_how_old_and_why_one_failed(feeds, redis_client):
+    from bot.status import status_text
+
+    update_feed(redis_client, settings_for(feeds), FeedKind.EPSS, NOW)
+    update_feed(redis_client, settings_for(feeds, kev="/gone.json"), FeedKind.KEV, NOW)
+    text = status_text(redis_client, Settings())
+    assert "*Ranking feeds*: EPSS of 2026-12-04 (" in text
+    assert "no KEV loaded (" in text and "gone.json answered HTTP 404" in text
