@@ -225,3 +225,14 @@ def _as_shown(mrkdwn: str) -> str:
 
     text = re.sub(r"<[^|>]+\|([^>]+)>", r"\1", mrkdwn)
     return text.replace("*", "").replace("`", "").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_the_report_file_lists_every_finding_known_exploited_first_with_the_base():
+    from bot.render.files import report_markdown
+
+    name, result, _ = CASES[-1]
+    text = report_markdown(result.report)
+    rows = [line for line in text.splitlines() if line.startswith("| CVE-")]
+    assert len(rows) == result.report.total  # every finding, none dropped by ranking
+    assert rows[0].startswith("| CVE-2026-01001 | high |") and "2026-11-02 (ransomware) | 0.94000 | 0.99800" in rows[0]
+    assert "- base: debian:12 (layer 1) brings 6 of 15 findings\n\n## Layers" in text
