@@ -330,9 +330,9 @@ def base_line(base: dict, total: int) -> str:
     layers = base.get("layers") or 0
     where = "layer 1" if layers == 1 else f"layers 1-{layers}"
     if not base.get("layers"):
-        return f"base: {_short_reference(base['name'])} (its layers were not found in the image)"
+        return f"base: {truncate(_short_reference(base['name']), 28)} (its layers were not found in the image)"
     brought = sum((base.get("counts") or {}).values())
-    return f"base: {_short_reference(base['name'])} ({where}) brings {brought} of {total} findings"
+    return f"base: {truncate(_short_reference(base['name']), 28)} ({where}) brings {brought} of {total} findings"
 
 
 def refresh_line(base: dict | None) -> str | None:

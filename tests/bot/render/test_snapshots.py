@@ -236,3 +236,9 @@ def test_the_report_file_lists_every_finding_known_exploited_first_with_the_base
     assert len(rows) == result.report.total  # every finding, none dropped by ranking
     assert rows[0].startswith("| CVE-2026-01001 | high |") and "2026-11-02 (ransomware) | 0.94000 | 0.99800" in rows[0]
     assert "- base: debian:12 (layer 1) brings 6 of 15 findings\n\n## Layers" in text
+
+
+def test_a_long_base_name_still_fits_a_phone_line():
+    base = {"name": "registry.example.com/platform/images/python-runtime-base:3.12.7-bookworm-20261201",
+            "digest": None, "layers": 12, "counts": {"critical": 999, "high": 9999}, "source": "annotation"}  # fmt: skip
+    assert len(render.base_line(base, 99999)) <= PHONE_LINE
