@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from workers.feeds.risk import risk_key
 from workers.report import Finding
 
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "unknown": 4}
-
 
 @dataclass(frozen=True)
 class FindingGroup:
