@@ -46,8 +46,10 @@ def test_an_image_on_debian_is_attributed_to_debian_12_by_its_bottom_layer(engin
 
 def test_the_answer_is_cached_by_layer_digests(engine_env, redis_client, test_images):
     scanned(redis_client, "mariadb")
-    keys = list(redis_client.scan_iter("chainscan:base:*"))
+    keys = [k for k in redis_client.scan_iter("chainscan:base:*") if b":remote:" not in k]
     assert len(keys) == 1
+    remote = [k.decode() for k in redis_client.scan_iter("chainscan:base:remote:*")]
+    assert any("library/debian:12" in k for k in remote)  # the base's tag, asked once for every image on it
     redis_client.set(keys[0], json.dumps({"name": None}))  # what the cache says is what the next scan uses
     assert scanned(redis_client, "mariadb:latest").base is None
 

@@ -24,7 +24,7 @@ from workers.base.attribution import (
     refresh_gain,
     shared_bottom,
 )
-from workers.base.registry import RegistryLookupError, remote_image
+from workers.base.registry import RegistryLookupError, RemoteImage, remote_image
 from workers.errors import ScanError
 from workers.reference import InvalidReference, parse_reference
 from workers.report import ScanReport
@@ -46,7 +46,7 @@ def find_base(scanner, report: ScanReport, *, dockerfile_from: str | None = None
     try:
         identity = _cached(scanner, key)
         if identity is None:
-            identity = _identify(scanner.settings, report, hint, diff_ids)
+            identity = _identify(_Remote(scanner), report, hint, diff_ids)
             scanner.redis.set(key, json.dumps(identity), ex=scanner.settings.result_ttl)
     except (RegistryLookupError, InvalidReference, RedisError) as exc:
         log.info("no base found for %s: %s", report.image.reference, exc)
@@ -63,13 +63,29 @@ def _cached(scanner, key: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[str]) -> dict:
+class _Remote:
+    """:func:`remote_image`, its answers kept in Redis for ``RESULT_TTL``: a base's tag is asked about once a day
+    however many images stand on it (Docker Hub counts every manifest GET as a pull)."""
+
+    def __init__(self, scanner) -> None:
+        self.settings, self.redis = scanner.settings, scanner.redis
+
+    def __call__(self, ref, *, layers: bool = True) -> RemoteImage:
+        key = f"{PREFIX}remote:{ref}:{int(layers)}"
+        if raw := self.redis.get(key):
+            return RemoteImage(**json.loads(raw))
+        found = remote_image(ref, self.settings, layers=layers)
+        self.redis.set(key, json.dumps(vars(found)), ex=self.settings.result_ttl)
+        return found
+
+
+def _identify(remote: _Remote, report: ScanReport, hint: dict | None, diff_ids: list[str]) -> dict:
     """Which base, how many layers, and whether it is older than its tag's current digest."""
-    hint = hint or _annotated(settings, report)
+    hint = hint or _annotated(remote, report)
     if hint:
         ref = parse_reference(hint["name"])
-        current = remote_image(ref, settings)
-        named = remote_image(ref.with_digest(hint["digest"]), settings) if hint["digest"] else current
+        current = remote(ref)
+        named = remote(ref.with_digest(hint["digest"])) if hint["digest"] else current
         layers = shared_bottom(diff_ids, named.diff_ids, named=True) or None
         outdated = bool(hint["digest"]) and hint["digest"] not in (current.digest, current.manifest_digest)
         return {"name": str(ref), "digest": hint["digest"] or current.digest, "layers": layers,
@@ -77,7 +93,7 @@ def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[st
     candidate = official_candidate(report.image.os)
     if candidate is None:
         return {"name": None}
-    found = remote_image(parse_reference(candidate), settings)
+    found = remote(parse_reference(candidate))
     layers = shared_bottom(diff_ids, found.diff_ids)
     if not layers:
         return {"name": None}
@@ -85,7 +101,7 @@ def _identify(settings, report: ScanReport, hint: dict | None, diff_ids: list[st
             "source": BaseSource.LAYERS.value, "outdated": False}  # fmt: skip
 
 
-def _annotated(settings, report: ScanReport) -> dict | None:
+def _annotated(remote: _Remote, report: ScanReport) -> dict | None:
     """The base the image's OCI manifest annotations name (registry images only; a build has none)."""
     try:
         ref = parse_reference(report.image.reference)
@@ -93,7 +109,7 @@ def _annotated(settings, report: ScanReport) -> dict | None:
         return None
     if report.image.digest and report.image.digest.startswith("sha256:") and ref.digest is None:
         ref = ref.with_digest(report.image.digest)
-    named = labelled_base(remote_image(ref, settings, layers=False).annotations)
+    named = labelled_base(remote(ref, layers=False).annotations)
     if named is None:
         return None
     return {"name": named[0], "digest": named[1], "source": BaseSource.ANNOTATION.value}
