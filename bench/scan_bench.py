@@ -30,8 +30,8 @@ ROUNDS = 6
 
 
 def forget_reports(redis: Redis) -> None:
-    """Make the next scan fully cold: no cached report, no cached digest answer, no layer in Trivy's cache."""
-    for pattern in ("chainscan:report:*", "chainscan:distribution:*", "fanal::*"):
+    """Make the next scan fully cold: no cached report, digest answer, base attribution or layer in Trivy's cache."""
+    for pattern in ("chainscan:report:*", "chainscan:distribution:*", "chainscan:base:*", "fanal::*"):
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
 

@@ -13,16 +13,20 @@ import logging
 import shutil
 import sys
 import time
+from datetime import UTC, datetime
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker, Worker
 
 from bot import config as bot_config
+from bot.commands import parse_epss_min
 from bot.render.terminal import alternative_text, pair_text
 from bot.runtime import redis_connection, setup_logging
 from workers.chainguard.state import plan_alternative
 from workers.config import ConfigError
 from workers.errors import ErrorKind, ScanError
+from workers.feeds.attach import with_risk
+from workers.feeds.risk import matches
 from workers.pair import combine
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.queue import Outcome, enqueue_pair, outcome_of, scan_queue, wait_for
@@ -114,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--team", help="Slack workspace whose triage decisions apply (default: the only one, else 'local')"
     )
+    scan.add_argument("--kev", action="store_true", help="list only findings in CISA's KEV catalog (known exploited)")
+    scan.add_argument(
+        "--epss-min", type=_epss_threshold, default=None, metavar="SCORE", help="list only findings with EPSS >= SCORE"
+    )
     scan.set_defaults(handler=cmd_scan)
 
     alternative = _command(
@@ -181,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot import db_cli
 
     db_cli.add_parser(sub)
+    from bot import feeds_cli
+
+    feeds_cli.add_parser(sub)
 
     status = _command(
         sub,
@@ -208,13 +219,25 @@ def cmd_scan(args: argparse.Namespace) -> int:
         )
         if error:
             return _fail(for_terminal(error.message))
+        result = with_risk(redis, result, datetime.now(UTC))
         applied = apply_decisions(redis, None if embedded else getattr(args, "team", None), result.report)
+    wanted = {"kev_only": args.kev, "epss_min": args.epss_min}
     if args.format == "json":
-        print(json.dumps(scan_json(result, applied), indent=2))
+        data = scan_json(result, applied)
+        kept = [matches(f, **wanted) for f in result.report.vulnerabilities]
+        data["vulnerabilities"] = [entry for entry, keep in zip(data["vulnerabilities"], kept, strict=True) if keep]
+        print(json.dumps(data, indent=2))
     else:
         top = args.top if args.top is not None else bot_config.current().top_findings
-        print(pair_text(result, top=top, width=shutil.get_terminal_size((110, 24)).columns))
+        print(pair_text(result, top=top, width=shutil.get_terminal_size((110, 24)).columns, **wanted))
     return 0
+
+
+def _epss_threshold(text: str) -> float:
+    value = parse_epss_min(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an EPSS score; use a number from 0 to 1, e.g. 0.5")
+    return value
 
 
 def scan_pair(

@@ -17,7 +17,7 @@ MAX_TEXT = 1000
 
 HELP = """*Scan a container image for known vulnerabilities* (and compare it with its Chainguard alternative)
 • `/scan IMAGE` — e.g. `/scan mariadb`, `/scan mariadb:11.4`, `/scan ghcr.io/org/app:1.2`
-• Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison)
+• Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison), `--kev` (only known exploited), `--epss-min 0.5` (only findings with at least that EPSS score)
 • `/scan watch IMAGE…`, `/scan watch list`, `/scan unwatch IMAGE` — the channel's watch list; `/scan digest` (`monday 09:00 Europe/Berlin`, `off`, `now`) — its weekly digest
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
@@ -34,6 +34,8 @@ class ScanCommand:
     force: bool = False
     with_alternative: bool = True
     triage: bool = False  # /scan triage IMAGE: every critical and high finding with its menu, paged
+    kev_only: bool = False  # --kev: only findings in CISA's Known Exploited Vulnerabilities catalog
+    epss_min: float | None = None  # --epss-min 0.5: only findings whose EPSS score is at least this
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ _FLAGS = {
     "--rescan": ("force", True),
     "--force": ("force", True),
     "--no-alternative": ("with_alternative", False),
+    "--kev": ("kev_only", True),
 }
+_EPSS_FLAGS = ("--epss-min", "--epss")
 _SEVERITY_FLAGS = ("--severity", "--min", "-s")
 # Words people try as subcommands: answered with help rather than scanned as an image called "watch".
 _NOT_YET = frozenset({"history", "list", "config", "settings"})
@@ -152,9 +156,26 @@ def _scan(words: list[str]) -> Command:
                     f"`{_shown(level) or '(nothing)'}` is not a severity; use critical, high, medium or low."
                 )
             options["severity"] = level
+        elif flag in _EPSS_FLAGS:
+            raw = value or next(rest, "")
+            threshold = parse_epss_min(raw)
+            if threshold is None:
+                return HelpCommand(
+                    f"`{_shown(raw) or '(nothing)'}` is not an EPSS score; use 0 to 1, e.g. `--epss-min 0.5`."
+                )
+            options["epss_min"] = threshold
         else:
             return HelpCommand(f"I did not understand `{_shown(word)}`.")
     return ScanCommand(image=image, **options)
+
+
+def parse_epss_min(text: str) -> float | None:
+    """``0.5`` → 0.5; None for anything that is not a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def _watch(head: str, rest: list[str]) -> Command:

@@ -1,10 +1,10 @@
 """The ``scheduler`` process: periodic jobs, run through RQ like everything else.
 
 Closing threads left at "scanning…" (a job lost with a Redis restart or a killed
-worker whose retries were spent) with a clear sentence, and a daily refresh of the
-Chainguard catalog from the registry, and a refresh of Trivy's DBs every DB_REFRESH_INTERVAL (one job across
-schedulers; the worker that runs it takes the fleet's DB lock). Every round also looks for jobs whose heartbeat stopped
-(a killed worker, :mod:`workers.heartbeat`) and has RQ retry or fail them, in case every worker
+worker whose retries were spent) with a clear sentence; a daily refresh of the Chainguard catalog from the
+registry and of the KEV and EPSS feeds; a refresh of Trivy's DBs every DB_REFRESH_INTERVAL (one job across
+schedulers; the worker that runs it takes the fleet's DB lock). Every round also looks for jobs whose heartbeat
+stopped (a killed worker, :mod:`workers.heartbeat`) and has RQ retry or fail them, in case every worker
 is busy and none gets to its own registry cleaning.
 """
 
@@ -74,6 +74,19 @@ def refresh_db_if_due(redis: Redis, settings: Settings) -> bool:
     return True
 
 
+FEEDS_RETRY = Retry(max=3, interval=[600, 1800, 3600])
+
+
+def update_feeds_if_due(redis: Redis, settings: Settings, now: datetime) -> bool:
+    """Once a day (UTC), across every scheduler: fetch the KEV and EPSS feeds (a failure keeps the last copy)."""
+    if not redis.set(f"chainscan:schedule:feeds:{now:%Y%m%d}", "1", nx=True, ex=2 * CATALOG_EVERY):
+        return False
+    Queue(settings.queue_name, connection=redis).enqueue(
+        "workers.jobs.update_feeds_job", now.isoformat(), result_ttl=CATALOG_EVERY, retry=FEEDS_RETRY
+    )
+    return True
+
+
 TRIAGE_EXPIRY_EVERY = 3600
 
 
@@ -97,6 +110,7 @@ def run_scheduler(redis: Redis, settings: Settings, *, once: bool = False) -> No
             clean_abandoned(redis, settings)
             refresh_catalog_if_due(redis, settings)
             refresh_db_if_due(redis, settings)
+            update_feeds_if_due(redis, settings, datetime.now(UTC))
             expire_acceptances_if_due(redis, settings, datetime.now(UTC))
             enqueue_due_digests(redis, settings, datetime.now(UTC))
             enqueue_alert_check_if_due(redis, settings, datetime.now(UTC))

@@ -4,6 +4,7 @@ vulnerability DB is (a warning past DB_STALE_HOURS)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 
 from redis import Redis
 from rq import Queue, Worker
@@ -11,6 +12,8 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bot.render.format import day, parse_time
 from workers.config import Settings
+from workers.feeds.parse import FeedKind
+from workers.feeds.store import status as feed_status
 from workers.scan import dbupdate, trivy
 from workers.scan.store import ReportStore
 
@@ -31,6 +34,7 @@ def status_text(redis: Redis, settings: Settings) -> str:
         "*Vulnerability DB*: "
         + (db_line(db, time.time()) if db else "none yet: run `python -m bot db update` (workers fetch it at start)"),
         "*DB updates*: " + _update_line(dbupdate.fleet_record(redis), settings),
+        "*Ranking feeds*: " + _feeds_line(redis),
     ]
     failures = store.recent_failures(5)
     if failures:
@@ -66,6 +70,21 @@ def _update_line(record: dict | None, settings: Settings) -> str:
     if not record or not record.get("finished_at"):
         return f"none recorded yet (the scheduler runs `python -m bot db update` {every})"
     return f"last one {_ago(float(record['finished_at']))} (the scheduler runs one {every})"
+
+
+def _feeds_line(redis: Redis) -> str:
+    """``KEV of 2026-12-04 (1 day old), EPSS of 2026-12-04``, with the last failed attempt's reason."""
+    parts = []
+    for kind in FeedKind:
+        loaded = feed_status(redis, kind)
+        name = kind.value.upper()
+        if not loaded.loaded:
+            parts.append(f"no {name} loaded" + (f" ({loaded.error})" if loaded.error else ""))
+            continue
+        age = (datetime.now(UTC).date() - date.fromisoformat(loaded.date)).days
+        problem = f"; last update failed: {loaded.error}" if loaded.error else ""
+        parts.append(f"{name} of {loaded.date} ({age} day{'s' if age != 1 else ''} old{problem})")
+    return ", ".join(parts)
 
 
 def _ago(at: float) -> str:

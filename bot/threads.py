@@ -56,6 +56,8 @@ class ThreadState:
     force: bool = False
     with_alternative: bool = True  # compare with the Chainguard alternative
     triage: bool = False  # /scan triage: every critical and high row, paged
+    kev_only: bool = False  # --kev: only findings in CISA's KEV catalog
+    epss_min: float | None = None  # --epss-min: only findings whose EPSS score is at least this
     mapping: dict | None = None  # the ChainguardMapping decided when the request came in (to_dict)
     jobs: dict[str, str | None] = field(default_factory=dict)  # Role value → job id
     findings_link: str | None = None  # permalink of the findings message, for the card's Show findings
@@ -74,6 +76,13 @@ class ThreadState:
             data.setdefault("with_alternative", data.pop("alternative_wanted"))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def filtered(self) -> str:
+        """The risk filters asked for, in words (``known exploited ``), for "No … findings"."""
+        return ("known exploited " if self.kev_only else "") + (
+            f"EPSS ≥ {self.epss_min:g} " if self.epss_min is not None else ""
+        )
 
     @property
     def key(self) -> str:

@@ -42,6 +42,10 @@ class RegistryCredential:
         return {"username": self.username, "password": self.password}
 
 
+EPSS_URL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -82,6 +86,9 @@ class Settings:
     metrics_port: int | None = None  # workers and the scheduler serve /metrics here; None: not served
     metrics_host: str = "127.0.0.1"  # METRICS_HOST=0.0.0.0 in a container
     db_max_age_hours: int = 72  # readiness: an older Trivy DB makes /readyz and `status --check` fail
+    epss_url: str | None = EPSS_URL
+    kev_url: str | None = KEV_URL
+    feed_timeout: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +134,9 @@ class Settings:
             metrics_port=_optional_port(env, "METRICS_PORT"),
             metrics_host=(env.get("METRICS_HOST") or "127.0.0.1").strip(),
             db_max_age_hours=max(1, _int(env, "DB_MAX_AGE_HOURS", 72)),
+            epss_url=_feed_location(env, "EPSS_URL", EPSS_URL),
+            kev_url=_feed_location(env, "KEV_URL", KEV_URL),
+            feed_timeout=max(1, _int(env, "FEED_TIMEOUT", 300)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
@@ -160,6 +170,18 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in _TRUE or raw in _FALSE:
         return raw in _TRUE
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _feed_location(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """An http(s)/file URL or an absolute path; ``off`` switches the feed off (None)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() == "off":
+        return None
+    if raw.startswith(("http://", "https://", "file:///", "/")):
+        return raw
+    raise ConfigError(f"{name} must be an http(s) URL, a file:/// URL, an absolute path or off, not {raw!r}.")
 
 
 def _log_level(raw: str | None) -> str:

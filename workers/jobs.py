@@ -15,9 +15,10 @@ import logging
 from rq import get_current_job
 
 from workers import config
+from workers.base.find import find_base
 from workers.builds import stash
 from workers.builds.build import build, remove_build
-from workers.builds.dockerfile import rewrite_for_chainguard
+from workers.builds.dockerfile import final_base, rewrite_for_chainguard
 from workers.builds.misconfig import scan_dockerfile
 from workers.builds.secrets import mask_secrets, scrub, secret_values
 from workers.chainguard.state import current_catalog
@@ -38,6 +39,7 @@ def scan_image(reference: str, force: bool = False) -> dict:
     try:
         with beating(job):  # a killed worker's scan is found abandoned within seconds, not 13 minutes
             report = scanner.scan(reference, force=force)
+            report.base = base_or_none(scanner, report)
     except InvalidReference as exc:
         return _failed(job, scanner, reference, ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)))
     except ScanError as exc:
@@ -52,6 +54,15 @@ def update_db_job() -> dict:
     """Download or refresh Trivy's DBs for the fleet (the scheduler's periodic job)."""
     job = get_current_job()
     return dbupdate.update(job.connection, config.current()).to_dict()
+
+
+def base_or_none(scanner: Scanner, report, dockerfile_from: str | None = None) -> dict | None:
+    """The report's base image; an unexpected failure finding it is logged, never the scan's failure."""
+    try:
+        return find_base(scanner, report, dockerfile_from=dockerfile_from)
+    except Exception:
+        log.warning("base image attribution failed for %s", report.image.reference, exc_info=True)
+        return report.base
 
 
 BUILD_LABELS = {"original": "your Dockerfile", "chainguard": "its Chainguard version"}
@@ -99,6 +110,7 @@ def _build_and_scan(job, dockerfile: str, variant: str, build_id: str, secrets: 
                 result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
             return result
         report = scanner.scan_built(tag, label, secrets=secrets)
+        report.base = base_or_none(scanner, report, dockerfile_from=final_base(text))
         result = {"report": report.to_dict(), "build": {"log_tail": outcome.log_tail}}
         if variant == "chainguard":
             result["rewrite"] = masked_rewrite(dockerfile, settings, job.connection)
@@ -157,3 +169,18 @@ def refresh_catalog_job() -> dict:
         "missing": result.missing,
         "error": result.error,
     }
+
+
+def update_feeds_job(now: str | None = None) -> dict:
+    """Scheduled daily: fetch KEV and EPSS into Redis. A feed that fails keeps its last good copy and the job
+    raises after the others are stored, so RQ's retry tries again later."""
+    from datetime import UTC, datetime
+
+    from workers.feeds.update import update_feeds
+
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    outcomes = update_feeds(get_current_job().connection, config.current(), moment)
+    failed = [f"{o.kind.value}: {o.error}" for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+    return {o.kind.value: (o.status.date if o.status else None) for o in outcomes}

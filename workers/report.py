@@ -54,6 +54,9 @@ class Finding:
     target: str | None = None
     purl: str | None = None  # Trivy's PkgIdentifier.PURL; None in reports cached before it was kept
     source: str | None = None  # Trivy's SrcName: the source package (glibc for libc6 and libc-bin)
+    aliases: list[str] = field(default_factory=list)  # Trivy's VendorIDs: other ids of it (a GHSA's CVE)
+    kev: dict | None = None  # joined from CISA's KEV: {date_added, due_date, ransomware}
+    epss: dict | None = None  # joined from FIRST's EPSS: {score, percentile, date}
 
     @property
     def fixable(self) -> bool:
@@ -79,6 +82,8 @@ class ScanReport:
     vulnerabilities: list[Finding]
     scanned_at: str | None = None
     cached: bool = False
+    base: dict | None = None  # the base image: {name, digest, layers, counts, source} (workers.base)
+    feeds: dict | None = None  # the risk feeds joined in: {"epss": {date, …} | None, "kev": …}; None: not looked up
 
     @property
     def total(self) -> int:
@@ -97,6 +102,8 @@ class ScanReport:
             "scanned_at": self.scanned_at,
             "cached": self.cached,
             "schema": SCHEMA_VERSION,
+            "base": self.base,
+            "feeds": self.feeds,
         }
 
     @classmethod
@@ -110,6 +117,8 @@ class ScanReport:
             vulnerabilities=[Finding(**v) for v in data["vulnerabilities"]],
             scanned_at=data.get("scanned_at"),
             cached=data.get("cached", False),
+            base=data.get("base"),
+            feeds=data.get("feeds"),
         )
 
 
@@ -138,7 +147,7 @@ def normalize(
         layer = by_diff_id.get(finding.layer or "")
         if layer:
             layer.counts[finding.severity] += 1
-    return ScanReport(
+    report = ScanReport(
         image=ImageInfo(
             reference=reference,
             digest=digest or _repo_digest(meta),
@@ -154,6 +163,20 @@ def normalize(
         vulnerabilities=findings,
         scanned_at=scanned_at,
     )
+    report.base = _labelled_base(meta)
+    return report
+
+
+def _labelled_base(meta: dict[str, Any]) -> dict | None:
+    """The base the image names in its OCI base labels; its layers and counts are filled in by
+    :func:`workers.base.find.find_base`, which reads the registry."""
+    from workers.base.attribution import BaseSource, labelled_base  # that module builds on this one
+
+    named = labelled_base(((meta.get("ImageConfig") or {}).get("config") or {}).get("Labels"))
+    if named is None:
+        return None
+    name, digest = named
+    return {"name": name, "digest": digest, "layers": None, "counts": None, "source": BaseSource.ANNOTATION.value}
 
 
 def tally(findings: Iterable[Finding]) -> tuple[dict[str, int], dict[str, int]]:
@@ -209,6 +232,7 @@ def _finding(vuln: dict[str, Any], target: str | None, sources: dict[str, str] |
         target=target,
         purl=(vuln.get("PkgIdentifier") or {}).get("PURL"),
         source=vuln.get("SrcName") or (sources or {}).get(vuln.get("PkgID") or "") or None,
+        aliases=[str(v) for v in vuln.get("VendorIDs") or []],
     )
 
 

@@ -28,6 +28,7 @@ from workers.digests.contents import Digest, Observed, Snapshot, compose
 from workers.digests.store import LEASE_TTL, DigestPart, DigestStore
 from workers.digests.trends import Sla
 from workers.errors import ScanError
+from workers.feeds.attach import joined
 from workers.heartbeat import beating
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.engine import Scanner
@@ -208,6 +209,7 @@ def collect(
                 alternative = scanner.scan(mapping.reference)
             except ScanError as exc:
                 log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
+        report = joined(redis, [report], now)[0]  # KEV first among what is new
         applied = applied_for(redis, team, report, now)
         observed.append(Observed(reference, report, previous, weeks, applied, alternative))
         repositories.append(ref.name)

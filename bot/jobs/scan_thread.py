@@ -37,6 +37,7 @@ from bot.threads import Phase, Role, ThreadState, ThreadStore
 from workers.chainguard.alternatives import ChainguardMapping
 from workers.chainguard.state import plan_alternative
 from workers.errors import ErrorKind, ScanError
+from workers.feeds.attach import with_risk
 from workers.pair import combine
 from workers.reference import parse_reference
 from workers.scan.queue import UNEXPECTED, Outcome, enqueue_pair, outcome_of, scan_queue
@@ -168,10 +169,11 @@ def _publish_failure(client: WebClient, store: ThreadStore, thread: ThreadState,
 def _publish_report(
     client: WebClient, store: ThreadStore, thread: ThreadState, result, settings: SlackSettings
 ) -> None:
-    report = result.report
     redis = store.redis
-    remember_team(redis, thread.team)
     now = datetime.now(UTC)
+    result = with_risk(redis, result, now)  # KEV and EPSS on each finding, for ranking and the card
+    report = result.report
+    remember_team(redis, thread.team)
     note_scan(DecisionStore(redis), team_of(thread, redis), report, now)
     applied = applied_for(redis, team_of(thread, redis), report, now)
     layers = render.layers_message(report)
@@ -231,6 +233,8 @@ def request_from_command(command: dict, scan) -> dict:
         "force": scan.force,
         "with_alternative": scan.with_alternative,
         "triage": scan.triage,
+        "kev_only": scan.kev_only,
+        "epss_min": scan.epss_min,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from redis import Redis
@@ -55,7 +56,14 @@ def post_findings(
     """Post the findings message once; returns its ts (None when it was posted by an earlier try) and overflow."""
     team, repository = team_of(thread, redis), repository_of(report.image.reference)
     decisions = DecisionStore(redis)
-    rows = rows_for(report, applied, severity=thread.severity, only_fixed=thread.only_fixed)
+    rows = rows_for(
+        report,
+        applied,
+        severity=thread.severity,
+        only_fixed=thread.only_fixed,
+        kev_only=thread.kev_only,
+        epss_min=thread.epss_min,
+    )
     keyed = []
     for row in rows:
         if row.group.severity in ("critical", "high") and repository:
@@ -68,14 +76,14 @@ def post_findings(
                 ts=thread.ts,
                 packages=row.group.packages,
             )
-            row = type(row)(row.group, row.decision, row.state, decisions.action_key(target))
+            row = replace(row, key=decisions.action_key(target))
             FindingsMessages(redis).index_row(row.key, team, repository, row.group.id, row.group.packages)
         keyed.append(row)
     pages = [keyed[i : i + TRIAGE_PAGE] for i in range(0, len(keyed), TRIAGE_PAGE)] if thread.triage else [keyed]
     first_ts, overflow = None, False
     for number, page in enumerate(pages or [[]], 1):
         part = "findings" if number == 1 else f"findings-{number}"
-        message, cut = findings_blocks(report, page, top=len(page) if thread.triage else top)
+        message, cut = findings_blocks(report, page, top=len(page) if thread.triage else top, filtered=thread.filtered)
         overflow = overflow or (cut and not thread.triage)
         if len(pages) > 1:
             message.blocks.insert(0, context(f"Page {number} of {len(pages)} of the critical and high findings"))
@@ -85,7 +93,7 @@ def post_findings(
             channel=thread.channel, thread_ts=thread.ts, text=message.text, blocks=message.blocks
         )["ts"]
         shown = {b.get("block_id", "")[4:] for b in message.blocks if b.get("block_id", "").startswith("row:")}
-        rows_shown = {r.key: (base_text(r.group), r.group.severity) for r in page if r.key in shown}
+        rows_shown = {r.key: (base_text(r.group, ranked=r.ranked), r.group.severity) for r in page if r.key in shown}
         FindingsMessages(redis).save(thread.channel, ts, thread.ts, message.blocks, rows_shown, report.image.digest)
         store.mark_posted(thread, part)
         first_ts = first_ts or ts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workers.feeds.risk import feeds_note, known_exploited, ranking_available
 from workers.report import Finding, ScanReport, at_or_above
 
 from .format import (
@@ -118,6 +119,9 @@ def layers_message(report: ScanReport) -> Message:
     blocks = [section("*Where the findings come from*")] + [
         section("\n".join(chunk)) for chunk in _chunks(lines, MAX_SECTION_TEXT)
     ]
+    if report.base:
+        about = [base_line(report.base, report.total) + ".", refresh_line(report.base)]
+        blocks.append(context(escape(" ".join(part for part in about if part))))
     text = f"{count} layer{'s' if count != 1 else ''} in {report.image.reference}"
     return _fit(Message(text=text, blocks=blocks))
 
@@ -255,7 +259,7 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
     open_counts = applied.open_counts if applied else report.counts
     name = _short_reference(report.image.reference)
     lines = [
-        f"{severity_emoji(open_counts)} *{escape(name)}*: {_open_phrase(open_counts)}",
+        f"{severity_emoji(open_counts)} *{escape(name)}*: {_open_phrase(open_counts)}{_exploited_phrase(report)}",
         escape(card_verdict(result, open_counts)),
         decided_counts_line(report.counts, applied) + f" ({sum(report.fixable.values())} fixable)",
     ]
@@ -263,11 +267,16 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
         lines.append(
             f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
         )
+    if report.base:
+        lines.append(escape(base_line(report.base, report.total)))
     facts = _facts_short(report, now) + (f"  vs  {_facts_short(alt, now)}" if alt else "")
     facts += f" · DB of {day(report.db.updated_at)}" + (" · cached" if report.cached else "")
     notes = ([mapping.tag_advice] if mapping and mapping.tag_advice else []) + (
         list(mapping.notes[:3]) if mapping else []
     )
+    stale = feeds_note(report) if ranking_available(report) else None
+    if stale:
+        notes.append(stale)
     if alt is None and result.reason and mapping is not None and not mapping.reference:
         notes = [f"Chainguard alternative: {result.reason}.", *notes]
     elif alt is None and result.reason and mapping is not None:
@@ -306,7 +315,42 @@ def _and(parts: list[str]) -> str:
 def card_text(result, open_counts: dict[str, int]) -> str:
     """The notification and screen-reader line: the verdict, readable aloud (commas, words, no emoji first)."""
     name = _short_reference(result.report.image.reference)
-    return f"{name}: {_open_phrase(open_counts)}. {card_verdict(result, open_counts)}"
+    exploited = _exploited_phrase(result.report).replace(" · ", ", ")
+    return f"{name}: {_open_phrase(open_counts)}{exploited}. {card_verdict(result, open_counts)}"
+
+
+def _exploited_phrase(report: ScanReport) -> str:
+    """`` · 1 known exploited`` when CISA's KEV lists any of the findings; empty otherwise."""
+    count = known_exploited(report.vulnerabilities)
+    return f" · {count} known exploited" if count else ""
+
+
+def base_line(base: dict, total: int) -> str:
+    """``base: debian:12 (layer 1) brings 20 of 27 findings``: where the base image ends and what it carries."""
+    layers = base.get("layers") or 0
+    where = "layer 1" if layers == 1 else f"layers 1-{layers}"
+    if not base.get("layers"):
+        return f"base: {truncate(_short_reference(base['name']), 28)} (its layers were not found in the image)"
+    brought = sum((base.get("counts") or {}).values())
+    return f"base: {truncate(_short_reference(base['name']), 28)} ({where}) brings {brought} of {total} findings"
+
+
+def refresh_line(base: dict | None) -> str | None:
+    """``Rebuilding on the current debian:12 removes 3 of them (1 high, 2 medium).`` when the base is outdated."""
+    refresh = (base or {}).get("refresh")
+    if not refresh:
+        return None
+    name = _short_reference(base["name"])
+    if not refresh["removes"]:
+        return f"The base is older than the current {name}, but rebuilding on it removes none of them."
+    return (
+        f"Rebuilding on the current {name} removes {refresh['removes']} of them ({counts_phrase(refresh['counts'])})."
+    )
+
+
+def counts_phrase(counts: dict[str, int]) -> str:
+    """``1 high, 2 medium``: the severities that have any."""
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n)
 
 
 def decided_counts_line(counts: dict[str, int], applied=None) -> str:
@@ -380,8 +424,11 @@ def comparison_message(result, limit: int = COMPARISON_LIST) -> Message | None:
             else "nothing"
         )
 
+    refresh = refresh_line(result.report.base)
     blocks = [
-        section(f"*Switching to {escape(alt)}*\n{escape(c.verdict)}"),
+        section(
+            f"*Switching to {escape(alt)}*\n{escape(c.verdict)}" + (f"\nInstead: {escape(refresh)}" if refresh else "")
+        ),
         section(f"*Removed* ({counts_line(c.removed_counts)})\n{listing(c.removed)}"),
         section(f"*Still there* ({counts_line(c.kept_counts)})\n{listing(c.kept)}"),
         section(f"*New in the alternative* ({counts_line(c.added_counts)})\n{listing(c.added)}"),

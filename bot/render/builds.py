@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .blocks import MAX_TOTAL_CHARS, Message, _fit, context, escape, image_line, section
+from .blocks import MAX_TOTAL_CHARS, Message, _fit, base_line, context, escape, image_line, section
 from .format import truncate
 
 SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪", "unknown": "⚪"}
@@ -15,6 +15,8 @@ def build_card(result, misconfig_count: int) -> Message:
         lines += [image_line(result.alternative_report), escape(result.comparison.verdict)]
     elif result.reason:
         lines.append(f"_Chainguard version: {escape(result.reason)}_")
+    if result.report.base:
+        lines.append(escape(base_line(result.report.base, result.report.total)))
     if misconfig_count:
         lines.append(
             f"Trivy found {misconfig_count} problem{'s' if misconfig_count != 1 else ''} in the Dockerfile itself (see the thread)."

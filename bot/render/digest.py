@@ -74,6 +74,8 @@ def image_line(e: ImageEntry) -> str:
     decided = counts.get("critical", 0) + counts.get("high", 0) - opened.get("critical", 0) - opened.get("high", 0)
     if decided:
         line += f" ({decided} decided)"
+    if e.known_exploited:
+        line += f" · 🔥 {len(e.known_exploited)} known exploited"
     if e.reason is ChangeReason.BASELINE:
         line += "  · first digest: baseline set"
     elif e.new or e.fixed:
@@ -94,7 +96,10 @@ def priority_line(p: Priority) -> str:
     age = f"first seen {p.age_days} day{'s' if p.age_days != 1 else ''} ago" if p.age_days else "new this week"
     late = " · *past SLA*" if p.past_sla else ""
     state = f" · {p.state}" if p.state != "open" else ""
-    return f"{mark} {escape(p.id)} {escape(p.package)} {fix} (`{escape(_short(p.image))}`) · {age}{late}{state}"
+    exploited = " · 🔥 known exploited" if p.known_exploited else ""
+    return (
+        f"{mark} {escape(p.id)} {escape(p.package)} {fix} (`{escape(_short(p.image))}`) · {age}{late}{state}{exploited}"
+    )
 
 
 def past_sla_text(digest: Digest) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from workers.feeds.risk import finding_risk, ranking_available
 from workers.report import ScanReport
 
+from .blocks import base_line
 from .format import counts_line, day, human_size
 
 
@@ -51,6 +53,10 @@ def _one_report(report: ScanReport) -> str:
         out.append(
             f"| {layer.index} | {_cell(layer.created_by or layer.diff_id)} | {c['critical']} | {c['high']} | {c['medium']} | {c['low']} | {c['unknown']} |"
         )
+    if report.base:
+        out.insert(8, f"- {base_line(report.base, report.total)}")
+    if ranking_available(report):
+        return "\n".join(out + _ranked_findings(report)) + "\n"
     out += [
         "",
         f"## Findings ({report.total})",
@@ -64,6 +70,26 @@ def _one_report(report: ScanReport) -> str:
             f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {f.status} | {cvss} | {_cell(f.title)} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _ranked_findings(report: ScanReport) -> list[str]:
+    """Every finding, worst first by KEV, EPSS, severity, fixable, CVSS, with what KEV and EPSS say."""
+    out = [
+        "",
+        f"## Findings ({report.total}), known exploited first, then by EPSS",
+        "",
+        "| id | severity | package | installed | fixed | KEV added | EPSS | percentile | CVSS | title |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in sorted(report.vulnerabilities, key=finding_risk):
+        cvss = f"{f.cvss_score:.1f}" if f.cvss_score is not None else ""
+        kev = (f.kev["date_added"] + (" (ransomware)" if f.kev["ransomware"] else "")) if f.kev else ""
+        epss = (f"{f.epss['score']:.5f}", f"{f.epss['percentile']:.5f}") if f.epss else ("", "")
+        out.append(
+            f"| {f.id} | {f.severity} | {_cell(f.package)} | {_cell(f.installed)} | {_cell(f.fixed or '')} | {kev} "
+            f"| {epss[0]} | {epss[1]} | {cvss} | {_cell(f.title)} |"
+        )
+    return out
 
 
 def _decisions(report: ScanReport, applied) -> str:

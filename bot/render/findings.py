@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.render.blocks import MAX_BLOCKS, MAX_TOTAL_CHARS, Message, _fit, escape, section
 from bot.render.format import truncate
 from bot.render.groups import FindingGroup, group_findings
+from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.report import ScanReport, at_or_above
 from workers.triage.apply import Applied, finding_key
 from workers.triage.model import Decision, TriageState
@@ -48,14 +49,26 @@ class Row:
     decision: Decision | None
     state: TriageState  # what counts now (an acceptance that ended is open)
     key: str | None  # the action key of this row's menu, when it has one
+    ranked: bool = False  # the KEV and EPSS feeds were joined in: rows say their severity and risk
 
 
 def rows_for(
-    report: ScanReport, applied: Applied | None, *, severity: str = "unknown", only_fixed: bool = False
+    report: ScanReport,
+    applied: Applied | None,
+    *,
+    severity: str = "unknown",
+    only_fixed: bool = False,
+    kev_only: bool = False,
+    epss_min: float | None = None,
 ) -> list[Row]:
     """Every group the user asked for, worst first, with its decision."""
     wanted = at_or_above(severity)
-    findings = [f for f in report.vulnerabilities if f.severity in wanted and (f.fixable or not only_fixed)]
+    findings = [
+        f
+        for f in report.vulnerabilities
+        if f.severity in wanted and (f.fixable or not only_fixed) and matches(f, kev_only=kev_only, epss_min=epss_min)
+    ]
+    ranked = ranking_available(report)
     suppressed = {id(f) for f, _ in applied.suppressed} if applied else set()
     rows = []
     for group in group_findings(findings):
@@ -66,20 +79,36 @@ def rows_for(
             state = decision.state if id(group.first) in suppressed else TriageState.OPEN
         else:
             state = decision.state
-        rows.append(Row(group, decision, state, None))
+        rows.append(Row(group, decision, state, None, ranked))
     return rows
 
 
-def base_text(group: FindingGroup) -> str:
-    """One finding group on one line: id (linked), package, installed → fixed, the score when known."""
+def base_text(group: FindingGroup, *, ranked: bool = False) -> str:
+    """One finding group on one line: id (linked), package, installed → fixed, the score when known; ranked,
+    its severity first and what KEV and EPSS say after (``KEV since 2025-05-07, ransomware · EPSS 93.1%, 99.8th
+    percentile``)."""
     ident = f"<{group.url}|{escape(group.id)}>" if group.url else escape(group.id)
     fix = f"→ {escape(group.fixed)}" if group.fixed else "no fix yet"
     score = f"  CVSS {group.cvss_score:.1f}" if group.cvss_score is not None else ""
-    return f"{ident}  `{escape(truncate(group.package_label, 48))}` {escape(group.first.installed)} {fix}{score}"
+    text = f"{ident}  `{escape(truncate(group.package_label, 48))}` {escape(group.first.installed)} {fix}{score}"
+    if not ranked:
+        return text
+    risk = risk_text(group.kev, group.epss)
+    return f"*{group.severity}* {text}" + (f"\n{risk}" if risk else "")
+
+
+def risk_text(kev: dict | None, epss: dict | None) -> str:
+    """``🔥 KEV since 2025-05-07 (ransomware) · EPSS 93.1%, 99.8th percentile``; empty when neither knows it."""
+    parts = []
+    if kev:
+        parts.append(f"🔥 KEV since {kev['date_added']}" + (" (ransomware)" if kev["ransomware"] else ""))
+    if epss:
+        parts.append(f"EPSS {epss['score'] * 100:.1f}%, {epss['percentile'] * 100:.1f}th percentile")
+    return " · ".join(parts)
 
 
 def row_text(row: Row) -> str:
-    return with_decision(base_text(row.group), row.decision, row.state)
+    return with_decision(base_text(row.group, ranked=row.ranked), row.decision, row.state)
 
 
 def with_decision(base: str, decision: Decision | None, state: TriageState) -> str:
@@ -120,7 +149,7 @@ def menu(key: str | None, severity: str, decision: Decision | None) -> dict | No
 
 
 def row_block(row: Row) -> dict:
-    return decided_block(base_text(row.group), row.key, row.group.severity, row.decision, row.state)
+    return decided_block(base_text(row.group, ranked=row.ranked), row.key, row.group.severity, row.decision, row.state)
 
 
 def decided_block(base: str, key: str | None, severity: str, decision: Decision | None, state: TriageState) -> dict:
@@ -135,26 +164,28 @@ def decided_block(base: str, key: str | None, severity: str, decision: Decision 
 
 
 def findings_blocks(
-    report: ScanReport, rows: list[Row], *, top: int, file_attached: bool = True
+    report: ScanReport, rows: list[Row], *, top: int, file_attached: bool = True, filtered: str = ""
 ) -> tuple[Message, bool]:
-    """The findings message and whether the rest needs the attached file."""
+    """The findings message and whether the rest needs the attached file (``filtered``: the risk filters asked
+    for, in words, for the message saying none matched)."""
     reference = report.image.reference
+    note = feeds_note(report)
     if not rows:
         text = (
-            f"No findings in {reference}."
+            f"No {filtered}findings in {reference}." + (f" {note}" if note else "")
             if report.image.os
             else f"Trivy found no OS packages in {reference}, so there is nothing to report."
         )
         return Message(text=text, blocks=[section(escape(text))]), False
-    worse = [r for r in rows if r.group.severity in LISTED_WHILE_WORSE]
+    worse = [r for r in rows if r.group.severity in LISTED_WHILE_WORSE or r.group.kev]
     listed = (worse or rows)[: min(top, MAX_ROWS)]
     blocks, used, shown = [], 400, []
     heading = None
     for row in listed:
-        if row.group.severity != heading:
-            heading = row.group.severity
-            count = sum(len(r.group.findings) for r in rows if r.group.severity == heading)
-            blocks.append(section(f"*{heading.capitalize()}* ({count})"))
+        if heading_of(row) != heading:
+            heading = heading_of(row)
+            count = sum(len(r.group.findings) for r in (worse or rows) if heading_of(r) == heading)
+            blocks.append(section(f"*{heading}* ({count})"))
         block = row_block(row)
         size = len(block["text"]["text"]) + 300 * ("accessory" in block)
         if used + size > MAX_TOTAL_CHARS - 600 or len(blocks) >= MAX_BLOCKS - 2:
@@ -162,7 +193,7 @@ def findings_blocks(
         blocks.append(block)
         used += size
         shown.append(row)
-    unlisted = [r for r in rows if r not in shown and r.group.severity not in LISTED_WHILE_WORSE and worse]
+    unlisted = [r for r in rows if r not in shown and r not in worse and worse]
     total_groups = len(rows)
     overflow = len(shown) < total_groups
     header = f"*Worst findings*: showing {len(shown)} of {total_groups}"
@@ -171,8 +202,21 @@ def findings_blocks(
     if unlisted:
         lows = sum(len(r.group.findings) for r in unlisted)
         header += f". {lows} low or unrated finding{'s' if lows != 1 else ''} not listed"
+    if note:
+        header += f"\n_{escape(note)}_"
     message = _fit(Message(text=f"{total_groups} findings in {reference}", blocks=[section(header), *blocks]))
     return message, overflow or message.truncated
+
+
+KNOWN_EXPLOITED = "Known exploited (CISA KEV)"
+LIKELY_EXPLOITED = "Most likely to be exploited next (EPSS)"
+
+
+def heading_of(row: Row) -> str:
+    """Rows are headed by severity; ranked by KEV and EPSS, by what they rank on."""
+    if not row.ranked:
+        return row.group.severity.capitalize()
+    return KNOWN_EXPLOITED if row.group.kev else LIKELY_EXPLOITED
 
 
 def _is_current(verb: str, state: TriageState) -> bool:

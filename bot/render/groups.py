@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workers.feeds.risk import risk_key
 from workers.report import Finding
-
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "unknown": 4}
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,15 @@ class FindingGroup:
         return max(scores) if scores else None
 
     @property
+    def kev(self) -> dict | None:
+        return next((f.kev for f in self.findings if f.kev), None)
+
+    @property
+    def epss(self) -> dict | None:
+        scored = [f.epss for f in self.findings if f.epss]
+        return max(scored, key=lambda e: e["percentile"]) if scored else None
+
+    @property
     def url(self) -> str | None:
         link = self.first.url
         if not link and self.id.startswith("CVE-"):
@@ -67,7 +75,8 @@ class FindingGroup:
 
 
 def group_findings(findings: list[Finding]) -> list[FindingGroup]:
-    """Group by (vulnerability, source package, installed version), worst first: severity, fixable, CVSS."""
+    """Group by (vulnerability, source package, installed version), worst first: known exploited (KEV), EPSS
+    percentile, severity, fixable, CVSS (without feeds joined: severity, fixable, CVSS)."""
     groups: dict[tuple, list[Finding]] = {}
     for finding in findings:
         key = (finding.id, finding.source or finding.package, finding.installed, finding.severity)
@@ -77,8 +86,11 @@ def group_findings(findings: list[Finding]) -> list[FindingGroup]:
 
 
 def _rank(group: FindingGroup) -> tuple:
-    score = group.cvss_score
-    return (SEVERITY_RANK.get(group.severity, 9), not group.fixable, -(score or 0.0), group.id, group.source)
+    percentile = group.epss["percentile"] if group.epss else None
+    return risk_key(bool(group.kev), percentile, group.severity, group.fixable, group.cvss_score) + (
+        group.id,
+        group.source,
+    )
 
 
 def packages_count(findings: list[Finding]) -> int:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.report import SEVERITIES, ScanReport
 
+from .blocks import base_line, refresh_line
+from .findings import risk_text
 from .format import age, day, human_size, layer_label, short_counts, truncate
 from .groups import group_findings, packages_count
 
 
-def report_text(report: ScanReport, *, top: int = 20, width: int = 110) -> str:
+def report_text(
+    report: ScanReport, *, top: int = 20, width: int = 110, kev_only: bool = False, epss_min: float | None = None
+) -> str:
     """Like ``docker scout quickview`` + ``cves``: a summary line, counts, layers, then the worst findings
-    grouped by vulnerability and source package, in aligned columns that fit ``width``."""
+    grouped by vulnerability and source package, in aligned columns that fit ``width``. With the KEV and EPSS
+    feeds joined, the worst come first by those, and ``kev_only`` / ``epss_min`` narrow the list."""
     image = report.image
-    groups = group_findings(report.vulnerabilities)
+    wanted = [f for f in report.vulnerabilities if matches(f, kev_only=kev_only, epss_min=epss_min)]
+    groups = group_findings(wanted)
+    filtered = ("known exploited " if kev_only else "") + (f"EPSS >= {epss_min:g} " if epss_min is not None else "")
     fixable = sum(report.fixable.values())
     summary = (
         f"{report.total} vulnerabilities in {packages_count(report.vulnerabilities)} packages, {fixable} fixable"
@@ -28,6 +36,8 @@ def report_text(report: ScanReport, *, top: int = 20, width: int = 110) -> str:
         f"  size      {human_size(image.size_bytes)}, {age(image.created)} ({day(image.created)})",
         f"  trivy db  v{report.db.version}, updated {day(report.db.updated_at)}"
         + ("    (cached result)" if report.cached else ""),
+        *_feeds_lines(report),
+        *_base_lines(report),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),
@@ -44,20 +54,51 @@ def report_text(report: ScanReport, *, top: int = 20, width: int = 110) -> str:
             )
     if groups:
         shown = groups[:top]
-        lines += ["", f"Worst findings ({len(shown)} of {len(groups)}, grouped by vulnerability and source package)"]
-        lines += _table(shown, width)
+        order = "known exploited first, then EPSS, then severity" if ranking_available(report) else "by severity"
+        lines += [
+            "",
+            f"Worst {filtered}findings ({len(shown)} of {len(groups)}, grouped by vulnerability and source package, "
+            f"{order})",
+        ]
+        lines += _table(shown, width, ranked=ranking_available(report))
         if len(groups) > len(shown):
             lines += [
                 "",
                 f"{len(groups) - len(shown)} more: --top {len(groups)} lists them all, --format json has every finding.",
             ]
+    elif filtered and report.vulnerabilities:
+        lines += ["", f"No {filtered}findings among the {report.total}."]
     elif image.os:
         lines += ["", "No known vulnerabilities."]
     return "\n".join(lines)
 
 
-def _table(groups, width: int) -> list[str]:
-    """Aligned columns: id, severity, package, installed → fixed, CVSS; the advisory link on its own line."""
+def _base_lines(report: ScanReport) -> list[str]:
+    if not report.base:
+        return []
+    lines = [f"  base      {base_line(report.base, report.total).removeprefix('base: ')}"]
+    refresh = refresh_line(report.base)
+    return lines + ([f"            {refresh}"] if refresh else [])
+
+
+def _feeds_lines(report: ScanReport) -> list[str]:
+    """``  kev       2026-12-04 (1 day old) · epss 2026-12-04 …``, or the sentence saying ranking is unavailable."""
+    if report.feeds is None:
+        return []
+    if not ranking_available(report):
+        return [f"  ranking   {feeds_note(report)}"]
+    parts = [
+        f"{kind} of {value['date']}" + (f" ({value['age_days']} days old)" if value["stale"] else "")
+        for kind, value in report.feeds.items()
+        if value
+    ]
+    parts += [f"no {kind} data" for kind, value in report.feeds.items() if not value]
+    return ["  ranking   " + ", ".join(parts)]
+
+
+def _table(groups, width: int, *, ranked: bool = False) -> list[str]:
+    """Aligned columns: id, severity, package, installed → fixed, CVSS; the advisory link on its own line, and
+    ranked, what KEV and EPSS say on the next."""
     id_w = max(len(g.id) for g in groups)
     pkg_w = min(36, max(len(g.package_label) for g in groups))
     rows = []
@@ -68,12 +109,15 @@ def _table(groups, width: int) -> list[str]:
         rows.append(truncate(row, width))
         if g.url:
             rows.append(truncate(f"  {'':<{id_w}}  {g.url}", width))
+        risk = risk_text(g.kev, g.epss).replace("🔥 ", "") if ranked else ""
+        if risk:
+            rows.append(truncate(f"  {'':<{id_w}}  {risk}", width))
     return rows
 
 
-def pair_text(result, *, top: int = 20, width: int = 110) -> str:
+def pair_text(result, *, top: int = 20, width: int = 110, kev_only: bool = False, epss_min: float | None = None) -> str:
     """The original's report, then the alternative and what switching changes."""
-    out = [report_text(result.report, top=top, width=width)]
+    out = [report_text(result.report, top=top, width=width, kev_only=kev_only, epss_min=epss_min)]
     mapping = result.mapping
     if result.alternative_report is None:
         if mapping is not None or result.reason:

@@ -21,7 +21,7 @@ import os
 import random
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from platform import machine
 from urllib.parse import urljoin
@@ -127,6 +127,7 @@ class Variant:
     created: str
     variant: str | None = None
     os: str = "linux"
+    annotations: tuple[tuple[str, str], ...] = ()  # OCI manifest annotations (OCI images only)
 
     @property
     def platform(self) -> str:
@@ -729,7 +730,28 @@ def _multi_variant(arch: str, glibc: str, openssl: str) -> Variant:
     )
 
 
+# An older build of debian:12 that still had libcurl4 7.88.1-10+deb12u5 (CVE-2024-2398): what an image built a
+# while ago sits on, so refreshing its base removes that finding.
+OLD_DEBIAN_BASE = _debian_base(
+    packages=DEBIAN_BASE_PACKAGES
+    + (deb("libcurl4", "7.88.1-10+deb12u5", "curl", desc="easy-to-use client-side URL transfer library"),),
+)
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
+
 IMAGES: dict[str, ImageSpec] = {
+    "library/debian": ImageSpec(
+        "library/debian",
+        ("12", "bookworm"),
+        (Variant("amd64", BOOKWORM, _debian_base(), created="2024-06-12T23:58:54.783014497Z"),),
+        description="the official base: mariadb, python and big are built on its one layer",
+    ),
+    "library/debian:12-20240101": ImageSpec(
+        "library/debian",
+        ("12-20240101",),
+        (Variant("amd64", BOOKWORM, OLD_DEBIAN_BASE, created="2024-01-01T00:00:00Z"),),
+        description="an older debian:12, with libcurl4 still in it",
+    ),
     "library/mariadb": ImageSpec(
         "library/mariadb",
         ("latest", "11.4"),
@@ -1225,6 +1247,8 @@ def _build_variant(variant: Variant, oci: bool) -> _BuiltVariant:
         "config": {"mediaType": config.media_type, "size": len(config.data), "digest": config.digest},
         "layers": [{"mediaType": b.media_type, "size": len(b.data), "digest": b.digest} for b, _, _ in layers],
     }
+    if oci and variant.annotations:
+        manifest["annotations"] = dict(variant.annotations)
     return _BuiltVariant(variant, layers, config, _Blob.of(_json_bytes(manifest), manifest_type))
 
 
@@ -1347,7 +1371,34 @@ def build_and_push_all(
     infos: dict[str, ImageInfo] = {}
     for spec in IMAGES.values():
         infos.update(push_image(spec, registry, auth=auth))
+    old_base = infos["library/debian:12-20240101"].digest
+    infos.update(push_image(labelled_app(old_base), registry, auth=auth))
+    infos.update(push_image(annotated_app(old_base), registry, auth=auth))
     return infos
+
+
+def annotated_app(base_digest: str) -> ImageSpec:
+    """``library/annotated:1``: the same app, naming its base in OCI manifest annotations instead of labels."""
+    spec = labelled_app(base_digest)
+    steps = tuple(s for s in spec.variants[0].steps if not (isinstance(s, ConfigStep) and s.labels))
+    annotations = dict(next(s for s in spec.variants[0].steps if isinstance(s, ConfigStep) and s.labels).labels)
+    variant = replace(spec.variants[0], steps=steps, annotations=tuple(annotations.items()))
+    return ImageSpec("library/annotated", ("1",), (variant,), oci=True, description="base named in annotations")
+
+
+def labelled_app(base_digest: str) -> ImageSpec:
+    """``library/webapp:1``: built on an older debian:12 and saying so in the OCI base labels (name and digest)."""
+    labels = ((BASE_NAME_LABEL, "docker.io/library/debian:12"), (BASE_DIGEST_LABEL, base_digest))
+    steps = OLD_DEBIAN_BASE + (
+        Layer("COPY app /srv/app # buildkit", files=(("/srv/app/app.py", b"print('hello')\n"),), comment=BUILDKIT),
+        ConfigStep("LABEL org.opencontainers.image.base.name=…", labels=labels, comment=BUILDKIT),
+    )
+    return ImageSpec(
+        "library/webapp",
+        ("1",),
+        (Variant("amd64", BOOKWORM, steps, created="2024-02-01T00:00:00Z"),),
+        description="an app whose base labels name an older debian:12",
+    )
 
 
 def load_into_daemon(info: ImageInfo, client=None, *, tag_as: str | None = None):

@@ -214,6 +214,16 @@ def _stage_from(instruction: Instruction, earlier: list[Stage]) -> Stage:
     return stage
 
 
+def final_base(text: str) -> str | None:
+    """The image the built (last) stage stands on, through earlier stages it builds on; None for scratch or an
+    image named by an ARG."""
+    stages = parse_stages(text)
+    stage = stages[-1] if stages else None
+    while stage is not None and stage.kind == "stage":
+        stage = stages[stage.parent]
+    return stage.image if stage is not None and stage.kind == "image" else None
+
+
 def global_args(text: str) -> dict[str, str | None]:
     """ARGs declared before the first FROM, with their defaults."""
     found: dict[str, str | None] = {}

@@ -70,6 +70,7 @@ class ImageEntry:
     error: str | None = None  # why the image could not be scanned this week
     alternative: str | None = None
     alternative_counts: dict[str, int] | None = None
+    known_exploited: tuple[str, ...] = ()  # its vulnerabilities in CISA's KEV catalog (the feeds joined)
 
     @property
     def changed(self) -> bool:
@@ -95,6 +96,7 @@ class ImageEntry:
             "error": self.error,
             "alternative": self.alternative,
             "alternative_counts": self.alternative_counts,
+            "known_exploited": list(self.known_exploited),
         }
 
     @classmethod
@@ -112,6 +114,7 @@ class ImageEntry:
             error=data.get("error"),
             alternative=data.get("alternative"),
             alternative_counts=data.get("alternative_counts"),
+            known_exploited=tuple(data.get("known_exploited") or ()),
         )
 
 
@@ -124,6 +127,7 @@ def entry(
     error: str | None = None,
     alternative: ScanReport | None = None,
 ) -> ImageEntry:
+    """``report`` with the feeds joined puts its known exploited vulnerabilities first among the new."""
     if report is None:
         return ImageEntry(reference, error=error or "it could not be scanned")
     now = Snapshot.of(report)
@@ -132,10 +136,16 @@ def entry(
         if alternative
         else {}
     )
-    base = {"counts": dict(report.counts), "open_counts": dict(open_counts or report.counts), **alt}
+    exploited = tuple(sorted({f.id for f in report.vulnerabilities if f.kev}))
+    base = {
+        "counts": dict(report.counts),
+        "open_counts": dict(open_counts or report.counts),
+        "known_exploited": exploited,
+        **alt,
+    }
     if previous is None:
         return ImageEntry(reference, reason=ChangeReason.BASELINE, **base)
-    new = sorted(set(now.findings) - set(previous.findings), key=_worst)
+    new = sorted(set(now.findings) - set(previous.findings), key=lambda i: (i[0] not in exploited, *_worst(i)))
     fixed = sorted(set(previous.findings) - set(now.findings), key=_worst)
     if not new and not fixed:
         reason = ChangeReason.NONE

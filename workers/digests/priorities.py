@@ -34,13 +34,14 @@ class Priority:
     age_days: int
     past_sla: bool
     state: str  # open, acknowledged or assigned: what triage says (suppressed findings are never here)
+    known_exploited: bool = False  # in CISA's KEV catalog (the feeds joined to the report)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Priority:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def open_findings(
@@ -68,15 +69,25 @@ def open_findings(
             age_days=age,
             past_sla=sla.past(finding.severity, age),
             state=state.value,
+            known_exploited=bool(finding.kev),
         )
     return list(found.values())
 
 
 def rank(findings: Iterable[Priority]) -> list[Priority]:
-    """Critical first, then fixable, then oldest; ties by image and id so the order is stable."""
+    """Known exploited first, then critical, then fixable, then oldest; ties by image and id so the order is
+    stable."""
     return sorted(
         findings,
-        key=lambda p: (SEVERITIES.index(p.severity), p.fixed is None, -p.age_days, p.image, p.id, p.package),
+        key=lambda p: (
+            not p.known_exploited,
+            SEVERITIES.index(p.severity),
+            p.fixed is None,
+            -p.age_days,
+            p.image,
+            p.id,
+            p.package,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,6 +131,27 @@ def _cases():
     )
     yield "no_findings", combine(clean, mapped, Outcome(report=_report("cgr.dev/chainguard/mariadb:latest", []))), []
     yield "paid_alternative", combine(few, _mapping(Status.PAID, None, REASON_PAID), None), []
+    ranked = _ranked(_report("docker.io/library/mariadb:latest", _findings(9)))
+    yield "ranked_with_base", combine(ranked, mapped, Outcome(report=alternative)), []
+
+
+def _ranked(report: ScanReport) -> ScanReport:
+    """The feeds joined (one high in KEV, EPSS scores on a few) and an outdated base named by its labels."""
+    scores = {"CVE-2026-01001": (0.94, 0.998), "CVE-2026-01003": (0.41, 0.97), "CVE-2026-01000": (0.002, 0.41)}
+    for finding in report.vulnerabilities:
+        if finding.id == "CVE-2026-01001":
+            finding.kev = {"date_added": "2026-11-02", "due_date": "2026-11-23", "ransomware": True}
+        if finding.id in scores:
+            score, percentile = scores[finding.id]
+            finding.epss = {"score": score, "percentile": percentile, "date": "2026-11-30"}
+    fresh = {"date": "2026-11-30", "version": "v1", "loaded_at": None, "age_days": 1, "stale": False, "error": None}
+    report.feeds = {"epss": fresh, "kev": {**fresh, "age_days": 5, "stale": True}}
+    base_counts = {"critical": 1, "high": 2, "medium": 1, "low": 2, "unknown": 0}
+    report.base = {"name": "docker.io/library/debian:12", "digest": "sha256:" + "b" * 64, "layers": 1,
+                   "counts": base_counts, "source": "annotation",
+                   "refresh": {"current_digest": "sha256:" + "c" * 64, "removes": 2,
+                               "counts": {"critical": 0, "high": 1, "medium": 1, "low": 0, "unknown": 0}}}  # fmt: skip
+    return report
 
 
 def _thread(name, result, decisions):
@@ -137,8 +159,7 @@ def _thread(name, result, decisions):
     card = render.pair_card(result, applied, findings_link="https://example.slack.com/archives/C1/p1", now=NOW)
     rows = rows_for(result.report, applied)
     rows = [
-        type(r)(r.group, r.decision, r.state, f"t1:{i:012x}" if r.group.severity in ("critical", "high") else None)
-        for i, r in enumerate(rows)
+        replace(r, key=f"t1:{i:012x}" if r.group.severity in ("critical", "high") else None) for i, r in enumerate(rows)
     ]
     findings, _ = findings_blocks(result.report, rows, top=20)
     return {
@@ -204,3 +225,20 @@ def _as_shown(mrkdwn: str) -> str:
 
     text = re.sub(r"<[^|>]+\|([^>]+)>", r"\1", mrkdwn)
     return text.replace("*", "").replace("`", "").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_the_report_file_lists_every_finding_known_exploited_first_with_the_base():
+    from bot.render.files import report_markdown
+
+    name, result, _ = CASES[-1]
+    text = report_markdown(result.report)
+    rows = [line for line in text.splitlines() if line.startswith("| CVE-")]
+    assert len(rows) == result.report.total  # every finding, none dropped by ranking
+    assert rows[0].startswith("| CVE-2026-01001 | high |") and "2026-11-02 (ransomware) | 0.94000 | 0.99800" in rows[0]
+    assert "- base: debian:12 (layer 1) brings 6 of 15 findings\n\n## Layers" in text
+
+
+def test_a_long_base_name_still_fits_a_phone_line():
+    base = {"name": "registry.example.com/platform/images/python-runtime-base:3.12.7-bookworm-20261201",
+            "digest": None, "layers": 12, "counts": {"critical": 999, "high": 9999}, "source": "annotation"}  # fmt: skip
+    assert len(render.base_line(base, 99999)) <= PHONE_LINE

@@ -72,3 +72,22 @@ def test_decided_findings_are_counted_apart_and_the_digest_round_trips():
     assert image["open_counts"]["critical"] == 1 and image["decided_counts"]["critical"] == 1
     assert [p.id for p in digest.top] == ["CVE-2"] and [d.vulnerability for d in digest.attention.decided] == ["CVE-1"]
     assert Digest.from_dict(json.loads(json.dumps(digest.to_dict()))) == digest
+
+
+def test_a_known_exploited_new_finding_comes_before_worse_severities_and_is_named():
+    last = report([finding("CVE-1", "a", "critical")])
+    exploited = finding("CVE-9", "z", "medium")
+    exploited.kev = {"date_added": "2026-11-02", "due_date": None, "ransomware": False}
+    now = report([finding("CVE-1", "a", "critical"), finding("CVE-3", "c", "critical"), exploited])
+    e = entry("mariadb", now, Snapshot.of(last))
+    assert e.new == [("CVE-9", "z", "medium"), ("CVE-3", "c", "critical")]
+    assert e.known_exploited == ("CVE-9",) and e.to_dict()["known_exploited"] == ["CVE-9"]
+
+
+def test_a_digest_line_says_how_many_are_known_exploited():
+    from bot.render.digest import image_line
+
+    exploited = finding("CVE-9", "z", "high")
+    exploited.kev = {"date_added": "2026-11-02", "due_date": None, "ransomware": False}
+    line = image_line(entry("docker.io/library/mariadb:latest", report([exploited]), None))
+    assert "🔥 1 known exploited" in line

@@ -71,3 +71,14 @@ def test_expiring_acceptances_and_this_weeks_decisions_need_attention():
     assert [d.vulnerability for d in found.expiring] == ["CVE-1"]
     assert [d.vulnerability for d in found.decided] == ["CVE-5", "CVE-4"]
     assert not attention([later, old], NOW)
+
+
+def test_a_known_exploited_finding_comes_first_among_what_matters_most():
+    from workers.digests.priorities import Priority, rank
+
+    def p(id_, severity, kev=False):
+        return Priority("img", id_, "pkg", severity, "1", "2", "2026-11-01", 3, False, "open", known_exploited=kev)
+
+    ranked = rank([p("CVE-C", "critical"), p("CVE-H", "high", kev=True), p("CVE-C2", "critical")])
+    assert [x.id for x in ranked] == ["CVE-H", "CVE-C", "CVE-C2"]
+    assert Priority.from_dict(ranked[0].to_dict()) == ranked[0]
