@@ -13,6 +13,7 @@ from rq import Queue, get_current_job
 from bot import config as bot_config
 from bot.render.triage_views import import_confirmation, import_problem
 from bot.slack_client import client_for, download_file
+from workers.telemetry import context as telemetry
 from workers.triage.imports import Proposal, TriageImportError, parse_import
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,13 @@ STASH_TTL = 3600
 
 
 def enqueue_prepare_import(queue: Queue, request: dict) -> None:
-    queue.enqueue(prepare_import, request, result_ttl=600, description=f"prepare_import({request['file']})")
+    queue.enqueue(
+        prepare_import,
+        request,
+        result_ttl=600,
+        meta=telemetry.job_meta(),
+        description=f"prepare_import({request['file']})",
+    )
 
 
 def prepare_import(request: dict) -> dict:

@@ -23,6 +23,7 @@ from bot.render.findings import base_text, decided_block, decision_note, finding
 from bot.slack_client import client_for
 from bot.threads import ThreadState, ThreadStore
 from workers.report import ScanReport
+from workers.telemetry import context as telemetry
 from workers.triage.apply import Applied, apply, repository_of
 from workers.triage.model import Decision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
@@ -108,6 +109,7 @@ def enqueue_show_decision(queue: Queue, key: str, version: int, *, with_note: bo
         with_note,
         retry=Retry(max=3, interval=[5, 15, 60]),
         result_ttl=600,
+        meta=telemetry.job_meta(),
         description=f"show_decision({key}, v{version})",
     )
 
@@ -280,5 +282,6 @@ def enqueue_vex_thread(queue: Queue, request: dict) -> None:
         request,
         retry=Retry(max=2, interval=[10, 30]),
         result_ttl=600,
+        meta=telemetry.job_meta(),
         description=f"vex_thread({request['channel']}, {request['image']})",
     )

@@ -15,6 +15,7 @@ from bot.render.blocks import WATCH_ACTION
 from bot.slack_client import tell_user
 from workers.digests.schedule import parse_schedule
 from workers.digests.store import DigestStore, WatchLimitReached
+from workers.telemetry import context as telemetry
 
 log = logging.getLogger(__name__)
 
@@ -107,5 +108,7 @@ def _digest(ctx: ListenerContext, team: str, channel: str, parsed: DigestCommand
     period = (schedule or parse_schedule("monday 09:00 UTC")).current_period(datetime.now(UTC))
     if store.posted(team, channel, period):
         return "This week's digest was already posted here; the next one comes on schedule."
-    digest_queue(ctx.redis, ctx.settings.engine).enqueue(send_digest, team, channel, period, False)
+    digest_queue(ctx.redis, ctx.settings.engine).enqueue(
+        send_digest, team, channel, period, False, meta=telemetry.job_meta(telemetry.Source.DIGEST)
+    )
     return "Sending this channel's digest now; it will appear here in a moment."

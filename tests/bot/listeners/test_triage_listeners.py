@@ -114,3 +114,15 @@ def test_a_member_of_an_allowed_user_group_may_accept(dispatcher, slack):
         dispatcher.app(TRIAGE_ALLOWED_GROUPS="S0SEC"), _menu("fp", key, response_url=slack.response_url("g"))
     )
     assert any("<!subteam^S0SEC>" in r.get("text", "") for r in slack.responses("g"))
+
+
+def test_a_decision_job_carries_the_request_id_of_the_click(dispatcher):
+    from rq import Queue
+
+    from workers.telemetry.context import RequestContext, Source, bound
+
+    key = _key(dispatcher.redis)
+    with bound(RequestContext("click-req-1", Source.OTHER)):
+        assert dispatcher.send(dispatcher.app(), _menu("ack", key)).status == 200
+    (job,) = Queue("chainscan", connection=dispatcher.redis).get_jobs()
+    assert job.meta["request_id"] == "click-req-1"
