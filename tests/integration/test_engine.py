@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -200,6 +201,10 @@ def test_cli_scan_uses_an_embedded_redis_and_prints_the_json_contract(engine_env
     assert set(finding) >= {"id", "package", "installed", "fixed", "status", "severity", "cvss_score", "title", "layer"}
     assert finding["severity"] == finding["severity"].lower()
     assert time.monotonic() - started < 120
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    contract = readme.split("### JSON contract", 1)[1].split("\n## ", 1)[0]
+    undocumented = [key for key in [*data, *finding] if f'"{key}"' not in contract and f"`{key}`" not in contract]
+    assert not undocumented, f"the README's JSON contract does not name {undocumented}"
 
 
 def test_cli_text_output_and_bad_reference(engine_env, test_images):
