@@ -102,3 +102,21 @@ def test_a_wrong_token_is_told_apart_from_a_server_that_is_down(
     with pytest.raises(ScanError) as error:
         Scanner(settings, redis_client).scan("mariadb:latest", force=True)
     assert error.value.kind is ErrorKind.TRIVY_SERVER_DOWN and "refused the workers' token" in error.value.message
+
+
+def test_a_worker_without_a_db_of_its_own_caches_server_scans_by_digest(
+    engine_env, monkeypatch, redis_client, test_images, trivy_server, tmp_path
+):
+    """The server's DB version cannot be read from a worker with an empty cache: reports are still kept by
+    digest (per DB_REFRESH_INTERVAL window), so a second request for the digest runs no Trivy."""
+    from workers.scan.store import ReportStore
+
+    monkeypatch.setenv("TRIVY_TOKEN", TOKEN)
+    env = {**os.environ, "TRIVY_SERVER": trivy_server, "TRIVY_TOKEN": TOKEN, "TRIVY_CACHE_DIR": str(tmp_path)}
+    scanner, store = Scanner(Settings.from_env(env), redis_client, env=env), ReportStore(redis_client)
+    before = store.trivy_runs()
+    first = scanner.scan("mariadb:latest")
+    second = scanner.scan("mariadb:latest")
+    assert store.trivy_runs() - before == 1
+    assert second.cached and second.counts == first.counts and first.counts["critical"] > 0
+    assert not (tmp_path / "db").exists()  # nothing was downloaded beside the client

@@ -8,6 +8,7 @@ lock: the first runs Trivy, the others wait for it and read its cached result.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -84,11 +85,12 @@ class Scanner:
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
         db = trivy.db_info(self.env)
-        key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version)) if db else None
+        version = db_version_key(db.updated_at, db.version) if db else self._server_window(time.time())
+        key = cache_key(resolved.digest, resolved.platform, version) if version else None
         if key and not force and (hit := self._cached(key, ref)):
             return hit
-        if key is None:  # still no DB (a trivy server holds it, or TRIVY_SKIP_DB_UPDATE): nothing to coalesce on
-            return self._run(resolved, ref)
+        if key is None:  # still no DB and no server (TRIVY_SKIP_DB_UPDATE on an empty cache): nothing to key on
+            return self._run(resolved, ref, None)
         lock = self.store.lock(key, timeout=LOCK_TTL, wait=self.settings.scan_timeout + 60)
         if not lock.acquire():
             raise ScanError.of(ErrorKind.BUSY, what=ref.familiar)
@@ -96,7 +98,7 @@ class Scanner:
             if not force and (hit := self._cached(key, ref)):
                 return hit  # someone else scanned it while we waited
             with kept_alive(lock, LOCK_TTL):
-                return self._run(resolved, ref)
+                return self._run(resolved, ref, key)
         finally:
             try:
                 lock.release()
@@ -129,6 +131,15 @@ class Scanner:
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
 
+    def _server_window(self, now: float) -> str | None:
+        """A worker with no DB of its own, scanning through a ``trivy server``, cannot read the server's DB version:
+        it keys (and coalesces) reports by the server and the DB_REFRESH_INTERVAL window instead, the freshness a
+        worker's own DB has between two ``db update`` runs. None without a server."""
+        if not self.settings.trivy_server:
+            return None
+        server = hashlib.sha256(self.settings.trivy_server.encode()).hexdigest()[:12]
+        return f"server-{server}-{int(now) // self.settings.db_refresh_interval}"
+
     def _dbs(self, *, local_first: bool = False) -> dict:
         """How this run gets its DBs: skip the look for a newer one when a DB is there (``db update`` refreshes
         them for the fleet), or ask the ``trivy server``. ``local_first``: a build's layers, read from the engine,
@@ -160,7 +171,8 @@ class Scanner:
         metrics.cache_hit()
         return report
 
-    def _run(self, resolved: ResolvedImage, ref: ImageRef) -> ScanReport:
+    def _run(self, resolved: ResolvedImage, ref: ImageRef, key: str | None) -> ScanReport:
+        """Run Trivy on the resolved digest and store the report under ``key`` (the DB's own when None)."""
         source = resolved.source
         target = f"{source.name}@{resolved.digest}"
         credential = self.settings.credential_for(source.registry)
@@ -201,7 +213,7 @@ class Scanner:
             platform=resolved.platform,
             scanned_at=_now(),
         )
-        key = cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
+        key = key or cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
 
