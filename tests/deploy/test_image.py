@@ -146,3 +146,30 @@ def test_the_image_scans_as_an_air_gapped_site_runs_it_mirrors_and_a_read_only_d
     assert report["image"]["reference"] == "docker.io/library/mariadb:latest"
     assert report["alternative"]["image"]["reference"] == f"{registry}/chainguard/mariadb:latest"
     assert report["counts"]["critical"] > report["alternative"]["counts"]["critical"]
+
+
+def test_the_bot_scans_its_own_image(image, registry, trivy_cache_dir, tmp_path):
+    """Practising what it preaches: the image, pushed to a registry, scanned by the image itself. Offline, with the
+    test DB, the counts say little; what CI checks is that its OS and packages are seen and the answer is whole."""
+    pushed = f"{registry}/chainscan/chainscan:ci"
+    assert docker("tag", image, pushed).returncode == 0
+    assert docker("push", pushed, timeout=300).returncode == 0
+    db = tmp_path / "trivy"
+    shutil.copytree(trivy_cache_dir / "db", db / "db")
+    for path in (db, db / "db", *(db / "db").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
+    done = docker(
+        "run", "--rm", "--network", "host", "--group-add", socket_group,
+        "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{db}:/var/cache/trivy:ro",
+        "-e", "TRIVY_CACHE_DIR=/var/cache/trivy", "-e", "TRIVY_SKIP_DB_UPDATE=true",
+        image, "scan", pushed, "--no-alternative", "--format", "json",
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["image"]["reference"] == pushed and report["image"]["os"].startswith("debian 12")
+    assert len(report["layers"]) >= 2 and set(report["counts"]) == {"critical", "high", "medium", "low", "unknown"}
+    print(
+        f"\nchainscan's own image ({report['image']['os']}, {report['image']['size_bytes']} bytes): {report['counts']}"
+    )
