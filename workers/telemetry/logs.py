@@ -26,6 +26,8 @@ _SHAPES = re.compile(
     r"|https://hooks\.slack\.com/\S+"  # response_url and incoming webhooks
 )
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^/@\s]+@")  # scheme://user:password@host
+# query parameters that carry a credential: the OAuth redirect's code and state (gunicorn's access log quotes them)
+_QUERY_SECRET = re.compile(r"([?&](?:code|state|token|client_secret)=)[^&\s\"']+")
 TEXT_FORMAT = "ts=%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s msg=%(message)s"
 JSON_FIELDS = "{levelname}{name}{request_id}{message}"  # and "ts": ISO 8601 in UTC
 JSON_RENAMES = {"levelname": "level", "name": "logger", "message": "msg"}
@@ -35,7 +37,8 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret value and every token- or response_url-shaped string masked. Pure."""
     for value in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(value, MASK)
-    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", _SHAPES.sub(MASK, text))
+    text = _QUERY_SECRET.sub(rf"\g<1>{MASK}", _SHAPES.sub(MASK, text))
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
 
 
 def secrets_of(*values: str | None, urls: Iterable[str | None] = ()) -> tuple[str, ...]:

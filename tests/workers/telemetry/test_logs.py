@@ -53,3 +53,13 @@ def test_a_traceback_is_scrubbed_too():
     entry.request_id = "-"
     text = formatter("text").format(entry)
     assert "request_id=- msg=failed" in text and "RuntimeError" in text and "xoxb-999" not in text
+
+
+def test_the_oauth_redirects_code_and_state_never_reach_a_log_line():
+    from workers.telemetry.logs import scrub
+
+    line = '127.0.0.1 - - "GET /slack/oauth_redirect?code=1234.5678.abcdef&state=s3cr3t-state HTTP/1.1" 302'
+    masked = scrub(line)
+    assert "1234.5678.abcdef" not in masked and "s3cr3t-state" not in masked
+    assert "/slack/oauth_redirect?code=" in masked and "&state=" in masked
+    assert scrub("GET /slack/install HTTP/1.1") == "GET /slack/install HTTP/1.1"
