@@ -57,11 +57,11 @@ SENTENCES: dict[tuple[ErrorKind, str], str] = {
     (
         ErrorKind.NOT_FOUND,
         "registry",
-    ): "Could not find {what} — the registry says the repository or tag does not exist. "
+    ): "Could not find {what} — {host} says the repository or tag does not exist. "
     "Check the name and tag, e.g. `/scan mariadb:11.4`.",
     (ErrorKind.NOT_FOUND, "trivy"): "Could not find {what} in its registry. Check the name and tag.",
-    (ErrorKind.ACCESS_DENIED, "registry"): "Access to {what} was denied by the registry. "
-    "If it is private, configure credentials for its registry (REGISTRY_CREDENTIALS).",
+    (ErrorKind.ACCESS_DENIED, "registry"): "Access to {what} was denied by {host}. "
+    "If it is private, configure credentials for that registry (REGISTRY_CREDENTIALS).",
     (ErrorKind.ACCESS_DENIED, "trivy"): "The registry refused access to {what}. "
     "Configure credentials for it (REGISTRY_CREDENTIALS).",
     (ErrorKind.UNREACHABLE, "registry"): "Could not reach {host}, the registry of {what}: {cause}. "
@@ -183,7 +183,9 @@ def registry_error(kind: ErrorKind | str, reference: str, detail: str = "", host
         )
     if (kind, "registry") not in SENTENCES:
         kind = ErrorKind.REGISTRY_ERROR
-    return ScanError.of(kind, "registry", what=reference, detail=detail or "the registry gave an error")
+    return ScanError.of(
+        kind, "registry", what=reference, host=host or "the registry", detail=detail or "the registry gave an error"
+    )
 
 
 _CAUSES = (

@@ -85,3 +85,10 @@ def test_every_registry_kind_has_its_own_sentence():
 def test_an_unreachable_registry_is_named_with_its_cause(host, detail, says):
     error = registry_error(ErrorKind.UNREACHABLE, "app:1", detail=detail, host=host)
     assert error.transient and host in error.message and says in error.message and "app:1" in error.message
+
+
+def test_a_missing_tag_and_a_refusal_name_the_registry_that_said_so():
+    missing = registry_error(ErrorKind.NOT_FOUND, "mariadb:11.9", host="127.0.0.1:5000")
+    denied = registry_error(ErrorKind.ACCESS_DENIED, "ghcr.io/org/app:1", host="ghcr.io")
+    assert "127.0.0.1:5000 says" in missing.message and "`/scan mariadb:11.4`" in missing.message
+    assert "denied by ghcr.io" in denied.message and "REGISTRY_CREDENTIALS" in denied.message
