@@ -122,24 +122,34 @@ def test_each_role_starts_from_the_one_image_and_answers_its_health_check(image,
     assert stopped.returncode == 1 and "No worker of host" in stopped.stderr  # a stopped pool fails the check
 
 
+def scan_in_image(image: str, trivy_cache_dir: Path, tmp_path: Path, *command: str, env: dict | None = None):
+    """``docker run IMAGE COMMAND…`` as a site runs a worker: the Trivy DB from a read-only volume (as the
+    Kubernetes workers mount it), the engine through the socket's group (as compose adds it), no Redis set (the
+    CLI brings its embedded Valkey)."""
+    db = tmp_path / "trivy"
+    shutil.copytree(trivy_cache_dir / "db", db / "db")
+    for path in (db, db / "db", *(db / "db").iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's user, 65532
+    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
+    settings = {"TRIVY_CACHE_DIR": "/var/cache/trivy", "TRIVY_SKIP_DB_UPDATE": "true", **(env or {})}
+    return docker(
+        "run", "--rm", "--network", "host", "--group-add", socket_group,
+        "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{db}:/var/cache/trivy:ro",
+        *[f"--env={name}={value}" for name, value in settings.items()],
+        image, *command,
+        timeout=300,
+    )  # fmt: skip
+
+
 def test_the_image_scans_as_an_air_gapped_site_runs_it_mirrors_and_a_read_only_db(
     image, registry, test_images, trivy_cache_dir, tmp_path
 ):
     """Docker Hub and Chainguard images from the local mirror, the Trivy DB from a read-only volume (as the
     Kubernetes workers mount it), the engine through the socket's group (as compose adds it), no Redis set
     (the CLI brings its embedded Valkey): the image scans mariadb and its Chainguard alternative."""
-    db = tmp_path / "trivy"
-    shutil.copytree(trivy_cache_dir / "db", db / "db")
-    for path in (db, db / "db", *(db / "db").iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's user, 65532
-    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
-    done = docker(
-        "run", "--rm", "--network", "host", "--group-add", socket_group,
-        "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{db}:/var/cache/trivy:ro",
-        "-e", "TRIVY_CACHE_DIR=/var/cache/trivy", "-e", "TRIVY_SKIP_DB_UPDATE=true",
-        "-e", f"DOCKERHUB_MIRROR={registry}", "-e", f"CHAINGUARD_REGISTRY={registry}/chainguard",
-        image, "scan", "mariadb", "--format", "json",
-        timeout=300,
+    done = scan_in_image(
+        image, trivy_cache_dir, tmp_path, "scan", "mariadb", "--format", "json",
+        env={"DOCKERHUB_MIRROR": registry, "CHAINGUARD_REGISTRY": f"{registry}/chainguard"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
@@ -154,18 +164,7 @@ def test_the_bot_scans_its_own_image(image, registry, trivy_cache_dir, tmp_path)
     pushed = f"{registry}/chainscan/chainscan:ci"
     assert docker("tag", image, pushed).returncode == 0
     assert docker("push", pushed, timeout=300).returncode == 0
-    db = tmp_path / "trivy"
-    shutil.copytree(trivy_cache_dir / "db", db / "db")
-    for path in (db, db / "db", *(db / "db").iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    socket_group = str(Path("/var/run/docker.sock").stat().st_gid)
-    done = docker(
-        "run", "--rm", "--network", "host", "--group-add", socket_group,
-        "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{db}:/var/cache/trivy:ro",
-        "-e", "TRIVY_CACHE_DIR=/var/cache/trivy", "-e", "TRIVY_SKIP_DB_UPDATE=true",
-        image, "scan", pushed, "--no-alternative", "--format", "json",
-        timeout=300,
-    )  # fmt: skip
+    done = scan_in_image(image, trivy_cache_dir, tmp_path, "scan", pushed, "--no-alternative", "--format", "json")
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["image"]["reference"] == pushed and report["image"]["os"].startswith("debian 12")

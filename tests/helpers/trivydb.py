@@ -1332,13 +1332,18 @@ def build_trivy_db(
     advisories = ADVISORIES if advisories is None else list(advisories)
     vulnerabilities = VULNERABILITIES if vulnerabilities is None else vulnerabilities
     write_bbolt(db_dir / "trivy.db", _tree(advisories, vulnerabilities, language))
+    return _write_metadata(db_dir, SCHEMA_VERSION, updated_at)
+
+
+def _write_metadata(directory: Path, version: int, updated_at: datetime) -> dict:
+    """A DB's metadata.json as Trivy writes it, NextUpdate far ahead (never stale); returns it."""
     metadata = {
-        "Version": SCHEMA_VERSION,
+        "Version": version,
         "NextUpdate": _timestamp(updated_at + timedelta(days=365 * 50)),
         "UpdatedAt": _timestamp(updated_at),
         "DownloadedAt": _timestamp(updated_at + timedelta(minutes=3)),
     }
-    (db_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
 
 
@@ -1394,11 +1399,4 @@ def build_java_db(cache_dir: str | Path, updated_at: datetime = DEFAULT_UPDATED_
             """
         )
     db.close()
-    metadata = {
-        "Version": JAVA_DB_SCHEMA_VERSION,
-        "NextUpdate": _timestamp(updated_at + timedelta(days=365 * 50)),
-        "UpdatedAt": _timestamp(updated_at),
-        "DownloadedAt": _timestamp(updated_at + timedelta(minutes=3)),
-    }
-    (java_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-    return metadata
+    return _write_metadata(java_dir, JAVA_DB_SCHEMA_VERSION, updated_at)
