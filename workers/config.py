@@ -13,7 +13,10 @@ import shutil
 import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+from workers.allowlist import RegistryPolicy
 
 
 def default_trivy_binary() -> str:
@@ -56,6 +59,7 @@ class Settings:
     chainguard_org_registry: str | None = None
     credentials: Mapping[str, RegistryCredential] = field(default_factory=dict, repr=False)
     insecure_registries: tuple[str, ...] = ()
+    registry_allowlist: tuple[str, ...] = ()  # REGISTRY_ALLOWLIST; empty: any public host (workers.allowlist)
     trivy_bin: str = field(default_factory=default_trivy_binary)
     scan_timeout: int = 600
     registry_timeout: int = 60
@@ -104,6 +108,7 @@ class Settings:
             insecure_registries=tuple(
                 h for h in (env.get("INSECURE_REGISTRIES") or "").replace(" ", "").split(",") if h
             ),
+            registry_allowlist=tuple(h for h in (env.get("REGISTRY_ALLOWLIST") or "").replace(" ", "").split(",") if h),
             trivy_bin=env.get("TRIVY_BIN") or default_trivy_binary(),
             scan_timeout=_int(env, "SCAN_TIMEOUT", 600),
             registry_timeout=_int(env, "REGISTRY_TIMEOUT", 60),
@@ -141,6 +146,13 @@ class Settings:
 
     def credential_for(self, registry: str) -> RegistryCredential | None:
         return self.credentials.get(registry)
+
+    @cached_property
+    def registry_policy(self) -> RegistryPolicy:
+        """Which registries may be contacted (:class:`workers.allowlist.RegistryPolicy`), built from these
+        settings: the allow-list, and the registries the operator configured, which are always admitted."""
+        configured = (self.dockerhub_mirror, self.chainguard_registry, self.chainguard_org_registry)
+        return RegistryPolicy.from_settings(self.registry_allowlist, configured, self.dockerhub_mirror)
 
     def is_insecure(self, registry: str) -> bool:
         """Plain-HTTP registries: loopback ones (as Docker and Trivy assume) and the configured list."""
