@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.base.labels import BaseSource, labelled_base
+
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 SCHEMA_VERSION = 1
@@ -170,8 +172,6 @@ def normalize(
 def _labelled_base(meta: dict[str, Any]) -> dict | None:
     """The base the image names in its OCI base labels; its layers and counts are filled in by
     :func:`workers.base.find.find_base`, which reads the registry."""
-    from workers.base.attribution import BaseSource, labelled_base  # that module builds on this one
-
     named = labelled_base(((meta.get("ImageConfig") or {}).get("config") or {}).get("Labels"))
     if named is None:
         return None

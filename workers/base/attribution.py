@@ -15,32 +15,12 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
 
+from workers.base.labels import BaseSource
 from workers.report import Finding, ScanReport, tally
-
-BASE_NAME_LABEL = "org.opencontainers.image.base.name"
-BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # OS family (as Trivy names it) → the official image and how much of the version its tags carry
 _OFFICIAL = {"debian": ("debian", 1), "ubuntu": ("ubuntu", 2), "alpine": ("alpine", 2)}
-
-
-class BaseSource(str, Enum):
-    ANNOTATION = "annotation"
-    DOCKERFILE = "dockerfile"
-    LAYERS = "layers"
-
-
-def labelled_base(labels: dict | None) -> tuple[str, str | None] | None:
-    """The base the image names itself (``base.name`` and, when well formed, ``base.digest``) in its labels or
-    its manifest's annotations (the same keys), or None."""
-    name = str((labels or {}).get(BASE_NAME_LABEL) or "").strip()
-    if not name:
-        return None
-    digest = str((labels or {}).get(BASE_DIGEST_LABEL) or "").strip()
-    return name, digest if DIGEST.match(digest) else None
 
 
 def official_candidate(os_name: str | None) -> str | None:

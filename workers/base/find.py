@@ -16,14 +16,8 @@ import logging
 
 from redis.exceptions import RedisError
 
-from workers.base.attribution import (
-    BaseSource,
-    base_of,
-    labelled_base,
-    official_candidate,
-    refresh_gain,
-    shared_bottom,
-)
+from workers.base.attribution import base_of, official_candidate, refresh_gain, shared_bottom
+from workers.base.labels import BaseSource, labelled_base
 from workers.base.registry import RegistryLookupError, RemoteImage, remote_image
 from workers.errors import ScanError
 from workers.reference import InvalidReference, parse_reference

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.base.attribution import (
-    BaseSource,
-    base_of,
-    labelled_base,
-    official_candidate,
-    refresh_gain,
-    shared_bottom,
-)
+from workers.base.attribution import base_of, official_candidate, refresh_gain, shared_bottom
+from workers.base.labels import BaseSource, labelled_base
 from workers.builds.dockerfile import final_base
 from workers.report import DbInfo, Finding, ImageInfo, Layer, ScanReport, tally
 
