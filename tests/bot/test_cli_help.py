@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from bot.cli import _parser
+from bot.cli.main import _parser
 
 
 def _commands() -> list[str]:

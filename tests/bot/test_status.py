@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from bot.db_cli import describe
+from bot.cli.db import describe
 from bot.status import db_line
 from workers.report import DbInfo
 from workers.scan.dbupdate import UpdateOutcome, UpdateResult

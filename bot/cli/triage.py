@@ -130,7 +130,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli import apply_decisions, scan_pair
+    from bot.cli.scan import apply_decisions, scan_pair
     from bot.runtime import redis_connection
     from workers.triage.vex import image_purl, openvex, trivyignore
 
