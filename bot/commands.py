@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from workers.allowlist import RegistryPolicy, RegistryRefused
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.report import SEVERITIES
 
@@ -109,7 +110,10 @@ _NOT_YET = frozenset({"history", "list", "config", "settings"})
 MAX_WATCH_AT_ONCE = 20
 
 
-def parse_command(text: str | None) -> Command:
+def parse_command(text: str | None, policy: RegistryPolicy | None = None) -> Command:
+    """``/scan`` text → a command. ``policy``: the registries an image may be on (REGISTRY_ALLOWLIST); a refused
+    image is an :class:`InvalidCommand` with the policy's sentence, decided here before anything connects."""
+    policy = policy or RegistryPolicy()
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
         return InvalidCommand(
@@ -124,21 +128,28 @@ def parse_command(text: str | None) -> Command:
     if head == "build" and len(words) == 1:
         return BuildCommand()
     if head in ("watch", "unwatch"):
-        return _watch(head, words[1:])
+        return _watch(head, words[1:], policy)
     if head == "digest":
         return _digest(words[1:])
     if head in ("triage", "vex"):
-        return _image_subcommand(head, words[1:])
+        return _image_subcommand(head, words[1:], policy)
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
         return HelpCommand(f"Put the image name first, then options (you wrote `{_shown(words[0])}`).")
-    return _scan(words)
+    return _scan(words, policy)
 
 
-def _scan(words: list[str]) -> Command:
+def _image(word: str, policy: RegistryPolicy) -> ImageRef:
+    """A user's image name, parsed and admitted by the registry policy; InvalidReference (its sentence) if not."""
+    return policy.check(parse_reference(word))
+
+
+def _scan(words: list[str], policy: RegistryPolicy) -> Command:
     try:
-        image = parse_reference(words[0])
+        image = _image(words[0], policy)
+    except RegistryRefused as exc:  # the policy's sentence alone: there is no example that would help
+        return InvalidCommand(str(exc))
     except InvalidReference as exc:
         return InvalidCommand(f"{exc} See `/scan help` for examples.")
     options: dict = {}
@@ -178,14 +189,17 @@ def parse_epss_min(text: str) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
-def _watch(head: str, rest: list[str]) -> Command:
+def _watch(head: str, rest: list[str], policy: RegistryPolicy) -> Command:
     if head == "watch" and [w.lower() for w in rest] == ["list"]:
         return WatchCommand(list_only=True)
     if not rest or (head == "unwatch" and len(rest) != 1) or len(rest) > MAX_WATCH_AT_ONCE:
         example = "`/scan unwatch mariadb`" if head == "unwatch" else "`/scan watch mariadb postgres:16`"
         return HelpCommand(f"`/scan {head}` takes image names (at most {MAX_WATCH_AT_ONCE}), e.g. {example}.")
     try:
-        images = tuple(parse_reference(word) for word in rest)
+        # unwatching is never refused: an image the policy now refuses can still leave the list
+        images = tuple(parse_reference(word) if head == "unwatch" else _image(word, policy) for word in rest)
+    except RegistryRefused as exc:  # the policy's sentence alone: there is no example that would help
+        return InvalidCommand(str(exc))
     except InvalidReference as exc:
         return InvalidCommand(f"{exc} See `/scan help` for examples.")
     return WatchCommand(images, remove=head == "unwatch")
@@ -204,12 +218,14 @@ def _digest(rest: list[str]) -> Command:
         return InvalidCommand(str(exc))
 
 
-def _image_subcommand(head: str, rest: list[str]) -> Command:
+def _image_subcommand(head: str, rest: list[str], policy: RegistryPolicy) -> Command:
     """``/scan triage IMAGE`` and ``/scan vex IMAGE``."""
     if len(rest) != 1:
         return HelpCommand(f"`/scan {head}` takes one image name, e.g. `/scan {head} mariadb`.")
     try:
-        image = parse_reference(rest[0])
+        image = _image(rest[0], policy)
+    except RegistryRefused as exc:  # the policy's sentence alone: there is no example that would help
+        return InvalidCommand(str(exc))
     except InvalidReference as exc:
         return InvalidCommand(f"{exc} See `/scan help` for examples.")
     if head == "vex":

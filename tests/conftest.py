@@ -53,6 +53,7 @@ def engine_env(monkeypatch, redis_url, trivy_cache_dir, registry):
         "CHAINGUARD_REGISTRY": f"{registry}/chainguard",
         "JOB_RETRIES": "0",
         "SCAN_TIMEOUT": "120",
+        "REGISTRY_ALLOWLIST": "127.0.0.1",  # the tests' registries are loopback ones, on ports of their own
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

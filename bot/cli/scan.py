@@ -79,7 +79,7 @@ def _add_alternative(sub) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
-    ref = parse_reference(args.image)
+    ref = settings.registry_policy.check(parse_reference(args.image))
     with redis_connection(settings) as (redis, embedded):
         result, error = scan_pair(
             redis, embedded, settings, ref, alternative=not args.no_alternative, force=args.force, timeout=args.timeout
@@ -176,7 +176,7 @@ def cmd_alternative(args: argparse.Namespace) -> int:
     from redis import Redis
 
     settings = bot_config.current().engine
-    ref = parse_reference(args.image)
+    ref = settings.registry_policy.check(parse_reference(args.image))
     alt = plan_alternative(
         ref, settings, Redis.from_url(settings.redis_url) if settings.redis_url else None, dev=args.dev
     )

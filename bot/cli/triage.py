@@ -219,7 +219,8 @@ class _store:
 
 
 def _image(text: str) -> ImageRef:
-    return parse_reference(text)
+    """The image named, admitted by the registry policy (an export scans it)."""
+    return bot_config.current().engine.registry_policy.check(parse_reference(text))
 
 
 def _team(args: argparse.Namespace, redis: Redis) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
-from bot.commands import DigestAction, DigestCommand, WatchCommand, parse_command
+from bot.commands import DigestAction, DigestCommand, InvalidCommand, WatchCommand, parse_command
 from bot.listeners.context import QUEUE_DOWN, ListenerContext, nested_id, scan_denied, text_id
 from bot.render.blocks import WATCH_ACTION
 from bot.slack_client import tell_user
@@ -26,9 +26,13 @@ def register(app: App, ctx: ListenerContext) -> None:
         """The card's *Watch weekly*: the image joins the channel's watch list."""
         ack()
         value = action.get("value") if isinstance(action, dict) else None
-        parsed = parse_command(f"watch {value}" if isinstance(value, str) and " " not in value.strip() else None)
+        text = f"watch {value}" if isinstance(value, str) and " " not in value.strip() else None
+        parsed = parse_command(text, ctx.settings.engine.registry_policy)
         channel, user, team = nested_id(body, "channel"), nested_id(body, "user"), nested_id(body, "team")
         response_url = text_id(body.get("response_url"))
+        if isinstance(parsed, InvalidCommand):  # a refused registry: its sentence
+            tell_user(response_url, parsed.message)
+            return
         if not isinstance(parsed, WatchCommand) or not parsed.images:
             tell_user(response_url, "I could not read which image that button is for. Use `/scan watch IMAGE`.")
             return

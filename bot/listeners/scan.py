@@ -47,7 +47,7 @@ def register(app: App, ctx: ListenerContext) -> None:
     @app.command("/scan")
     def scan_command(ack: Ack, command: dict, client, logger: logging.Logger) -> None:
         text = command.get("text")
-        parsed = parse_command(text if isinstance(text, str) else None)
+        parsed = parse_command(text if isinstance(text, str) else None, ctx.settings.engine.registry_policy)
         if isinstance(parsed, HelpCommand):
             ack(text=f"{parsed.problem}\n\n{HELP}" if parsed.problem else HELP, response_type="ephemeral")
         elif isinstance(parsed, InvalidCommand):
@@ -93,7 +93,9 @@ def register(app: App, ctx: ListenerContext) -> None:
     def rescan(ack: Ack, body: dict, action: dict) -> None:
         ack()
         value = action.get("value") if isinstance(action, dict) else None
-        parsed = parse_command(f"{value} --rescan" if isinstance(value, str) else None)
+        parsed = parse_command(
+            f"{value} --rescan" if isinstance(value, str) else None, ctx.settings.engine.registry_policy
+        )
         if not isinstance(parsed, ScanCommand):
             log.info("rescan with an unusable value ignored")
             return

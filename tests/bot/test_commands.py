@@ -103,3 +103,23 @@ def test_watch_unwatch_and_digest():
         DigestAction.SET, "monday 09:00 Europe/Berlin"
     )
     assert isinstance(parse_command("digest monday 09:00 Mars/Base"), InvalidCommand)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["127.0.0.1:2375/x", "169.254.169.254/latest", "watch 10.0.0.8/app", "vex localhost:5000/app", "triage [::1]/x"],
+)
+def test_attack_a_scan_or_watch_of_a_private_address_is_one_sentence(text):
+    from workers.config import Settings
+
+    parsed = parse_command(text, Settings.from_env({}).registry_policy)
+    assert isinstance(parsed, InvalidCommand)
+    assert "local or private address" in parsed.message and parsed.message.count(". ") == 1
+
+
+def test_unwatching_an_image_the_policy_now_refuses_still_works():
+    from bot.commands import WatchCommand
+    from workers.config import Settings
+
+    parsed = parse_command("unwatch 10.0.0.8/app", Settings.from_env({}).registry_policy)
+    assert isinstance(parsed, WatchCommand) and parsed.remove

@@ -2,30 +2,21 @@
 
 Registry HTTP API v2: the manifest (an index is narrowed to ``SCAN_PLATFORM``), then the config blob's
 ``rootfs.diff_ids``. ``DOCKERHUB_MIRROR``, ``REGISTRY_CREDENTIALS`` and the insecure-registry rules apply as for
-scans; the bearer-token challenge is answered by the same client the catalog refresh uses.
+scans; every read goes through :class:`workers.registry_client.RegistryClient` (byte cap, total deadline,
+token realms and addresses judged by the registry policy).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
-import requests
-
-from workers.chainguard.refresh import _RegistryClient
+from workers.allowlist import RegistryRefused
 from workers.config import Settings
-from workers.reference import DOCKER_HUB, ImageRef
+from workers.reference import ImageRef
+from workers.registry_client import ACCEPT, Answer, RegistryClient, RegistryReadError, admit, client_for
 from workers.scan.resolve import platform_matches, source_reference
 
-ACCEPT = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
 INDEXES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 
 
@@ -42,16 +33,15 @@ class RemoteImage:
 
 
 def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> RemoteImage:
-    """The image's digests, its manifests' annotations and (``layers``) its DiffIDs from the config blob."""
-    source = source_reference(ref, settings)
-    host = source.registry
-    scheme = "http" if settings.is_insecure(host) else "https"
-    api = f"{scheme}://{'registry-1.docker.io' if host == DOCKER_HUB else host}"
-    credential = settings.credential_for(host)
-    pair = (credential.username, credential.password) if credential else None
-    client = _Client(requests.Session(), api, settings.registry_timeout, pair)
+    """The image's digests, its manifests' annotations and (``layers``) its DiffIDs from the config blob.
+    A reference the registry policy refuses (a base label naming ``169.254.169.254``) is never contacted."""
+    try:
+        source = admit(source_reference(ref, settings), settings.registry_policy)
+    except RegistryRefused as exc:
+        raise RegistryLookupError(str(exc)) from None
+    client = _Client.of(client_for(source, settings))
     repo = source.repository
-    top, digest = client.manifest(repo, source.digest or source.tag or "latest")
+    top, digest = client.manifest_json(repo, source.digest or source.tag or "latest")
     manifest, manifest_digest = top, digest
     annotations = dict(top.get("annotations") or {})
     if top.get("mediaType") in INDEXES or "manifests" in top:
@@ -61,11 +51,11 @@ def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> R
         )
         if entry is None:
             raise RegistryLookupError(f"{ref.familiar} offers no {settings.platform} image")
-        manifest, manifest_digest = client.manifest(repo, entry["digest"])
+        manifest, manifest_digest = client.manifest_json(repo, entry["digest"])
         annotations.update(manifest.get("annotations") or {})
     if not layers:
         return RemoteImage(digest, manifest_digest, [], annotations)
-    config = json.loads(client.get(f"/v2/{repo}/blobs/{manifest['config']['digest']}", repo).content)
+    config = client.ok(f"/v2/{repo}/blobs/{manifest['config']['digest']}", repo).json()
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     return RemoteImage(digest, manifest_digest, diff_ids, annotations)
 
@@ -75,23 +65,29 @@ def _platform(entry: dict) -> str:
     return "/".join(x for x in (p.get("os"), p.get("architecture"), p.get("variant")) if x)
 
 
-class _Client(_RegistryClient):
-    def get(self, path: str, repo: str, headers: dict | None = None) -> requests.Response:
-        url, headers = f"{self.api}{path}", dict(headers or {})
-        try:
-            response = self.http.get(url, headers=headers, timeout=self.timeout)
-            if response.status_code == 401:
-                headers.update(self._authorization(response, repo))
-                response = self.http.get(url, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise RegistryLookupError(f"{self.api} could not be reached ({type(exc).__name__})") from None
-        if response.status_code != 200:
-            raise RegistryLookupError(f"{url} answered HTTP {response.status_code}")
-        return response
+class _Client(RegistryClient):
+    """The shared client, with every failure as :class:`RegistryLookupError`."""
 
-    def manifest(self, repo: str, reference: str) -> tuple[dict, str]:
-        response = self.get(f"/v2/{repo}/manifests/{reference}", repo, {"Accept": ACCEPT})
-        digest = (
-            response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(response.content).hexdigest()
-        )
-        return response.json(), digest
+    @classmethod
+    def of(cls, client: RegistryClient) -> _Client:
+        return cls(client.http, client.api, client.timeout, client.credentials, client.policy, client.max_bytes)
+
+    def ok(self, path: str, repo: str, headers: dict | None = None) -> Answer:
+        try:
+            answer = self.get(path, repo, headers)
+        except (RegistryReadError, RegistryRefused) as exc:
+            raise RegistryLookupError(str(exc)) from None
+        if answer.status != 200:
+            raise RegistryLookupError(f"{self.api}{path} answered HTTP {answer.status}")
+        return answer
+
+    def manifest_json(self, repo: str, reference: str) -> tuple[dict, str]:
+        """The manifest and its digest, computed from the bytes (a registry's header is not taken on trust)."""
+        answer = self.ok(f"/v2/{repo}/manifests/{reference}", repo, {"Accept": ACCEPT})  # a digest: checked below
+        digest = "sha256:" + hashlib.sha256(answer.content).hexdigest()
+        if reference.startswith("sha256:") and reference != digest:
+            raise RegistryLookupError(f"{self.api} answered {reference} with a manifest whose digest is {digest}")
+        try:
+            return answer.json(), digest
+        except ValueError:
+            raise RegistryLookupError(f"{self.api} answered a manifest that is not JSON") from None

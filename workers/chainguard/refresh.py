@@ -3,7 +3,6 @@ catalog those answers give (:func:`apply_refresh`, pure). The only network code 
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import re
 from collections.abc import Iterable, Mapping
@@ -12,6 +11,7 @@ from typing import Any
 
 import requests
 
+from workers.allowlist import RegistryPolicy, RegistryRefused
 from workers.chainguard.catalog import (
     Catalog,
     TagVariant,
@@ -19,6 +19,7 @@ from workers.chainguard.catalog import (
     registry_prefix,
 )
 from workers.reference import DOCKER_HUB
+from workers.registry_client import RegistryClient, RegistryReadError
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ class RefreshResult:
         return sorted(n for n, a in self.images.items() if a.definitive and not a.available)
 
 
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _LINK_NEXT = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
 _LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
 _MAX_TAG_PAGES = 20
@@ -73,13 +73,15 @@ def refresh_catalog(
     credentials: tuple[str, str] | None = None,
     scheme: str | None = None,
     session: Any = None,
+    policy: RegistryPolicy | None = None,
 ) -> RefreshResult:
     """Ask ``registry`` (e.g. ``cgr.dev/chainguard``) which catalog images it serves, with their tags.
 
     Uses the registry HTTP API v2 (``GET /v2/<repo>/tags/list``) with the anonymous bearer-token flow
     cgr.dev uses (or ``credentials`` for an organisation registry). Never raises on network trouble:
     an unreachable registry gives ``reachable=False`` and an ``error`` sentence. Loopback hosts are
-    spoken to over http, others over https, unless ``scheme`` says otherwise.
+    spoken to over http, others over https, unless ``scheme`` says otherwise. ``policy`` judges the token
+    service a 401 challenge names.
     """
     checked_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     try:
@@ -91,7 +93,8 @@ def refresh_catalog(
     scheme = scheme or ("http" if _LOOPBACK.match(host) else "https")
     api = f"{scheme}://{'registry-1.docker.io' if host == DOCKER_HUB else host}"
     http = session or requests.Session()
-    client = _RegistryClient(http, api, timeout, credentials)
+    policy = policy or RegistryPolicy(configured=(registry,))  # the registry asked about, and no other
+    client = _RegistryClient(http, api, timeout, credentials, policy)
 
     ping_error = client.ping()
     if ping_error:
@@ -109,74 +112,46 @@ def _split_registry(registry: str) -> tuple[str, str]:
     return host, namespace
 
 
-class _RegistryClient:
-    """The few registry API calls :func:`refresh_catalog` makes; the only network code in workers.chainguard.catalog."""
-
-    def __init__(self, http: Any, api: str, timeout: float, credentials: tuple[str, str] | None) -> None:
-        self.http, self.api, self.timeout, self.credentials = http, api, timeout, credentials
+class _RegistryClient(RegistryClient):
+    """The registry API calls :func:`refresh_catalog` makes (a ping, tag lists), capped like every registry read."""
 
     def ping(self) -> str | None:
         """None when ``/v2/`` answers like a registry, else a short reason."""
         try:
-            response = self.http.get(f"{self.api}/v2/", timeout=self.timeout)
-        except requests.RequestException as err:
-            return _short_error(err)
-        if response.status_code in (200, 401):
+            answer = self._read(f"{self.api}/v2/", {})
+        except RegistryReadError as err:
+            return str(err)
+        if answer.status in (200, 401):
             return None
-        return f"HTTP {response.status_code} on /v2/, so it does not look like a registry"
+        return f"HTTP {answer.status} on /v2/, so it does not look like a registry"
 
     def availability(self, name: str, repo: str) -> ImageAvailability:
         try:
             return self._tags(name, repo)
-        except requests.RequestException as err:
-            return ImageAvailability(name, "error", detail=_short_error(err))
+        except (RegistryReadError, RegistryRefused) as err:
+            return ImageAvailability(name, "error", detail=str(err))
         except ValueError as err:  # JSON that is not a tag list
             return ImageAvailability(name, "error", detail=f"unexpected answer: {err}")
 
     def _tags(self, name: str, repo: str) -> ImageAvailability:
-        url, tags, headers = f"{self.api}/v2/{repo}/tags/list", [], {}
+        url, tags = f"{self.api}/v2/{repo}/tags/list", []
         for _ in range(_MAX_TAG_PAGES):
-            response = self.http.get(url, headers=headers, timeout=self.timeout)
-            if response.status_code == 401 and not headers:
-                headers = self._authorization(response, repo)
-                if headers:
-                    response = self.http.get(url, headers=headers, timeout=self.timeout)
-            if response.status_code in (401, 403):
-                return ImageAvailability(name, "denied", detail=f"HTTP {response.status_code}")
-            if response.status_code == 404:
+            answer = self.get(url, repo)
+            if answer.status in (401, 403):
+                return ImageAvailability(name, "denied", detail=f"HTTP {answer.status}")
+            if answer.status == 404:
                 return ImageAvailability(name, "missing", detail="HTTP 404")
-            if response.status_code != 200:
-                return ImageAvailability(name, "error", detail=f"HTTP {response.status_code}")
-            body = response.json()
+            if answer.status != 200:
+                return ImageAvailability(name, "error", detail=f"HTTP {answer.status}")
+            body = answer.json()
             if not isinstance(body, dict):
                 raise ValueError("the tag list is not a JSON object")
             tags.extend(str(t) for t in body.get("tags") or [])
-            next_link = _LINK_NEXT.search(response.headers.get("Link", ""))
+            next_link = _LINK_NEXT.search(answer.headers.get("Link", ""))
             if not next_link:
                 break
             url = _join_link(self.api, next_link.group(1))
         return ImageAvailability(name, "available", tuple(sorted(set(tags))))
-
-    def _authorization(self, response: Any, repo: str) -> dict[str, str]:
-        """Answer a 401 challenge: a bearer token (anonymous unless credentials) or basic auth."""
-        challenge = response.headers.get("WWW-Authenticate", "")
-        scheme = challenge.split(" ", 1)[0].lower()
-        if scheme == "basic" and self.credentials:
-            pair = ":".join(self.credentials).encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-        if scheme != "bearer":
-            return {}
-        params = dict(_CHALLENGE_PARAM.findall(challenge))
-        realm = params.pop("realm", None)
-        if not realm:
-            return {}
-        params.setdefault("scope", f"repository:{repo}:pull")
-        token_response = self.http.get(realm, params=params, auth=self.credentials, timeout=self.timeout)
-        if token_response.status_code != 200:
-            return {}
-        body = token_response.json()
-        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
-        return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _join_link(api: str, link: str) -> str:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def refresh_and_store(redis: Redis | None, settings: Settings) -> RefreshResult:
-    result = refresh_catalog(settings.chainguard_registry, load_catalog())
+    result = refresh_catalog(settings.chainguard_registry, load_catalog(), policy=settings.registry_policy)
     if redis is not None and result.reachable:
         redis.set(KEY, json.dumps(_to_dict(result)))
     return result

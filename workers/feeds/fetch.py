@@ -13,10 +13,10 @@ from urllib.parse import urlparse
 import requests
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from workers.bounded import BodyTooLarge, BodyTooSlow, read_body
 from workers.feeds.parse import FeedError
 
 MAX_BYTES = 512 * 1024 * 1024  # the EPSS CSV is ~10 MB gzipped, the KEV JSON ~1.5 MB
-CHUNK = 64 * 1024
 
 
 def fetch(location: str, *, timeout: float, max_bytes: int = MAX_BYTES) -> bytes:
@@ -32,20 +32,17 @@ def fetch(location: str, *, timeout: float, max_bytes: int = MAX_BYTES) -> bytes
 
 
 def _download(url: str, timeout: float, max_bytes: int) -> bytes:
-    """The body, read as it arrives (``read1``) so a trickling server meets the deadline, not a chunk's wait."""
+    """The body, within ``max_bytes`` and ``timeout`` as a whole (:func:`workers.bounded.read_body`)."""
     deadline = time.monotonic() + timeout
     try:
         with requests.get(url, stream=True, timeout=min(timeout, 30)) as response:
             if response.status_code != 200:
                 raise FeedError(f"{url} answered HTTP {response.status_code}.")
-            body = bytearray()
-            while chunk := response.raw.read1(CHUNK, decode_content=True):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise FeedError(f"{url} sent more than {max_bytes // (1024 * 1024)} MB; is it the feed?")
-                if time.monotonic() > deadline:
-                    raise FeedError(f"{url} took longer than {timeout:.0f} s (FEED_TIMEOUT).")
-            return bytes(body)
+            return read_body(response, max_bytes=max_bytes, deadline=deadline)
+    except BodyTooLarge:
+        raise FeedError(f"{url} sent more than {max_bytes // (1024 * 1024)} MB; is it the feed?") from None
+    except BodyTooSlow:
+        raise FeedError(f"{url} took longer than {timeout:.0f} s (FEED_TIMEOUT).") from None
     except requests.Timeout:
         raise FeedError(f"{url} did not answer within {min(timeout, 30):.0f} s.") from None
     except requests.ConnectionError:

@@ -20,10 +20,12 @@ import docker
 from redis import Redis
 from redis.exceptions import LockError
 
+from workers.allowlist import RegistryRefused
 from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import ImageRef, parse_reference
+from workers.registry_client import admit, serves
 from workers.report import DbInfo, ScanReport, normalize
 from workers.scan import dbupdate, layercache, trivy
 from workers.scan.keepalive import kept_alive
@@ -82,12 +84,16 @@ class Scanner:
 
     def _scan(self, reference: str | ImageRef, *, force: bool) -> ScanReport:
         ref = parse_reference(reference) if isinstance(reference, str) else reference
+        try:  # a job names its image, whoever enqueued it: the policy is asked here too, before anything connects
+            admit(source_reference(ref, self.settings), self.settings.registry_policy)
+        except RegistryRefused as exc:
+            raise ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)) from None
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
         db = trivy.db_info(self.env)
         version = db_version_key(db.updated_at, db.version) if db else self._server_window(time.time())
         key = cache_key(resolved.digest, resolved.platform, version) if version else None
-        if key and not force and (hit := self._cached(key, ref)):
+        if key and not force and (hit := self._cached(key, ref, resolved)):
             return hit
         if key is None:  # still no DB and no server (TRIVY_SKIP_DB_UPDATE on an empty cache): nothing to key on
             return self._run(resolved, ref, None)
@@ -95,7 +101,7 @@ class Scanner:
         if not lock.acquire():
             raise ScanError.of(ErrorKind.BUSY, what=ref.familiar)
         try:
-            if not force and (hit := self._cached(key, ref)):
+            if not force and (hit := self._cached(key, ref, resolved)):
                 return hit  # someone else scanned it while we waited
             with kept_alive(lock, LOCK_TTL):
                 return self._run(resolved, ref, key)
@@ -162,14 +168,26 @@ class Scanner:
             self.store.put_distribution(source, data, self.settings.resolve_ttl)
         return data
 
-    def _cached(self, key: str, ref: ImageRef) -> ScanReport | None:
+    def _cached(self, key: str, ref: ImageRef, resolved: ResolvedImage) -> ScanReport | None:
+        """The report stored for the digest, once the registry named has shown it serves that digest (a digest is
+        not a secret: knowing one must not be reading its report). Not served: None, and Trivy asks the registry."""
         report = self.store.get(key)
-        if report is None:
+        if report is None or not self._served(resolved):
             return None
         report.image.reference = str(ref)
         report.cached = True
         metrics.cache_hit()
         return report
+
+    def _served(self, resolved: ResolvedImage) -> bool:
+        source = str(resolved.source)
+        if self.store.is_served(source):
+            return True
+        if not serves(resolved.source, self.settings):
+            log.warning("%s did not serve %s: its cached report is not shown", resolved.source.registry, source)
+            return False
+        self.store.note_served(source, self.settings.resolve_ttl)
+        return True
 
     def _run(self, resolved: ResolvedImage, ref: ImageRef, key: str | None) -> ScanReport:
         """Run Trivy on the resolved digest and store the report under ``key`` (the DB's own when None)."""

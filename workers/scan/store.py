@@ -87,6 +87,13 @@ class ReportStore:
     def put_distribution(self, reference: str, data: dict, ttl: int) -> None:
         self.redis.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
 
+    def is_served(self, source: str) -> bool:
+        """Whether ``source`` (``registry/repo@digest``) was seen served by its registry in the last RESOLVE_TTL."""
+        return bool(self.redis.exists(f"{PREFIX}served:{source}"))
+
+    def note_served(self, source: str, ttl: int) -> None:
+        self.redis.set(f"{PREFIX}served:{source}", 1, ex=max(1, ttl))
+
     def lock(self, key: str, timeout: int, wait: int):
         """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
         # thread_local=False: the lock is renewed from a helper thread while Trivy runs
