@@ -18,8 +18,10 @@ import re
 import socket
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -36,6 +38,9 @@ ACCEPT = ", ".join(  # every manifest kind: an index, an image manifest, OCI and
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+_PUBLIC = RegistryPolicy()  # any public host: where a registry may send the bot for a blob
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -85,7 +90,7 @@ class RegistryClient:
     def _read(self, url: str, headers: Mapping[str, str], **kwargs) -> Answer:
         deadline = time.monotonic() + self.timeout
         try:
-            with self.http.get(url, headers=headers, stream=True, timeout=self.timeout, **kwargs) as response:
+            with self._send(url, headers, **kwargs) as response:
                 content = read_body(response, max_bytes=self.max_bytes, deadline=deadline)
                 return Answer(response.status_code, dict(response.headers), content)
         except BodyTooLarge:
@@ -94,6 +99,42 @@ class RegistryClient:
             raise RegistryReadError(f"{url} took longer than {self.timeout:.0f} s to answer") from None
         except requests.RequestException as exc:
             raise RegistryReadError(f"{self.api} could not be reached ({type(exc).__name__})") from None
+
+    @contextmanager
+    def blob(self, repo: str, digest: str) -> Iterator[requests.Response]:
+        """The blob ``digest`` of ``repo`` as a streamed response (read it with :mod:`workers.bounded`)."""
+        url, headers = f"{self.api}/v2/{repo}/blobs/{digest}", {}
+        try:
+            response = self._send(url, headers)
+            if response.status_code == 401:
+                authorization = self._authorization(Answer(401, dict(response.headers), b""), repo)
+                response.close()
+                response = self._send(url, authorization)
+        except requests.RequestException as exc:
+            raise RegistryReadError(f"{self.api} could not be reached ({type(exc).__name__})") from None
+        with response:
+            if response.status_code != 200:
+                raise RegistryReadError(f"{url} answered HTTP {response.status_code}")
+            yield response
+
+    def _send(self, url: str, headers: Mapping[str, str], **kwargs) -> requests.Response:
+        """A streamed GET whose redirects (blob stores, CDNs) are followed only to hosts a user could name: a public
+        one, or one the policy lists; never a private address it does not list. Credentials stay on their host."""
+        for _ in range(_MAX_REDIRECTS):
+            response = self.http.get(
+                url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            target = urljoin(url, location)
+            if (refusal := self.policy.url_refusal(target)) and _PUBLIC.url_refusal(target):
+                raise RegistryRefused(refusal)
+            if urlsplit(target).netloc != urlsplit(url).netloc:
+                headers, kwargs = {k: v for k, v in headers.items() if k.lower() != "authorization"}, {}
+            url = target
+        raise RegistryReadError(f"{url} redirected more than {_MAX_REDIRECTS} times")
 
     def _authorization(self, answer: Answer, repo: str) -> dict[str, str]:
         """Answer a 401 challenge: a bearer token (anonymous unless credentials) or basic auth."""

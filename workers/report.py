@@ -86,6 +86,7 @@ class ScanReport:
     cached: bool = False
     base: dict | None = None  # the base image: {name, digest, layers, counts, source} (workers.base)
     feeds: dict | None = None  # the risk feeds joined in: {"epss": {date, …} | None, "kev": …}; None: not looked up
+    inconsistent_layers: list[str] | None = None  # layers whose blob is not the DiffID claimed (workers.scan.layers)
 
     @property
     def total(self) -> int:
@@ -106,6 +107,7 @@ class ScanReport:
             "schema": SCHEMA_VERSION,
             "base": self.base,
             "feeds": self.feeds,
+            "inconsistent_layers": self.inconsistent_layers,
         }
 
     @classmethod
@@ -121,6 +123,7 @@ class ScanReport:
             cached=data.get("cached", False),
             base=data.get("base"),
             feeds=data.get("feeds"),
+            inconsistent_layers=data.get("inconsistent_layers"),
         )
 
 

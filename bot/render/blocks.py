@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from workers.feeds.risk import feeds_note, known_exploited, ranking_available
 from workers.report import Finding, ScanReport, at_or_above
+from workers.scan.layers import inconsistency_note
 
 from .format import (
     age,
@@ -267,6 +268,8 @@ def pair_card(result, applied=None, *, findings_link: str | None = None, now=Non
         lines.append(
             f"{severity_emoji(alt.counts)} {escape(_short_reference(alt.image.reference))}: {decided_counts_line(alt.counts)}"
         )
+    if report.inconsistent_layers:
+        lines.append(":warning: " + escape(inconsistency_note(report.inconsistent_layers)))
     if report.base:
         lines.append(escape(base_line(report.base, report.total)))
     facts = _facts_short(report, now) + (f"  vs  {_facts_short(alt, now)}" if alt else "")

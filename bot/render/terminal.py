@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.report import SEVERITIES, ScanReport
+from workers.scan.layers import inconsistency_note
 
 from .blocks import base_line, refresh_line
 from .findings import risk_text
@@ -38,6 +39,7 @@ def report_text(
         + ("    (cached result)" if report.cached else ""),
         *_feeds_lines(report),
         *_base_lines(report),
+        *([f"  warning   {inconsistency_note(report.inconsistent_layers)}"] if report.inconsistent_layers else []),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),

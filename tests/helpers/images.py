@@ -1565,3 +1565,33 @@ def apk_compare(a: str, b: str) -> int:
 
     ka, kb = key(a), key(b)
     return (ka > kb) - (ka < kb)
+
+
+def push_lying_image(source: str, repository: str, target: str, tag: str = "1") -> str:
+    """Push ``target/repository:tag``: the config of ``source/repository``'s image (so its DiffIDs), over layers
+    that hold nothing — the image that poisons a layer cache keyed by DiffID. Its reference."""
+    accept = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST))
+    http = requests.Session()
+    http.trust_env = False
+    repo, _, ref = repository.partition(":")
+    manifest = http.get(f"http://{source}/v2/{repo}/manifests/{ref or 'latest'}", headers={"Accept": accept}).json()
+    if "manifests" in manifest:
+        entry = next(m for m in manifest["manifests"] if (m.get("platform") or {}).get("architecture") == "amd64")
+        manifest = http.get(f"http://{source}/v2/{repo}/manifests/{entry['digest']}", headers={"Accept": accept}).json()
+    config = http.get(f"http://{source}/v2/{repo}/blobs/{manifest['config']['digest']}").content
+    empty = _Blob.of(gzip.compress(_tar({"hello.txt": b"nothing to see\n"}), mtime=0), OCI_LAYER)
+    config_blob = _Blob.of(config, manifest["config"]["mediaType"])
+    pushed = _Registry(target)
+    name = f"{repo.rsplit('/', 1)[-1]}-poison"
+    pushed.push_blob(name, empty)
+    pushed.push_blob(name, config_blob)
+    lying = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": config_blob.media_type, "digest": config_blob.digest, "size": len(config)},
+        "layers": [
+            {"mediaType": empty.media_type, "digest": empty.digest, "size": len(empty.data)} for _ in manifest["layers"]
+        ],
+    }
+    pushed.push_manifest(name, tag, _Blob.of(_json_bytes(lying), OCI_MANIFEST))
+    return f"{target}/{name}:{tag}"

@@ -9,7 +9,7 @@ token realms and addresses judged by the registry policy).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workers.allowlist import RegistryRefused
 from workers.config import Settings
@@ -30,6 +30,7 @@ class RemoteImage:
     manifest_digest: str  # the platform's own manifest
     diff_ids: list[str]  # empty when not asked for
     annotations: dict[str, str]  # the index's, overridden by the platform manifest's
+    layers: list[dict] = field(default_factory=list)  # the platform manifest's layer descriptors, when asked for
 
 
 def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> RemoteImage:
@@ -57,7 +58,12 @@ def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> R
         return RemoteImage(digest, manifest_digest, [], annotations)
     config = client.ok(f"/v2/{repo}/blobs/{manifest['config']['digest']}", repo).json()
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-    return RemoteImage(digest, manifest_digest, diff_ids, annotations)
+    descriptors = [
+        {"digest": str(d.get("digest")), "mediaType": str(d.get("mediaType") or ""), "size": d.get("size")}
+        for d in manifest.get("layers") or []
+        if isinstance(d, dict)
+    ]
+    return RemoteImage(digest, manifest_digest, diff_ids, annotations, descriptors)
 
 
 def _platform(entry: dict) -> str:

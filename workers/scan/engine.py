@@ -29,6 +29,8 @@ from workers.registry_client import admit, serves
 from workers.report import DbInfo, ScanReport, normalize
 from workers.scan import dbupdate, layercache, trivy
 from workers.scan.keepalive import kept_alive
+from workers.scan.layers import LayerCheck, Verdict
+from workers.scan.layers import check as check_layers
 from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
 from workers.telemetry import metrics
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 # The scan lock lives LOCK_TTL seconds and is renewed while Trivy runs, so a worker killed
 # mid-scan frees it within LOCK_TTL and a waiting request takes over.
 LOCK_TTL = 30
+_MEMORY_CACHE = {"TRIVY_CACHE_BACKEND": "memory"}  # even over an operator's backend: an image that lies shares nothing
 
 
 @dataclass
@@ -189,13 +192,25 @@ class Scanner:
         self.store.note_served(source, self.settings.resolve_ttl)
         return True
 
+    def _layer_check(self, resolved: ResolvedImage) -> LayerCheck:
+        """Whether this image may use the shared layer cache: only once its layers are what its config claims
+        (:mod:`workers.scan.layers`). A worker whose cache is memory already has nothing to protect."""
+        if self.layer_cache.kind is layercache.LayerCacheKind.MEMORY and not self.settings.trivy_server:
+            return LayerCheck(Verdict.UNVERIFIED)
+        found = check_layers(resolved.source, self.settings, self.redis)
+        if found.verdict is Verdict.INCONSISTENT:
+            log.warning("%s: layers %s do not match their DiffIDs; scanned without the shared cache", resolved.source,
+                        ", ".join(found.mismatched))  # fmt: skip
+        return found
+
     def _run(self, resolved: ResolvedImage, ref: ImageRef, key: str | None) -> ScanReport:
         """Run Trivy on the resolved digest and store the report under ``key`` (the DB's own when None)."""
         source = resolved.source
         target = f"{source.name}@{resolved.digest}"
         credential = self.settings.credential_for(source.registry)
         extra_env = {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
-        extra_env.update(self.layer_cache.child_env(self.env))
+        layers = self._layer_check(resolved)
+        extra_env.update(self.layer_cache.child_env(self.env) if layers.shared_cache else _MEMORY_CACHE)
         args = trivy.image_command(
             self.settings.trivy_bin,
             target,
@@ -203,7 +218,7 @@ class Scanner:
             timeout=self.settings.scan_timeout,
             insecure=self.settings.is_insecure(source.registry),
             env=self.env,
-            **self._dbs(),
+            **self._dbs(local_first=not layers.shared_cache),  # a trivy server's cache is shared too
         )
         self.store.count_trivy_run()
         run = {"timeout": self.settings.scan_timeout, "what": ref.familiar, "server": self.settings.trivy_server}
@@ -231,6 +246,8 @@ class Scanner:
             platform=resolved.platform,
             scanned_at=_now(),
         )
+        if layers.verdict is Verdict.INCONSISTENT:
+            report.inconsistent_layers = list(layers.mismatched)
         key = key or cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
         return report
