@@ -60,7 +60,7 @@ def register(app: App, ctx: ListenerContext) -> None:
             digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
             channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-            denial = scan_denied(ctx.settings, channel, user)
+            denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
             if not denial:
                 request = {
                     "channel": channel,
