@@ -77,7 +77,7 @@ def test_attack_watch_digest_now_and_vex_spend_the_scan_limit(dispatcher):
 
 def test_listing_watches_and_setting_the_schedule_spend_nothing(dispatcher):
     app = dispatcher.app(SCAN_RATE_LIMIT="1/hour")
-    for text in ("watch", "digest", "digest monday 09:00 UTC", "unwatch mariadb", "watch", "digest off"):
+    for text in ("watch list", "digest", "digest monday 09:00 UTC", "unwatch mariadb", "watch list", "digest off"):
         assert "You have started" not in text_of(dispatcher.send(app, slash_command_body(text)))
     assert "Queued a scan" in text_of(dispatcher.send(app, slash_command_body("mariadb")))
 
@@ -89,3 +89,13 @@ def test_attack_the_workspace_watch_cap_counts_every_channel(dispatcher):
     refused = text_of(dispatcher.send(app, slash_command_body("watch redis", channel_id="C0D")))
     assert refused.startswith("This workspace watches 3 images and may watch at most 3 (WATCH_WORKSPACE_LIMIT)")
     assert "Already watching" in text_of(dispatcher.send(app, slash_command_body("watch nginx", channel_id="C0C")))
+
+
+def test_attack_the_watch_weekly_button_spends_the_scan_limit(dispatcher, slack):
+    from bot.render.blocks import WATCH_ACTION
+
+    app = dispatcher.app(SCAN_RATE_LIMIT="1/hour")
+    assert "Queued a scan" in text_of(dispatcher.send(app, slash_command_body("mariadb")))
+    dispatcher.send(app, block_action_body(WATCH_ACTION, "postgres", response_url=slack.response_url("watch")))
+    assert any("You have started 1 scan in the last hour" in json.dumps(c) for c in slack.responses())
+    assert "watches nothing yet" in text_of(dispatcher.send(app, slash_command_body("watch list")))
