@@ -20,7 +20,9 @@ from workers.scan.store import ReportStore
 DB_STALE_HOURS = 24
 
 
-def status_text(redis: Redis, settings: Settings) -> str:
+def status_text(redis: Redis, settings: Settings, channel: str | None = None) -> str:
+    """``channel``: the asking Slack channel, which sees only its own failed images; None (the operator's
+    command line) sees them all."""
     queue = Queue(settings.queue_name, connection=redis)
     workers = Worker.all(queue=queue)
     store = ReportStore(redis)
@@ -36,13 +38,18 @@ def status_text(redis: Redis, settings: Settings) -> str:
         "*DB updates*: " + _update_line(dbupdate.fleet_record(redis), settings),
         "*Ranking feeds*: " + _feeds_line(redis),
     ]
-    failures = store.recent_failures(5)
+    failures = failures_for(store.all_failures(), channel)[:5]
     if failures:
         lines.append("*Recent failures*:")
         lines += [f"• `{f['reference']}` {_ago(f['at'])}: {f['message']}" for f in failures]
     else:
         lines.append("*Recent failures*: none")
     return "\n".join(lines)
+
+
+def failures_for(failures: list[dict], channel: str | None) -> list[dict]:
+    """The failures ``channel`` may see: its own; all of them for None (the operator). Pure."""
+    return failures if channel is None else [f for f in failures if f.get("channel") == channel]
 
 
 def db_line(db, now: float) -> str:

@@ -75,6 +75,7 @@ class Settings:
     worker_pool_size: int = 2
     log_level: str = "INFO"
     watch_limit: int = 50
+    watch_workspace_limit: int = 200  # WATCH_WORKSPACE_LIMIT: images all channels of a workspace may watch
     watch_check_interval: int = 3600
     alert_min_severity: str = "critical"
     sla_days_critical: int = 7
@@ -124,6 +125,7 @@ class Settings:
             worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
             log_level=_log_level(env.get("LOG_LEVEL")),
             watch_limit=max(1, _int(env, "WATCH_LIMIT", 50)),
+            watch_workspace_limit=max(1, _int(env, "WATCH_WORKSPACE_LIMIT", 200)),
             watch_check_interval=max(60, _int(env, "WATCH_CHECK_INTERVAL", 3600)),
             alert_min_severity=_severity_setting(env.get("ALERT_MIN_SEVERITY")),
             sla_days_critical=max(1, _int(env, "SLA_DAYS_CRITICAL", 7)),

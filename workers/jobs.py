@@ -153,7 +153,8 @@ def _failed(job, scanner: Scanner, reference: str, error: ScanError) -> dict:
 
 def _remember(job, scanner: Scanner, reference: str, error: ScanError) -> None:
     log.info("scan of %s failed: %s (%s)", reference, error.kind.value, error.message)
-    scanner.store.record_failure(reference, error.kind.value, error.message)
+    channel = job.meta.get("channel") if isinstance(job.meta.get("channel"), str) else None
+    scanner.store.record_failure(reference, error.kind.value, error.message, channel=channel)
     job.meta["error"] = error.to_dict()
     job.save_meta()
 

@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
 def cmd_watch_add(args) -> int:
     settings, (store, redis) = bot_config.current().engine, _store()
     references = [str(settings.registry_policy.check(parse_reference(image))) for image in args.images]
-    added = store.watch(_team(args, redis), _channel(args.channel), references, settings.watch_limit)
+    added = store.watch(
+        _team(args, redis), _channel(args.channel), references, settings.watch_limit, settings.watch_workspace_limit
+    )
     print(f"Watching {len(added)} more in {args.channel}: {', '.join(added) or 'nothing new'}.")
     return 0
 

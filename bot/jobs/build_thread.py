@@ -112,7 +112,7 @@ def _open_build_thread(job, settings, request: dict) -> dict:
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
             description=f"build_and_scan({variant}, {build_id})",
-            meta=telemetry.job_meta(),
+            meta={**telemetry.job_meta(), "channel": thread.channel},  # its failure is shown there only
         )  # no Dockerfile in logs
         for variant in ("original", "chainguard")
     ]

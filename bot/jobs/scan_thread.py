@@ -80,7 +80,7 @@ def open_thread(request: dict) -> dict:
         ref,
         target,
         force=thread.force,
-        meta={"thread": thread.key},
+        meta={"thread": thread.key, "channel": thread.channel},  # its failure is shown in this channel only
         on_success=Callback(scan_progress),
     )
     thread.jobs = {Role.IMAGE.value: original.id, Role.CHAINGUARD.value: other.id if other else None}

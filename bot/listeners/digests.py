@@ -10,7 +10,8 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
 from bot.commands import DigestAction, DigestCommand, InvalidCommand, WatchCommand, parse_command
-from bot.listeners.context import QUEUE_DOWN, ListenerContext, nested_id, scan_denied, text_id
+from bot.limits import Action
+from bot.listeners.context import QUEUE_DOWN, ListenerContext, nested_id, over_limit, scan_denied, text_id
 from bot.render.blocks import WATCH_ACTION
 from bot.slack_client import tell_user
 from workers.digests.schedule import parse_schedule
@@ -36,7 +37,7 @@ def register(app: App, ctx: ListenerContext) -> None:
         if not isinstance(parsed, WatchCommand) or not parsed.images:
             tell_user(response_url, "I could not read which image that button is for. Use `/scan watch IMAGE`.")
             return
-        denial = scan_denied(ctx.settings, channel, user)
+        denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
         try:
             text = denial or _watch(ctx, team or "local", channel, parsed)
         except RedisError:
@@ -48,6 +49,8 @@ def register(app: App, ctx: ListenerContext) -> None:
 def answer(ack: Ack, ctx: ListenerContext, command: dict, parsed: WatchCommand | DigestCommand) -> None:
     channel, user, team = (text_id(command.get(k)) for k in ("channel_id", "user_id", "team_id"))
     denial = scan_denied(ctx.settings, channel, user)
+    if not denial and scans(parsed):  # a watch scans every week, a digest now scans each watched image
+        denial = over_limit(ctx, Action.SCAN, channel, user)
     if denial:
         ack(text=denial, response_type="ephemeral")
         return
@@ -61,6 +64,13 @@ def answer(ack: Ack, ctx: ListenerContext, command: dict, parsed: WatchCommand |
         log.exception("watch or digest command failed")
         text = QUEUE_DOWN
     ack(text=text, response_type="ephemeral")
+
+
+def scans(parsed: WatchCommand | DigestCommand) -> bool:
+    """Whether the command spends the scan limits: adding a watch and ``digest now``, not listing or scheduling."""
+    if isinstance(parsed, WatchCommand):
+        return not parsed.list_only and not parsed.remove
+    return parsed.action is DigestAction.NOW
 
 
 def _watch(ctx: ListenerContext, team: str, channel: str, parsed: WatchCommand) -> str:
@@ -81,7 +91,10 @@ def _watch(ctx: ListenerContext, team: str, channel: str, parsed: WatchCommand) 
             else f"`{parsed.images[0].familiar}` was not watched here."
         )
     try:
-        added = store.watch(team, channel, [str(i) for i in parsed.images], ctx.settings.engine.watch_limit)
+        engine = ctx.settings.engine
+        added = store.watch(
+            team, channel, [str(i) for i in parsed.images], engine.watch_limit, engine.watch_workspace_limit
+        )
     except WatchLimitReached as exc:
         return str(exc)
     schedule = store.schedule(team, channel)

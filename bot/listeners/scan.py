@@ -53,14 +53,14 @@ def register(app: App, ctx: ListenerContext) -> None:
         elif isinstance(parsed, InvalidCommand):
             ack(text=parsed.message, response_type="ephemeral")
         elif isinstance(parsed, StatusCommand):
-            ack(text=_status(ctx), response_type="ephemeral")
+            ack(text=_status(ctx, text_id(command.get("channel_id"))), response_type="ephemeral")
         elif isinstance(parsed, BuildCommand):
             build_listeners.open_build_form(ack, ctx, command, client, logger)
         elif isinstance(parsed, (WatchCommand, DigestCommand)):
             digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
             channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-            denial = scan_denied(ctx.settings, channel, user)
+            denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
             if not denial:
                 request = {
                     "channel": channel,
@@ -115,9 +115,10 @@ def register(app: App, ctx: ListenerContext) -> None:
             tell_user(ids["response_url"], denial)  # best effort: an unreachable response_url is logged, not raised
 
 
-def _status(ctx: ListenerContext) -> str:
+def _status(ctx: ListenerContext, channel: str | None) -> str:
+    """The status, with only ``channel``'s failed images (another channel's are not this one's business)."""
     try:
-        return status_text(ctx.redis, ctx.settings.engine)
+        return status_text(ctx.redis, ctx.settings.engine, channel=channel or "")
     except Exception:
         log.exception("status failed")
         return "I could not read the queue status: Redis is not answering."

@@ -40,7 +40,7 @@ from bot.render.triage_views import (
 from bot.slack_client import error_code, tell_user
 from workers.reference import InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
-from workers.triage.imports import Proposal
+from workers.triage.imports import IMPORT_SEVERITY, Proposal, refusals
 from workers.triage.model import StaleDecision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
 from workers.triage.validate import TriageInputError
@@ -157,8 +157,12 @@ def register_import(app: App, ctx: ListenerContext) -> None:
         except InvalidReference as exc:
             ack(response_action="errors", errors={REPOSITORY: str(exc)})
             return
+        proposals = [Proposal.from_dict(p) for p in data["proposals"]]
+        if refused := _import_refusals(ctx, proposals):
+            ack(response_action="errors", errors={REPOSITORY: refused})  # nothing stored
+            return
         stored, skipped = 0, []
-        for proposal in (Proposal.from_dict(p) for p in data["proposals"]):
+        for proposal in proposals:
             change = Change(
                 proposal.state,
                 by=user,
@@ -178,6 +182,7 @@ def register_import(app: App, ctx: ListenerContext) -> None:
                     package=proposal.package,
                     change=change,
                     now=_now(),
+                    severity=IMPORT_SEVERITY,
                 )
                 stored += result.changed
             except TriageInputError as exc:
@@ -190,6 +195,21 @@ def register_import(app: App, ctx: ListenerContext) -> None:
             client.chat_postMessage(channel=data["channel"], text=summary)
         except SlackApiError as exc:
             log.warning("import summary not posted: %s", error_code(exc))
+
+
+def _import_refusals(ctx: ListenerContext, proposals: list[Proposal]) -> str | None:
+    """The menus' limits, applied to a whole import before anything is stored: a sentence, or None."""
+    engine = ctx.settings.engine
+    found = refusals(
+        proposals,
+        today=_now().date(),
+        max_accept_days=engine.triage_max_accept_days,
+        max_accept_days_critical=engine.triage_max_accept_days_critical,
+    )
+    if not found:
+        return None
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return "Nothing was imported: " + "; ".join(found[:3]) + more
 
 
 def _choice(body: dict) -> tuple[str | None, str | None]:

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from bot.cli.db import describe
-from bot.status import db_line
+from bot.status import db_line, failures_for
 from workers.report import DbInfo
 from workers.scan.dbupdate import UpdateOutcome, UpdateResult
 
@@ -28,3 +28,22 @@ def test_the_db_update_says_whether_it_downloaded_or_kept_another_workers_downlo
     assert describe(UpdateOutcome(UpdateResult.DOWNLOADED, DB, java)).startswith("Downloaded: vulnerability DB v2")
     kept = describe(UpdateOutcome(UpdateResult.FRESH, DB, None))
     assert kept.startswith("Another worker downloaded the DBs while this one waited") and "no Java DB" in kept
+
+
+FAILURES = [
+    {"reference": "ghcr.io/acme/secret-app:1", "channel": "C0OTHER"},
+    {"reference": "mariadb:99.99", "channel": "C0HERE"},
+    {"reference": "nginx:0", "channel": None},
+]
+
+
+def test_attack_a_channel_sees_only_its_own_failed_images():
+    assert [f["reference"] for f in failures_for(FAILURES, "C0HERE")] == ["mariadb:99.99"]
+
+
+def test_a_failure_without_a_channel_is_shown_to_no_channel():
+    assert failures_for(FAILURES, "") == []
+
+
+def test_the_operators_command_line_sees_every_failure():
+    assert failures_for(FAILURES, None) == FAILURES

@@ -331,3 +331,13 @@ def test_a_job_queued_under_the_old_module_path_still_runs_after_the_deploy(web,
     assert job.get_status(refresh=True) == "finished", job.latest_result()
     ts, (parent, *replies) = parent_and_replies(slack)
     assert "critical" in all_text(parent) and replies
+
+
+def test_attack_scan_status_shows_only_the_asking_channels_failed_images(web, slack, redis_client, test_images):
+    scan(web, slack, "mariadb:99.99")
+    run_workers(redis_client)
+    here = scan(web, slack, "status").json()["text"]
+    assert "mariadb:99.99" in here, "the channel that asked sees its failure"
+    body = slash_command_body("status", channel_id="C0OTHER", response_url=slack.response_url("r2"))
+    elsewhere = post_signed(web, body, SECRET).json()["text"]
+    assert "mariadb:99.99" not in elsewhere and "*Recent failures*: none" in elsewhere

@@ -267,6 +267,34 @@ def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, r
     assert any("imported 1 triage decision" in c.params.get("text", "") for c in slack.calls("chat.postMessage"))
 
 
+def test_attack_an_import_past_the_menus_limit_is_refused_and_changes_no_decision(
+    web, slack, redis_client, test_images
+):
+    from datetime import date, timedelta
+
+    from bot.render.triage_views import IMPORT_CALLBACK, REPOSITORY
+    from tests.helpers.slack_requests import message_shortcut_body
+
+    soon, far = (date.today() + timedelta(days=d) for d in (10, 170))
+    ignore = "vulnerabilities:\n"
+    ignore += f"  - id: CVE-2024-1111\n    purls: [pkg:deb/debian/zlib1g]\n    expired_at: {soon.isoformat()}\n"
+    ignore += f"  - id: CVE-2024-9999\n    purls: [pkg:deb/debian/zlib1g]\n    expired_at: {far.isoformat()}\n"
+    snippet = slack.add_snippet(ignore, name=".trivyignore.yaml")
+    message = {"type": "message", "user": "U0OTHER", "ts": "1700000000.000400", "text": "x", "files": [snippet]}
+    body = message_shortcut_body("import_triage", message=message, channel_id=CHANNEL)
+    assert post_signed(web, body, SECRET).status_code == 200
+    run_workers(redis_client)
+    shown = slack.last("views.update").params["view"]
+    shown = json.loads(shown) if isinstance(shown, str) else shown
+    values = {REPOSITORY: {REPOSITORY: {"type": "plain_text_input", "value": "mariadb"}}}
+    confirm = view_submission_body(IMPORT_CALLBACK, values, private_metadata=shown["private_metadata"])
+    answer = post_signed(web, confirm, SECRET)
+    assert answer.status_code == 200
+    error = answer.json()["errors"][REPOSITORY]
+    assert error.startswith("Nothing was imported: CVE-2024-9999 in zlib1g") and "at most 30 days" in error
+    assert DecisionStore(redis_client).all() == [], "not even the acceptance within the limit"
+
+
 def test_importing_a_file_that_is_neither_format_says_so(web, slack, redis_client, test_images):
     from tests.helpers.slack_requests import message_shortcut_body
 

@@ -61,8 +61,11 @@ class DigestStore:
 
     # ------------------------------------------------------------------ watch lists
 
-    def watch(self, team: str, channel: str, references: list[str], limit: int) -> list[str]:
-        """Add ``references``; the ones added (not already watched). :class:`WatchLimitReached` past ``limit``."""
+    def watch(
+        self, team: str, channel: str, references: list[str], limit: int, workspace_limit: int | None = None
+    ) -> list[str]:
+        """Add ``references``; the ones added (not already watched). :class:`WatchLimitReached` past ``limit`` in
+        the channel or past ``workspace_limit`` in all the team's channels together."""
         key = f"{PREFIX}watch:{_p(team)}:{_p(channel)}"
         current = self.watched(team, channel)
         fresh = [r for r in dict.fromkeys(references) if r not in current]
@@ -70,6 +73,15 @@ class DigestStore:
             raise WatchLimitReached(
                 f"This channel watches {len(current)} images and may watch at most {limit} (WATCH_LIMIT): "
                 "unwatch some first."
+            )
+        if (
+            fresh
+            and workspace_limit is not None
+            and (everywhere := self.watched_in_team(team)) + len(fresh) > (workspace_limit)
+        ):
+            raise WatchLimitReached(
+                f"This workspace watches {everywhere} images and may watch at most {workspace_limit} "
+                "(WATCH_WORKSPACE_LIMIT): unwatch some here or in another channel first."
             )
         if fresh:
             self.redis.sadd(key, *fresh)
@@ -84,6 +96,16 @@ class DigestStore:
             pipe.hdel(self._weeks_key(team, channel), reference)
             removed, _, _ = pipe.execute()
         return bool(removed)
+
+    def watched_in_team(self, team: str) -> int:
+        """How many images all of ``team``'s channels watch together (one count per channel and image)."""
+        keys = list(self.redis.scan_iter(match=f"{PREFIX}watch:{_p(team)}:*", count=500))
+        if not keys:
+            return 0
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.scard(key)
+            return sum(pipe.execute())
 
     def watched(self, team: str, channel: str) -> list[str]:
         members = self.redis.smembers(f"{PREFIX}watch:{_p(team)}:{_p(channel)}")

@@ -27,6 +27,7 @@ from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.report import DbInfo
 from workers.scan import trivy
+from workers.scan.childenv import trivy_env
 from workers.scan.keepalive import kept_alive
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def _download(trivy_bin: str, kind: DbKind, env: Mapping[str, str]) -> None:
     what = "the Java DB" if kind is DbKind.JAVA else "the vulnerability DB"
     try:
         proc = subprocess.run(
-            args, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT, env=dict(env), check=False
+            args, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT, env=trivy_env(env), check=False
         )
     except FileNotFoundError:
         raise ScanError.of(ErrorKind.TRIVY_MISSING, binary=trivy_bin) from None

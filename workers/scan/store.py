@@ -110,8 +110,12 @@ class ReportStore:
     def trivy_runs(self) -> int:
         return int(self.redis.get(f"{PREFIX}stats:trivy_runs") or 0)
 
-    def record_failure(self, reference: str, kind: str, message: str, keep: int = 50) -> None:
-        entry = json.dumps({"reference": reference, "kind": kind, "message": message, "at": time.time()})
+    def record_failure(
+        self, reference: str, kind: str, message: str, channel: str | None = None, keep: int = 50
+    ) -> None:
+        """``channel``: where the scan was asked for (None from the command line or the scheduler)."""
+        entry = {"reference": reference, "kind": kind, "message": message, "at": time.time(), "channel": channel}
+        entry = json.dumps(entry)
         with self.redis.pipeline() as pipe:
             pipe.lpush(f"{PREFIX}failures", entry)
             pipe.ltrim(f"{PREFIX}failures", 0, keep - 1)
@@ -119,3 +123,7 @@ class ReportStore:
 
     def recent_failures(self, limit: int = 5) -> list[dict]:
         return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}failures", 0, limit - 1)]
+
+    def all_failures(self) -> list[dict]:
+        """Every kept failure, newest first (at most ``keep`` of :meth:`record_failure`)."""
+        return self.recent_failures(limit=0)

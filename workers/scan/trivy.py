@@ -14,6 +14,8 @@ Both DBs are fetched by ``python -m bot db update`` (:mod:`workers.scan.dbupdate
 ``--skip-db-update`` / ``--skip-java-db-update`` once a DB is there and never pays for a download. With
 ``TRIVY_SERVER`` the run is a client of ``trivy server`` (layers analysed here, matched against the server's
 DB); its token stays in ``TRIVY_TOKEN``, which Trivy reads itself.
+
+Trivy starts with an allow-listed environment (:mod:`workers.scan.childenv`), not the worker's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from workers.errors import ErrorKind, ScanError
 from workers.report import DbInfo
+from workers.scan.childenv import trivy_env
 from workers.telemetry import metrics
 
 # (flag, value, the TRIVY_* variable that overrides it)
@@ -123,7 +126,7 @@ def run_json(
 def _run_json(
     args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None, what: str, server: str | None
 ) -> dict:
-    env = {**os.environ, **(extra_env or {})}
+    env = trivy_env(os.environ, extra_env)  # never the worker's secrets (childenv)
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)
     except FileNotFoundError:

@@ -4,6 +4,10 @@
 A VEX ``not_affected`` statement becomes a false positive for each subcomponent package of each ``pkg:oci``
 product; an ignore-file entry becomes an acceptance until its ``expired_at`` (required: an acceptance
 always ends) for each of its package URLs, on the repository the person importing names.
+
+An import obeys the menus' limits (:func:`refusals`, by :func:`workers.triage.validate.problems`): a file names no
+severity the bot can trust, so an imported acceptance is held to the critical limit (TRIAGE_MAX_ACCEPT_DAYS_CRITICAL).
+One proposal past a limit refuses the whole file.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import yaml
 
 from workers.reference import InvalidReference, parse_reference
 from workers.triage.model import Justification, TriageState
+from workers.triage.validate import is_until_fixed, problems
 
 MAX_PROPOSALS = 500
+IMPORT_SEVERITY = "critical"  # the strictest: a file cannot vouch that a finding is not critical
 
 
 class TriageImportError(ValueError):
@@ -122,6 +128,29 @@ def _trivyignore(text: str) -> list[Proposal]:
                         until=until,
                     )
                 )
+    return found
+
+
+def refusals(
+    proposals: list[Proposal], *, today: date, max_accept_days: int, max_accept_days_critical: int
+) -> list[str]:
+    """Why the menus would refuse these decisions, a sentence each (``CVE-… in pkg: …``); empty when all may be
+    stored. Pure."""
+    found = []
+    for proposal in proposals:
+        for _field, sentence in problems(
+            proposal.state,
+            severity=IMPORT_SEVERITY,
+            reason=proposal.reason,
+            until=proposal.until,
+            justification=proposal.justification,
+            assignee=None,
+            today=today,
+            until_fixed=is_until_fixed(proposal.until),
+            max_accept_days=max_accept_days,
+            max_accept_days_critical=max_accept_days_critical,
+        ):
+            found.append(f"{proposal.vulnerability} in {proposal.package}: {sentence}")
     return found
 
 

@@ -65,3 +65,37 @@ def test_a_redis_that_does_not_answer_is_the_queue_down_sentence(dispatcher):
     down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
     ctx = ListenerContext(dispatcher.settings(), down, None)
     assert over_limit(ctx, Action.SCAN, "C0TEST", "U0TEST") == QUEUE_DOWN
+
+
+def test_attack_watch_digest_now_and_vex_spend_the_scan_limit(dispatcher):
+    app = dispatcher.app(SCAN_RATE_LIMIT="3/hour")
+    for text in ("watch mariadb", "digest now", "vex mariadb"):
+        assert "You have started" not in text_of(dispatcher.send(app, slash_command_body(text)))
+    for text in ("watch postgres", "digest now", "vex mariadb", "mariadb"):
+        assert text_of(dispatcher.send(app, slash_command_body(text))).startswith("You have started 3 scans")
+
+
+def test_listing_watches_and_setting_the_schedule_spend_nothing(dispatcher):
+    app = dispatcher.app(SCAN_RATE_LIMIT="1/hour")
+    for text in ("watch list", "digest", "digest monday 09:00 UTC", "unwatch mariadb", "watch list", "digest off"):
+        assert "You have started" not in text_of(dispatcher.send(app, slash_command_body(text)))
+    assert "Queued a scan" in text_of(dispatcher.send(app, slash_command_body("mariadb")))
+
+
+def test_attack_the_workspace_watch_cap_counts_every_channel(dispatcher):
+    app = dispatcher.app(WATCH_WORKSPACE_LIMIT="3", SCAN_RATE_LIMIT="off", SCAN_CHANNEL_RATE_LIMIT="off")
+    for channel, image in (("C0A", "mariadb"), ("C0B", "postgres"), ("C0C", "nginx")):
+        assert "Watching" in text_of(dispatcher.send(app, slash_command_body(f"watch {image}", channel_id=channel)))
+    refused = text_of(dispatcher.send(app, slash_command_body("watch redis", channel_id="C0D")))
+    assert refused.startswith("This workspace watches 3 images and may watch at most 3 (WATCH_WORKSPACE_LIMIT)")
+    assert "Already watching" in text_of(dispatcher.send(app, slash_command_body("watch nginx", channel_id="C0C")))
+
+
+def test_attack_the_watch_weekly_button_spends_the_scan_limit(dispatcher, slack):
+    from bot.render.blocks import WATCH_ACTION
+
+    app = dispatcher.app(SCAN_RATE_LIMIT="1/hour")
+    assert "Queued a scan" in text_of(dispatcher.send(app, slash_command_body("mariadb")))
+    dispatcher.send(app, block_action_body(WATCH_ACTION, "postgres", response_url=slack.response_url("watch")))
+    assert any("You have started 1 scan in the last hour" in json.dumps(c) for c in slack.responses())
+    assert "watches nothing yet" in text_of(dispatcher.send(app, slash_command_body("watch list")))

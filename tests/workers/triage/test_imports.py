@@ -56,3 +56,38 @@ def test_purls():
     assert package_of_purl("pkg:deb/debian/libc6@2.36?arch=amd64") == "libc6"
     assert repository_of_purl("pkg:oci/app?repository_url=ghcr.io%2Forg%2Fapp") == "ghcr.io/org/app"
     assert repository_of_purl("pkg:deb/debian/x") is None
+
+
+def _ignore(until: str) -> str:
+    return f"vulnerabilities:\n  - id: CVE-2024-9999\n    purls: [pkg:deb/debian/zlib1g]\n    expired_at: {until}\n"
+
+
+LIMITS = {"max_accept_days": 180, "max_accept_days_critical": 30}
+
+
+def test_attack_imported_acceptance_cannot_outlast_the_menu_limit():
+    from datetime import date
+
+    from workers.triage.imports import refusals
+
+    proposals = parse_import(".trivyignore.yaml", _ignore("2027-05-25"))  # 170 days after 2026-12-06
+    (refusal,) = refusals(proposals, today=date(2026, 12, 6), **LIMITS)
+    assert refusal.startswith("CVE-2024-9999 in zlib1g: Accepting a critical is allowed for at most 30 days")
+
+
+def test_an_imported_acceptance_within_the_critical_limit_is_allowed():
+    from datetime import date
+
+    from workers.triage.imports import refusals
+
+    proposals = parse_import(".trivyignore.yaml", _ignore("2026-12-26"))
+    assert refusals(proposals, today=date(2026, 12, 6), **LIMITS) == []
+
+
+def test_attack_an_imported_acceptance_that_already_ended_is_refused():
+    from datetime import date
+
+    from workers.triage.imports import refusals
+
+    proposals = parse_import(".trivyignore.yaml", _ignore("2026-01-01"))
+    assert refusals(proposals, today=date(2026, 12, 6), **LIMITS)
