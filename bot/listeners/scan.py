@@ -59,35 +59,9 @@ def register(app: App, ctx: ListenerContext) -> None:
         elif isinstance(parsed, (WatchCommand, DigestCommand)):
             digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
-            channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-            denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
-            if not denial:
-                request = {
-                    "channel": channel,
-                    "user": user,
-                    "team": text_id(command.get("team_id")),
-                    "image": str(parsed.image),
-                }
-                denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
-            ack(
-                text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…",
-                response_type="ephemeral",
-            )
+            _vex(ack, ctx, command, parsed)
         elif isinstance(parsed, ScanCommand):
-            ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
-            denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
-                ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
-            )
-            if not denial:
-                request = request_from_command(ids, parsed)
-                denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a scan")
-                if not denial:
-                    log.info("queued a scan of %s in %s", parsed.image.familiar, ids["channel_id"])
-            ack(
-                text=denial
-                or f"Queued a scan of `{parsed.image.familiar}`. The results will appear in a thread in this channel.",
-                response_type="ephemeral",
-            )
+            _scan(ack, ctx, command, parsed)
 
     @app.action(RESCAN_ACTION)
     def rescan(ack: Ack, body: dict, action: dict) -> None:
@@ -113,6 +87,39 @@ def register(app: App, ctx: ListenerContext) -> None:
             denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request, Source.RESCAN), "a rescan")
         if denial:
             tell_user(ids["response_url"], denial)  # best effort: an unreachable response_url is logged, not raised
+
+
+def _vex(ack: Ack, ctx: ListenerContext, command: dict, parsed: VexCommand) -> None:
+    """``/scan vex IMAGE``: an export job, within the scan limits."""
+    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
+    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
+    if not denial:
+        request = {
+            "channel": channel,
+            "user": user,
+            "team": text_id(command.get("team_id")),
+            "image": str(parsed.image),
+        }
+        denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
+    ack(text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…", response_type="ephemeral")
+
+
+def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:
+    """``/scan IMAGE``: a thread job, within the scan limits, acknowledged at once."""
+    ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
+    denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
+        ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
+    )
+    if not denial:
+        request = request_from_command(ids, parsed)
+        denial = enqueue_or_explain(lambda: enqueue_open_thread(ctx.queue, request), "a scan")
+        if not denial:
+            log.info("queued a scan of %s in %s", parsed.image.familiar, ids["channel_id"])
+    ack(
+        text=denial
+        or f"Queued a scan of `{parsed.image.familiar}`. The results will appear in a thread in this channel.",
+        response_type="ephemeral",
+    )
 
 
 def _status(ctx: ListenerContext, channel: str | None) -> str:
