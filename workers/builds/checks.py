@@ -1,16 +1,23 @@
 """What makes a pasted Dockerfile unbuildable here, decided before anything is queued. Pure.
 
 The web process imports this to validate the build modal; it needs neither dockerd nor the docker SDK.
+Instructions are read with ``dockerfile-parse`` (continuations joined, keywords in any case), so
+``ADD`` of a URL is refused in every form: plain, JSON exec form, continued over lines, behind
+flags, and under ``ONBUILD``. The daemon fetches ``ADD`` URLs itself, outside the build's network.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
+
+from dockerfile_parse import DockerfileParser
 
 from workers.builds.dockerfile import parse_stages
 
 MAX_DOCKERFILE = 20_000
-_ADD_URL = re.compile(r"(?im)^\s*ADD\s+(?:--\S+\s+)*(https?|git)://")
+_URL = re.compile(r"(?i)^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
 
 
 def check_dockerfile(text: str) -> str | None:
@@ -21,8 +28,39 @@ def check_dockerfile(text: str) -> str | None:
         return f"The Dockerfile is {len(text):,} characters; the limit is {MAX_DOCKERFILE:,}."
     if not parse_stages(text):
         return "That does not look like a Dockerfile: there is no FROM line."
-    if _ADD_URL.search(text):
+    line = add_of_url_line(text)
+    if line is not None:
         return (
-            "ADD from a URL is not allowed here (builds have no network); download the file in your own build instead."
+            f"Line {line}: ADD from a URL is not allowed here (the engine would fetch it outside the build's"
+            " sandbox); download the file in your own build instead."
         )
     return None
+
+
+def add_of_url_line(text: str) -> int | None:
+    """The 1-based line of the first ``ADD`` (or ``ONBUILD ADD``) whose source is a URL, else None. Pure."""
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
+    for instruction in parser.structure:
+        keyword, value = instruction["instruction"].upper(), instruction["value"]
+        if keyword == "ONBUILD":
+            keyword, _, value = value.strip().partition(" ")
+            keyword = keyword.upper()
+        if keyword == "ADD" and any(_URL.match(source) for source in _sources(value)):
+            return instruction["startline"] + 1
+    return None
+
+
+def _sources(value: str) -> list[str]:
+    """Every argument of an ``ADD`` that is not a flag (the destination included: harmless to check)."""
+    words = value.split()
+    while words and words[0].startswith("--"):
+        words.pop(0)
+    rest = " ".join(words)
+    if rest.startswith("["):
+        try:
+            array = json.loads(rest)
+        except ValueError:
+            array = None
+        if isinstance(array, list):
+            return [str(item).strip() for item in array]
+    return words
