@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import docker.errors
 import pytest
 
 from workers.builds.build import build, remove
@@ -72,3 +73,16 @@ def test_urls_and_non_dockerfiles_are_refused_before_building():
     assert "no FROM" in check_dockerfile("echo hello")
     assert "limit" in check_dockerfile("FROM x\n" + "#" * 30_000)
     assert check_dockerfile("FROM x\nRUN true\n") is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "line"),
+    [("FROM 127.0.0.1:2375/x\nRUN true\n", 1), ("FROM mariadb:latest\nCOPY --from=169.254.169.254/x /a /b\n", 2)],
+)
+def test_attack_images_on_private_addresses_are_refused_before_anything_is_built(docker_client, settings, lines, line):
+    tag = f"chainscan-test/limits:{uuid.uuid4().hex[:8]}"
+    outcome = build(docker_client, lines, tag, settings)
+    assert outcome.error.startswith(f"Line {line}: `") and "local or private address" in outcome.error
+    assert outcome.image_id is None and outcome.log_tail == []
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(tag)

@@ -25,11 +25,14 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from workers.allowlist import RegistryRefused
+from workers.builds.checks import named_images
 from workers.builds.dockerfile import parse_stages, physical_lines
 from workers.builds.secrets import scrub, secret_values
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.reference import InvalidReference, parse_reference
+from workers.registry_client import admit
 from workers.scan.resolve import source_reference
 
 LOG_TAIL = 12
@@ -82,6 +85,8 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
     """Build ``dockerfile`` as ``tag``, every layer labelled ``label``; failures come back as a masked
     sentence and the last log lines."""
     secrets = secret_values(dockerfile)
+    if refused := image_refusal(dockerfile, settings):
+        return BuildOutcome(None, tag, [], scrub(refused, secrets))
     context = _context_tar(labelled(apply_mirror(dockerfile, settings), label))
     limits = {
         "memory": settings.build_memory_mb * 1024 * 1024,
@@ -139,6 +144,21 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
         except docker.errors.ImageNotFound:
             return BuildOutcome(None, tag, _tail(log, secrets), "The build ended without producing an image.")
     return BuildOutcome(image_id, tag, _tail(log, secrets))
+
+
+def image_refusal(dockerfile: str, settings: Settings) -> str | None:
+    """Why an image the Dockerfile names (``FROM``, ``COPY --from``) may not be pulled, as one sentence naming
+    its line; None when every one may. The registry policy first, then the addresses the name resolves to."""
+    for line, image in named_images(dockerfile):
+        if "$" in image:
+            return f"Line {line}: the image `{image}` is named by an ARG without a default, so it cannot be checked."
+        try:
+            admit(parse_reference(image), settings.registry_policy)
+        except RegistryRefused as refused:
+            return f"Line {line}: {refused}"
+        except InvalidReference:
+            return f"Line {line}: `{image}` is not an image reference."
+    return None
 
 
 def remove(client: docker.DockerClient, tag: str) -> None:

@@ -14,7 +14,7 @@ import re
 
 from dockerfile_parse import DockerfileParser
 
-from workers.builds.dockerfile import parse_stages
+from workers.builds.dockerfile import Instruction, global_args, parse_stages
 
 MAX_DOCKERFILE = 20_000
 _URL = re.compile(r"(?i)^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)")
@@ -64,3 +64,38 @@ def _sources(value: str) -> list[str]:
         if isinstance(array, list):
             return [str(item).strip() for item in array]
     return words
+
+
+_ARG_USE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def named_images(text: str) -> list[tuple[int, str]]:
+    """Every image the engine would pull for this Dockerfile, with its 1-based line: each ``FROM`` image (its
+    global ``ARG`` defaults substituted, as the engine does without build args) and each ``COPY --from=IMAGE``
+    that names no earlier stage. ``scratch`` and stage references are left out. Pure."""
+    defaults = global_args(text)
+    found: list[tuple[int, str]] = []
+    names: list[str] = []
+    for stage in parse_stages(text):
+        if stage.kind in ("image", "arg"):
+            found.append((stage.line, _ARG_USE.sub(lambda m: defaults.get(m.group(1)) or m.group(0), stage.image)))
+        for instruction in stage.instructions:
+            source = _copy_from(instruction)
+            if source and source.lower() not in names and not source.isdigit():
+                found.append((instruction.line, source))
+        names.append((stage.name or "").lower())
+    return found
+
+
+def _copy_from(instruction: Instruction) -> str | None:
+    keyword, args = instruction.keyword, instruction.args
+    if keyword == "ONBUILD":
+        keyword, _, args = args.strip().partition(" ")
+    if keyword.upper() != "COPY":
+        return None
+    for word in args.split():
+        if word.lower().startswith("--from="):
+            return word.split("=", 1)[1].strip("\"'")
+        if not word.startswith("--"):
+            break
+    return None

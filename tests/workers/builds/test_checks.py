@@ -42,3 +42,13 @@ def test_attack_add_of_a_url_is_refused_in_every_form(dockerfile, line):
 )
 def test_attack_checks_leave_local_add_and_urls_in_run_alone(dockerfile):
     assert check_dockerfile(dockerfile) is None
+
+
+def test_attack_every_pulled_image_is_named_with_its_line_and_stages_are_not():
+    from workers.builds.checks import named_images
+
+    text = (
+        "ARG BASE=alpine:3\nFROM ${BASE} AS b\nFROM 127.0.0.1:2375/x\nCOPY --from=b /a /b\nCOPY --from=0 /a /b\n"
+        "COPY --chown=1 --from=169.254.169.254/x /a /b\nFROM scratch\nonbuild copy --from=evil.io/x /a /b\n"
+    )
+    assert named_images(text) == [(2, "alpine:3"), (3, "127.0.0.1:2375/x"), (6, "169.254.169.254/x"), (8, "evil.io/x")]
