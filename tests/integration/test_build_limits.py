@@ -86,3 +86,13 @@ def test_attack_images_on_private_addresses_are_refused_before_anything_is_built
     assert outcome.image_id is None and outcome.log_tail == []
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(tag)
+
+
+def test_attack_keys_a_run_step_prints_never_reach_the_log_tail_or_the_sentence(docker_client, settings):
+    run = (
+        "RUN echo AKIA$(echo IOSFODNN7EXAMPLE) aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY; exit 1\n"
+    )
+    outcome = built(docker_client, dockerfile(run), settings)
+    shown = outcome.error + "\n".join(outcome.log_tail)
+    assert "returned a non-zero code: 1" in outcome.error
+    assert "AKIAIOSFODNN7EXAMPLE" not in shown and "EXAMPLEKEY" not in shown

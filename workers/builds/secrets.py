@@ -3,7 +3,8 @@
 ``ENV MYSQL_ROOT_PASSWORD=hunter2`` becomes ``ENV MYSQL_ROOT_PASSWORD=••••`` in
 every message, log line and file the bot produces. A name is secret when it
 contains PASSWORD, PASSWD, PWD, SECRET, TOKEN, API_KEY, PRIVATE_KEY, ACCESS_KEY,
-CREDENTIAL(S) or AUTH (case-insensitive).
+CREDENTIAL(S) or AUTH (case-insensitive); ``"SecretAccessKey": "…"`` (JSON, as a cloud's metadata service
+answers) is masked the same way, and so is anything shaped like an AWS access key id (``AKIA…``), named or not.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ _ASSIGNMENT = re.compile(rf"(?i)\b({_SECRET_NAME})(\s*=\s*)(\"[^\"]*\"|'[^']*'|[
 # legacy form: ENV NAME value
 _ENV_SPACE = re.compile(rf"(?im)^(\s*(?:ENV|ARG)\s+)({_SECRET_NAME})(\s+)(?!=)(\S.*?)\s*$")
 
+# "Name": "value" (JSON, YAML-ish), as printed by `cat` of a credentials document
+_FIELD = re.compile(rf"(?i)([\"']?\b{_SECRET_NAME}\b[\"']?\s*:\s*)(\"[^\"]*\"|'[^']*'|[^\s,}}\"']+)")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+
 
 def mask_secrets(text: str) -> str:
     """Replace the value of every secret-looking assignment with a mask."""
     if not text:
         return text
     text = _ENV_SPACE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
-    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return _AWS_KEY_ID.sub(MASK, text)
 
 
 def secret_values(text: str) -> list[str]:

@@ -30,3 +30,16 @@ def test_echoed_values_are_scrubbed_too():
 @pytest.mark.parametrize("text", ["", "FROM x", "ENV PATH=/usr/bin"])
 def test_nothing_secret_nothing_changed(text):
     assert mask_secrets(text) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        '{"AccessKeyId" : "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey" : "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}',
+        "'Token': 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' key AKIAIOSFODNN7EXAMPLE",
+    ],
+)
+def test_attack_aws_keys_and_credential_documents_are_masked(line):
+    masked = mask_secrets(line)
+    assert "AIOSFODNN7EXAMPLE" not in masked and "EXAMPLEKEY" not in masked
