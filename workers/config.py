@@ -71,6 +71,8 @@ class Settings:
     build_timeout: int = 300
     build_memory_mb: int = 1024
     build_cpus: int = 1
+    build_pids_limit: int = 256  # BUILD_PIDS_LIMIT: processes a build may run at once (workers.builds.cgroup)
+    build_cgroup_parent: str = "chainscan-builds"  # BUILD_CGROUP_PARENT: cgroup the per-build cgroups go under
     build_network: bool = False
     worker_pool_size: int = 2
     log_level: str = "INFO"
@@ -121,6 +123,8 @@ class Settings:
             build_timeout=_int(env, "BUILD_TIMEOUT", 300),
             build_memory_mb=_int(env, "BUILD_MEMORY_MB", 1024),
             build_cpus=max(1, _int(env, "BUILD_CPUS", 1)),
+            build_pids_limit=max(16, _int(env, "BUILD_PIDS_LIMIT", 256)),
+            build_cgroup_parent=env.get("BUILD_CGROUP_PARENT", "chainscan-builds").strip("/") or "chainscan-builds",
             build_network=env_bool(env, "BUILD_NETWORK", False),
             worker_pool_size=max(1, _int(env, "WORKER_POOL_SIZE", 2)),
             log_level=_log_level(env.get("LOG_LEVEL")),

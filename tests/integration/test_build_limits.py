@@ -3,6 +3,7 @@ and no build context beyond the Dockerfile."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -38,7 +39,7 @@ def built(docker_client, text: str, settings: Settings):
 
 def test_run_steps_have_no_network_unless_configured(docker_client, settings):
     assert built(docker_client, dockerfile(NO_ETH0), settings).error is None
-    with_network = Settings(**{**settings.__dict__, "build_network": True})
+    with_network = dataclasses.replace(settings, build_network=True)
     outcome = built(docker_client, dockerfile(NO_ETH0), with_network)
     assert (
         outcome.error and "returned a non-zero code: 7" in outcome.error and "network!" in "\n".join(outcome.log_tail)
@@ -54,7 +55,7 @@ def test_run_steps_get_the_memory_cap(docker_client, settings):
 
 
 def test_a_build_over_its_time_limit_is_stopped(docker_client, settings):
-    quick = Settings(**{**settings.__dict__, "build_timeout": 3})
+    quick = dataclasses.replace(settings, build_timeout=3)
     started = time.monotonic()
     outcome = built(docker_client, dockerfile("RUN while :; do :; done\n"), quick)
     assert "longer than 3 seconds" in outcome.error and time.monotonic() - started < 15
@@ -96,3 +97,20 @@ def test_attack_keys_a_run_step_prints_never_reach_the_log_tail_or_the_sentence(
     shown = outcome.error + "\n".join(outcome.log_tail)
     assert "returned a non-zero code: 1" in outcome.error
     assert "AKIAIOSFODNN7EXAMPLE" not in shown and "EXAMPLEKEY" not in shown
+
+
+def test_attack_a_fork_bomb_hits_the_pids_limit_and_ends_in_a_sentence(docker_client, settings):
+    capped = dataclasses.replace(settings, build_pids_limit=64)
+    started = time.monotonic()
+    outcome = built(
+        docker_client, dockerfile("RUN i=0; while [ $i -lt 2000 ]; do sleep 30 & i=$((i+1)); done; wait\n"), capped
+    )
+    assert outcome.error and "returned a non-zero code" in outcome.error, outcome.log_tail
+    assert "fork" in "\n".join(outcome.log_tail).lower() and time.monotonic() - started < 30
+
+
+def test_the_pids_limit_is_what_stops_a_hundred_processes(docker_client, settings):
+    hundred = "RUN i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done; wait\n"
+    assert built(docker_client, dockerfile(hundred), dataclasses.replace(settings, build_pids_limit=64)).error
+    outcome = built(docker_client, dockerfile(hundred), dataclasses.replace(settings, build_pids_limit=256))
+    assert outcome.error is None, outcome.log_tail

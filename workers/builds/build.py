@@ -2,10 +2,12 @@
 
 The build context is the Dockerfile alone (a tar with one file), so ``COPY`` of
 local files cannot reach anything on the worker. RUN steps get no network
-unless ``BUILD_NETWORK`` is set, a memory and CPU cap, and the whole build a
+unless ``BUILD_NETWORK`` is set, a memory and CPU cap, a pids cap (a per-build cgroup,
+:mod:`workers.builds.cgroup`), and the whole build a
 time limit (the stream is closed, which makes dockerd cancel the build).
 Base images still come through the engine's own pulls (``DOCKERHUB_MIRROR``
-is applied to every docker.io ``FROM``).
+is applied to every docker.io ``FROM``), once :func:`image_refusal` has admitted every
+``FROM`` and ``COPY --from`` image through the registry policy.
 
 Nothing of a build stays on the engine: every stage starts with ``LABEL chainscan.build=<id>``, so
 its intermediate images and containers carry the label too (an ``--label`` reaches the final image
@@ -16,6 +18,7 @@ behind included (their config holds the Dockerfile's ``ENV`` values).
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ import requests.exceptions
 import urllib3.exceptions
 
 from workers.allowlist import RegistryRefused
+from workers.builds.cgroup import limit_pids, release
 from workers.builds.checks import named_images
 from workers.builds.dockerfile import parse_stages, physical_lines
 from workers.builds.secrets import scrub, secret_values
@@ -87,6 +91,15 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
     secrets = secret_values(dockerfile)
     if refused := image_refusal(dockerfile, settings):
         return BuildOutcome(None, tag, [], scrub(refused, secrets))
+    cgroup = limit_pids(settings.build_cgroup_parent, f"build-{label}", settings.build_pids_limit)
+    try:
+        return _build(client, dockerfile, tag, settings, label, cgroup)
+    finally:
+        release(cgroup)
+
+
+def _build(client, dockerfile: str, tag: str, settings: Settings, label: str, cgroup: str | None) -> BuildOutcome:
+    secrets = secret_values(dockerfile)
     context = _context_tar(labelled(apply_mirror(dockerfile, settings), label))
     limits = {
         "memory": settings.build_memory_mb * 1024 * 1024,
@@ -97,19 +110,17 @@ def build(client: docker.DockerClient, dockerfile: str, tag: str, settings: Sett
     log: list[str] = []
     image_id = None
     try:
-        stream = client.api.build(
-            fileobj=context,
-            custom_context=True,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            network_mode=None if settings.build_network else "none",
-            container_limits=limits,
-            timeout=settings.build_timeout,
-            decode=True,
-            labels={BUILD_LABEL: label},
-        )
+        params = {
+            "t": tag,
+            "rm": True,
+            "forcerm": True,
+            "pull": False,
+            "networkmode": None if settings.build_network else "none",
+            "labels": json.dumps({BUILD_LABEL: label}),
+            "cgroupparent": cgroup,
+            **limits,
+        }
+        stream = _post_build(client.api, context, params, settings.build_timeout)
         for chunk in stream:
             if "stream" in chunk:
                 log += [line for line in chunk["stream"].splitlines() if line.strip()]
@@ -185,6 +196,16 @@ def _quietly(call):
         return call()
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return None
+
+
+def _post_build(api: docker.APIClient, context: io.BytesIO, params: dict, timeout: int):
+    """``POST /build`` as ``APIClient.build`` sends it, plus ``cgroupparent``, which docker-py's build() does not
+    take; the decoded chunk stream."""
+    params = {key: value for key, value in params.items() if value is not None}
+    headers = {"Content-Type": "application/tar"}
+    api._set_auth_headers(headers)
+    response = api._post(api._url("/build"), data=context, params=params, headers=headers, stream=True, timeout=timeout)
+    return api._stream_helper(response, decode=True)
 
 
 def _context_tar(dockerfile: str) -> io.BytesIO:
