@@ -18,6 +18,7 @@ from bot.findings_messages import FindingsMessages
 from bot.jobs.triage_import import enqueue_prepare_import, unstash
 from bot.jobs.triage_thread import enqueue_show_decision
 from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, scan_denied, text_id
+from bot.render import slack_text
 from bot.render.findings import TRIAGE_ACTION, Verb
 from bot.render.triage_views import (
     ACCEPT_CALLBACK,
@@ -188,9 +189,11 @@ def register_import(app: App, ctx: ListenerContext) -> None:
             except TriageInputError as exc:
                 skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
         ack()
-        summary = f"<@{user}> imported {stored} triage decision{'s' if stored != 1 else ''} from {data['name']}."
+        summary = f"{slack_text.user(user)} imported {stored} triage decision{'s' if stored != 1 else ''} from "
+        summary += slack_text.escape(data["name"]) + "."
         if skipped:
-            summary += f" {len(skipped)} skipped: " + "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+            listed = "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+            summary += f" {len(skipped)} skipped: " + slack_text.escape(listed)
         try:
             client.chat_postMessage(channel=data["channel"], text=summary)
         except SlackApiError as exc:
@@ -288,7 +291,7 @@ def _decider_denied(ctx: ListenerContext, client, user: str | None) -> str | Non
         return None
     if user in users or (groups and _in_groups(ctx, client, user, groups)):
         return None
-    who = ", ".join([f"<@{u}>" for u in sorted(users)] + [f"<!subteam^{g}>" for g in sorted(groups)])
+    who = ", ".join([slack_text.user(u) for u in sorted(users)] + [slack_text.group(g) for g in sorted(groups)])
     return f"Only {who} may accept risks or mark false positives here (TRIAGE_ALLOWED_USERS, TRIAGE_ALLOWED_GROUPS)."
 
 
@@ -330,7 +333,12 @@ def _max_days(ctx: ListenerContext, key: str) -> int:
 
 
 def _title(target: ActionTarget) -> str:
-    return f"*{target.vulnerability}* in `{', '.join(target.all_packages)}` ({target.repository})"
+    return slack_text.mrkdwn(
+        "*{vulnerability}* in `{packages}` ({repository})",
+        vulnerability=target.vulnerability,
+        packages=", ".join(target.all_packages),
+        repository=target.repository,
+    )
 
 
 def _thread_link(target: ActionTarget) -> str | None:
