@@ -162,42 +162,54 @@ def register_import(app: App, ctx: ListenerContext) -> None:
         if refused := _import_refusals(ctx, proposals):
             ack(response_action="errors", errors={REPOSITORY: refused})  # nothing stored
             return
-        stored, skipped = 0, []
-        for proposal in proposals:
-            change = Change(
-                proposal.state,
-                by=user,
-                reason=proposal.reason,
-                until=proposal.until,
-                justification=proposal.justification,
-                thread=None,
-            )
-            repository = parse_reference(proposal.repository) if proposal.repository else image
-            try:
-                result = decide(
-                    DecisionStore(ctx.redis),
-                    ctx.settings.engine,
-                    team=data.get("team") or team or "local",
-                    image=repository,
-                    vulnerability=proposal.vulnerability,
-                    package=proposal.package,
-                    change=change,
-                    now=_now(),
-                    severity=IMPORT_SEVERITY,
-                )
-                stored += result.changed
-            except TriageInputError as exc:
-                skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
+        stored, skipped = _store_import(ctx, data, proposals, image, user, team)
         ack()
-        summary = f"{slack_text.user(user)} imported {stored} triage decision{'s' if stored != 1 else ''} from "
-        summary += slack_text.escape(data["name"]) + "."
-        if skipped:
-            listed = "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
-            summary += f" {len(skipped)} skipped: " + slack_text.escape(listed)
+        summary = _import_summary(user, stored, data["name"], skipped)
         try:
             client.chat_postMessage(channel=data["channel"], text=summary)
         except SlackApiError as exc:
             log.warning("import summary not posted: %s", error_code(exc))
+
+
+def _store_import(ctx: ListenerContext, data: dict, proposals: list[Proposal], image, user: str, team: str | None):
+    """Each proposal decided as the menu would; ``(how many changed, the sentences of those skipped)``."""
+    stored, skipped = 0, []
+    for proposal in proposals:
+        change = Change(
+            proposal.state,
+            by=user,
+            reason=proposal.reason,
+            until=proposal.until,
+            justification=proposal.justification,
+            thread=None,
+        )
+        repository = parse_reference(proposal.repository) if proposal.repository else image
+        try:
+            result = decide(
+                DecisionStore(ctx.redis),
+                ctx.settings.engine,
+                team=data.get("team") or team or "local",
+                image=repository,
+                vulnerability=proposal.vulnerability,
+                package=proposal.package,
+                change=change,
+                now=_now(),
+                severity=IMPORT_SEVERITY,
+            )
+            stored += result.changed
+        except TriageInputError as exc:
+            skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
+    return stored, skipped
+
+
+def _import_summary(user: str, stored: int, name: str, skipped: list[str]) -> str:
+    """``@ana imported 3 triage decisions from x.yaml.``; the file's name and lines are escaped (a stranger's)."""
+    summary = f"{slack_text.user(user)} imported {stored} triage decision{'s' if stored != 1 else ''} from "
+    summary += slack_text.escape(name) + "."
+    if skipped:
+        listed = "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+        summary += f" {len(skipped)} skipped: " + slack_text.escape(listed)
+    return summary
 
 
 def _import_refusals(ctx: ListenerContext, proposals: list[Proposal]) -> str | None:

@@ -39,7 +39,7 @@ def report_text(
         + ("    (cached result)" if report.cached else ""),
         *_feeds_lines(report),
         *_base_lines(report),
-        *([f"  warning   {inconsistency_note(report.inconsistent_layers)}"] if report.inconsistent_layers else []),
+        *_warning_lines(report),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),
@@ -115,6 +115,10 @@ def _table(groups, width: int, *, ranked: bool = False) -> list[str]:
         if risk:
             rows.append(truncate(f"  {'':<{id_w}}  {risk}", width))
     return rows
+
+
+def _warning_lines(report: ScanReport) -> list[str]:
+    return [f"  warning   {inconsistency_note(report.inconsistent_layers)}"] if report.inconsistent_layers else []
 
 
 def pair_text(result, *, top: int = 20, width: int = 110, kev_only: bool = False, epss_min: float | None = None) -> str:
