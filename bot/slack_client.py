@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import SlackSettings
+from bot.render.slack_text import defuse, defuse_payload
 from workers.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,13 @@ PERMANENT_ERRORS = {
 
 
 class CountedWebClient(WebClient):
-    """A WebClient whose failed calls are counted by method and error (``chainscan_slack_api_errors_total``)."""
+    """A WebClient whose failed calls are counted by method and error (``chainscan_slack_api_errors_total``), and
+    whose every outgoing text field is defused (no ``<!channel>`` leaves the bot, whatever built the message)."""
 
     def api_call(self, api_method: str, *args, **kwargs):
+        for part in ("json", "params", "data"):  # every text field, whatever built it (bot.render.slack_text)
+            if isinstance(kwargs.get(part), dict):
+                kwargs[part] = defuse_payload(kwargs[part])
         try:
             return super().api_call(api_method, *args, **kwargs)
         except SlackApiError as exc:
@@ -115,7 +120,7 @@ def tell_user(response_url: str | None, text: str) -> bool:
     try:
         response = WebhookClient(
             response_url, timeout=10, retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler()]
-        ).send(text=text, response_type="ephemeral", replace_original=False)
+        ).send(text=defuse(text), response_type="ephemeral", replace_original=False)
         return response.status_code == 200
     except Exception as exc:  # the user note is best effort: one log line, no traceback
         log.warning("could not reach the response_url: %s", type(exc).__name__)

@@ -11,6 +11,7 @@ from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bot.render.format import day, parse_time
+from bot.render.slack_text import escape, mrkdwn
 from workers.config import Settings
 from workers.feeds.parse import FeedKind
 from workers.feeds.store import status as feed_status
@@ -41,7 +42,9 @@ def status_text(redis: Redis, settings: Settings, channel: str | None = None) ->
     failures = failures_for(store.all_failures(), channel)[:5]
     if failures:
         lines.append("*Recent failures*:")
-        lines += [f"• `{f['reference']}` {_ago(f['at'])}: {f['message']}" for f in failures]
+        lines += [
+            mrkdwn("• `{ref}` {ago}: {why}", ref=f["reference"], ago=_ago(f["at"]), why=f["message"]) for f in failures
+        ]
     else:
         lines.append("*Recent failures*: none")
     return "\n".join(lines)
@@ -86,10 +89,10 @@ def _feeds_line(redis: Redis) -> str:
         loaded = feed_status(redis, kind)
         name = kind.value.upper()
         if not loaded.loaded:
-            parts.append(f"no {name} loaded" + (f" ({loaded.error})" if loaded.error else ""))
+            parts.append(f"no {name} loaded" + (f" ({escape(loaded.error)})" if loaded.error else ""))
             continue
         age = (datetime.now(UTC).date() - date.fromisoformat(loaded.date)).days
-        problem = f"; last update failed: {loaded.error}" if loaded.error else ""
+        problem = f"; last update failed: {escape(loaded.error)}" if loaded.error else ""
         parts.append(f"{name} of {loaded.date} ({age} day{'s' if age != 1 else ''} old{problem})")
     return ", ".join(parts)
 

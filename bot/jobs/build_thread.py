@@ -99,6 +99,12 @@ def _open_build_thread(job, settings, request: dict) -> dict:
             _ephemeral(client, thread, f"I could not start the build here: {explain(exc)}")
             return {"error": error_code(exc)}
         raise
+    _enqueue_builds(job, settings, thread, dockerfile)
+    return {"channel": thread.channel, "ts": thread.ts}
+
+
+def _enqueue_builds(job, settings, thread: ThreadState, dockerfile: str) -> None:
+    """Both builds (as written, and its Chainguard version), then the thread's publisher once both are done."""
     queue = scan_queue(job.connection, settings.engine)
     build_id = uuid.uuid4().hex[:12]
     timeout = settings.engine.build_timeout + settings.engine.scan_timeout + 120
@@ -127,7 +133,6 @@ def _open_build_thread(job, settings, request: dict) -> dict:
         result_ttl=3600,
         meta=telemetry.job_meta(),
     )
-    return {"channel": thread.channel, "ts": thread.ts}
 
 
 STASH_EXPIRED = "it waited longer than a Dockerfile is kept (15 minutes). Submit it again."

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 
 from bot import config as bot_config
 from bot.findings_messages import FindingsMessages
+from bot.render import slack_text
 from bot.render.blocks import context
 from bot.render.findings import base_text, decided_block, decision_note, findings_blocks, rows_for
 from bot.slack_client import client_for
@@ -142,8 +143,10 @@ def show_decision(key: str, version: int, with_note: bool = True) -> dict:
             f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600
         ):
             said = decision_note(decision, _state(decision, now)) if decision else ""
-            text = f"{target.vulnerability} in {', '.join(target.all_packages)}: " + (
-                said or f"reopened by <@{decision.by}>" if decision else "reopened"
+            text = (
+                slack_text.escape(f"{target.vulnerability} in {', '.join(target.all_packages)}")
+                + ": "
+                + (said or f"reopened by {slack_text.user(decision.by)}" if decision else "reopened")
             )
             client.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, text=text)
     return {"rows": updated}
@@ -205,7 +208,7 @@ def expire_acceptances(now_iso: str) -> dict:
                 queue = Queue(bot_config.current().engine.queue_name, connection=redis)
                 for key in FindingsMessages(redis).keys_for(d.team, d.repository, d.vulnerability, d.package):
                     enqueue_show_decision(queue, key, version, with_note=False)  # the row, redrawn; the note is below
-            _tell_thread(redis, item.decision, sentence(item))
+            _tell_thread(redis, item.decision, sentence(item, escape=slack_text.escape, mention=slack_text.user))
         except Exception:
             redis.delete(claim)  # not done: the retry (or the next run) does it
             raise
@@ -248,7 +251,8 @@ def vex_thread(request: dict) -> dict:
     try:
         report = Scanner(settings.engine, redis).scan(ref)
     except ScanError as exc:
-        client.chat_postMessage(channel=request["channel"], text=f"I could not export {ref.familiar}: {exc.message}")
+        text = slack_text.mrkdwn("I could not export {image}: {why}", image=ref.familiar, why=exc.message)
+        client.chat_postMessage(channel=request["channel"], text=text)
         return {"error": exc.kind.value}
     team = request.get("team") or default_team(redis)
     now = datetime.now(UTC)

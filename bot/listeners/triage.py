@@ -18,6 +18,7 @@ from bot.findings_messages import FindingsMessages
 from bot.jobs.triage_import import enqueue_prepare_import, unstash
 from bot.jobs.triage_thread import enqueue_show_decision
 from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, scan_denied, text_id
+from bot.render import slack_text
 from bot.render.findings import TRIAGE_ACTION, Verb
 from bot.render.triage_views import (
     ACCEPT_CALLBACK,
@@ -161,40 +162,54 @@ def register_import(app: App, ctx: ListenerContext) -> None:
         if refused := _import_refusals(ctx, proposals):
             ack(response_action="errors", errors={REPOSITORY: refused})  # nothing stored
             return
-        stored, skipped = 0, []
-        for proposal in proposals:
-            change = Change(
-                proposal.state,
-                by=user,
-                reason=proposal.reason,
-                until=proposal.until,
-                justification=proposal.justification,
-                thread=None,
-            )
-            repository = parse_reference(proposal.repository) if proposal.repository else image
-            try:
-                result = decide(
-                    DecisionStore(ctx.redis),
-                    ctx.settings.engine,
-                    team=data.get("team") or team or "local",
-                    image=repository,
-                    vulnerability=proposal.vulnerability,
-                    package=proposal.package,
-                    change=change,
-                    now=_now(),
-                    severity=IMPORT_SEVERITY,
-                )
-                stored += result.changed
-            except TriageInputError as exc:
-                skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
+        stored, skipped = _store_import(ctx, data, proposals, image, user, team)
         ack()
-        summary = f"<@{user}> imported {stored} triage decision{'s' if stored != 1 else ''} from {data['name']}."
-        if skipped:
-            summary += f" {len(skipped)} skipped: " + "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+        summary = _import_summary(user, stored, data["name"], skipped)
         try:
             client.chat_postMessage(channel=data["channel"], text=summary)
         except SlackApiError as exc:
             log.warning("import summary not posted: %s", error_code(exc))
+
+
+def _store_import(ctx: ListenerContext, data: dict, proposals: list[Proposal], image, user: str, team: str | None):
+    """Each proposal decided as the menu would; ``(how many changed, the sentences of those skipped)``."""
+    stored, skipped = 0, []
+    for proposal in proposals:
+        change = Change(
+            proposal.state,
+            by=user,
+            reason=proposal.reason,
+            until=proposal.until,
+            justification=proposal.justification,
+            thread=None,
+        )
+        repository = parse_reference(proposal.repository) if proposal.repository else image
+        try:
+            result = decide(
+                DecisionStore(ctx.redis),
+                ctx.settings.engine,
+                team=data.get("team") or team or "local",
+                image=repository,
+                vulnerability=proposal.vulnerability,
+                package=proposal.package,
+                change=change,
+                now=_now(),
+                severity=IMPORT_SEVERITY,
+            )
+            stored += result.changed
+        except TriageInputError as exc:
+            skipped.append(f"{proposal.vulnerability} in {proposal.package}: {exc.sentence}")
+    return stored, skipped
+
+
+def _import_summary(user: str, stored: int, name: str, skipped: list[str]) -> str:
+    """``@ana imported 3 triage decisions from x.yaml.``; the file's name and lines are escaped (a stranger's)."""
+    summary = f"{slack_text.user(user)} imported {stored} triage decision{'s' if stored != 1 else ''} from "
+    summary += slack_text.escape(name) + "."
+    if skipped:
+        listed = "; ".join(skipped[:5]) + ("…" if len(skipped) > 5 else "")
+        summary += f" {len(skipped)} skipped: " + slack_text.escape(listed)
+    return summary
 
 
 def _import_refusals(ctx: ListenerContext, proposals: list[Proposal]) -> str | None:
@@ -288,7 +303,7 @@ def _decider_denied(ctx: ListenerContext, client, user: str | None) -> str | Non
         return None
     if user in users or (groups and _in_groups(ctx, client, user, groups)):
         return None
-    who = ", ".join([f"<@{u}>" for u in sorted(users)] + [f"<!subteam^{g}>" for g in sorted(groups)])
+    who = ", ".join([slack_text.user(u) for u in sorted(users)] + [slack_text.group(g) for g in sorted(groups)])
     return f"Only {who} may accept risks or mark false positives here (TRIAGE_ALLOWED_USERS, TRIAGE_ALLOWED_GROUPS)."
 
 
@@ -330,7 +345,12 @@ def _max_days(ctx: ListenerContext, key: str) -> int:
 
 
 def _title(target: ActionTarget) -> str:
-    return f"*{target.vulnerability}* in `{', '.join(target.all_packages)}` ({target.repository})"
+    return slack_text.mrkdwn(
+        "*{vulnerability}* in `{packages}` ({repository})",
+        vulnerability=target.vulnerability,
+        packages=", ".join(target.all_packages),
+        repository=target.repository,
+    )
 
 
 def _thread_link(target: ActionTarget) -> str | None:

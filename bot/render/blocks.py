@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.render.slack_text import escape  # noqa: F401  (the renderers import it from here)
 from workers.feeds.risk import feeds_note, known_exploited, ranking_available
 from workers.report import Finding, ScanReport, at_or_above
 from workers.scan.layers import inconsistency_note
@@ -34,17 +35,16 @@ CUT_NOTE = "…the rest did not fit in one Slack message; the attached report ha
 
 @dataclass
 class Message:
-    text: str  # the notification / screen-reader fallback: the verdict in one line
+    text: str  # the notification / screen-reader fallback: the verdict in one line, plain words
     blocks: list[dict] = field(default_factory=list)
     truncated: bool = False  # something was left out to fit: the full report file must be attached
 
+    def __post_init__(self) -> None:
+        # Slack parses the fallback as mrkdwn: written as plain words, it is escaped here, once, for every message
+        self.text = escape(self.text)
+
     def size(self) -> int:
         return len(self.text) + sum(_block_chars(b) for b in self.blocks)
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn needs &, < and > escaped; anything else is shown as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def severity_emoji(counts: dict[str, int]) -> str:
@@ -178,7 +178,10 @@ def findings_message(
 
 
 def error_message(reference: str, sentence: str) -> Message:
-    return Message(text=f"⚠️ {reference}: {sentence}", blocks=[section(f"⚠️ *{escape(reference)}* — {escape(sentence)}")])
+    return Message(
+        text=f"⚠️ {escape(reference)}: {escape(sentence)}",
+        blocks=[section(f"⚠️ *{escape(reference)}* — {escape(sentence)}")],
+    )
 
 
 def _scope(severity: str, only_fixed: bool) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.render.blocks import MAX_BLOCKS, MAX_TOTAL_CHARS, Message, _fit, escape, section
 from bot.render.format import truncate
 from bot.render.groups import FindingGroup, group_findings
+from bot.render.slack_text import user
 from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.report import ScanReport, at_or_above
 from workers.triage.apply import Applied, finding_key
@@ -120,7 +121,7 @@ def decision_note(decision: Decision | None, state: TriageState) -> str:
     """``✔ accepted by @ana until 2027-03-01: only used in the build stage``; empty for an open finding."""
     if decision is None or decision.state is TriageState.OPEN:
         return ""
-    who = f"<@{decision.by}>"
+    who = user(decision.by)
     reason = f": {escape(truncate(decision.reason, 120))}" if decision.reason else ""
     if decision.state is TriageState.ACCEPTED:
         until = "until a fix exists" if decision.until_fixed else f"until {decision.until}"
@@ -130,7 +131,7 @@ def decision_note(decision: Decision | None, state: TriageState) -> str:
         why = decision.justification.value.replace("_", " ") if decision.justification else ""
         return f"✔ false positive ({why}) by {who}{reason}"
     if decision.state is TriageState.ASSIGNED:
-        return f"→ assigned to <@{decision.assignee}> by {who}{reason}"
+        return f"→ assigned to {user(decision.assignee or '')} by {who}{reason}"
     return f"👀 acknowledged by {who}{reason}"
 
 

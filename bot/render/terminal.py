@@ -22,12 +22,7 @@ def report_text(
     wanted = [f for f in report.vulnerabilities if matches(f, kev_only=kev_only, epss_min=epss_min)]
     groups = group_findings(wanted)
     filtered = ("known exploited " if kev_only else "") + (f"EPSS >= {epss_min:g} " if epss_min is not None else "")
-    fixable = sum(report.fixable.values())
-    summary = (
-        f"{report.total} vulnerabilities in {packages_count(report.vulnerabilities)} packages, {fixable} fixable"
-        if report.total
-        else "No known vulnerabilities"
-    )
+    summary = _summary(report)
     lines = [
         image.reference,
         f"  {summary}",
@@ -39,7 +34,7 @@ def report_text(
         + ("    (cached result)" if report.cached else ""),
         *_feeds_lines(report),
         *_base_lines(report),
-        *([f"  warning   {inconsistency_note(report.inconsistent_layers)}"] if report.inconsistent_layers else []),
+        *_warning_lines(report),
         "",
         "  " + "".join(f"{name:>10}" for name in ("", *SEVERITIES)),
         "  " + f"{'found':>10}" + "".join(f"{report.counts[name]:>10}" for name in SEVERITIES),
@@ -115,6 +110,17 @@ def _table(groups, width: int, *, ranked: bool = False) -> list[str]:
         if risk:
             rows.append(truncate(f"  {'':<{id_w}}  {risk}", width))
     return rows
+
+
+def _summary(report: ScanReport) -> str:
+    if not report.total:
+        return "No known vulnerabilities"
+    fixable = sum(report.fixable.values())
+    return f"{report.total} vulnerabilities in {packages_count(report.vulnerabilities)} packages, {fixable} fixable"
+
+
+def _warning_lines(report: ScanReport) -> list[str]:
+    return [f"  warning   {inconsistency_note(report.inconsistent_layers)}"] if report.inconsistent_layers else []
 
 
 def pair_text(result, *, top: int = 20, width: int = 110, kev_only: bool = False, epss_min: float | None = None) -> str:

@@ -43,9 +43,10 @@ def due(decisions: Iterable[Decision], now: datetime) -> list[Due]:
     return steps
 
 
-def sentence(item: Due) -> str:
+def sentence(item: Due, *, escape=lambda text: text, mention=lambda user: user) -> str:
+    """The note a thread gets; ``escape`` (the Slack face's) makes the stored names text, ``mention`` a user."""
     d = item.decision
-    what = f"{d.vulnerability} in {d.package} ({d.repository})"
+    what = escape(f"{d.vulnerability} in {d.package} ({d.repository})")
     if item.step is ExpiryStep.REOPEN:
-        return f"The acceptance of {what} by <@{d.by}> ended on {d.until}: the finding is open again."
-    return f"<@{d.by}>, your acceptance of {what} ends on {d.until} (00:00 UTC). Extend it or fix the finding."
+        return f"The acceptance of {what} by {mention(d.by)} ended on {d.until}: the finding is open again."
+    return f"{mention(d.by)}, your acceptance of {what} ends on {d.until} (00:00 UTC). Extend it or fix the finding."
