@@ -1595,3 +1595,27 @@ def push_lying_image(source: str, repository: str, target: str, tag: str = "1") 
     }
     pushed.push_manifest(name, tag, _Blob.of(_json_bytes(lying), OCI_MANIFEST))
     return f"{target}/{name}:{tag}"
+
+
+def push_one_layer_image(registry: str, repository: str, tag: str, layer: bytes, media_type: str, diff_id: str) -> str:
+    """Push an image of one layer blob (compressed as ``media_type`` says) whose config claims ``diff_id``."""
+    blob = _Blob.of(layer, media_type)
+    config = _json_bytes({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
+    config_blob = _Blob.of(config, OCI_CONFIG)
+    pushed = _Registry(registry)
+    pushed.push_blob(repository, blob)
+    pushed.push_blob(repository, config_blob)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_blob.digest, "size": len(config)},
+        "layers": [{"mediaType": media_type, "digest": blob.digest, "size": len(layer)}],
+    }
+    manifest_blob = _Blob.of(_json_bytes(manifest), OCI_MANIFEST)
+    pushed.push_manifest(repository, tag, manifest_blob)
+    return f"{registry}/{repository}@{manifest_blob.digest}"
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    """A reproducible layer tar of ``files`` (parents included)."""
+    return _tar(files)

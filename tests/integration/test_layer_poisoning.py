@@ -3,11 +3,15 @@ loopback registry that serves an image whose config claims a victim's DiffIDs ov
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+
 import pytest
+import zstandard
 
 from bot.render.blocks import pair_card
 from bot.render.terminal import report_text
-from tests.helpers.images import push_extra, push_lying_image
+from tests.helpers.images import push_extra, push_lying_image, push_one_layer_image, tar_bytes
 from tests.integration.test_engine import direct_trivy_counts, scan_through_queue
 from workers.config import Settings
 from workers.pair import combine
@@ -56,3 +60,19 @@ def _digest(images, name: str) -> str:
 
 def _layers(images, name: str):
     return images[f"library/{name}"].platform().layers
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_a_layer_is_judged_by_its_decompressed_content(engine_env, redis_client, registry, compression):
+    tar = tar_bytes({"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+    truth = "sha256:" + hashlib.sha256(tar).hexdigest()
+    if compression == "zstd":
+        layer, media_type = zstandard.ZstdCompressor().compress(tar), "application/vnd.oci.image.layer.v1.tar+zstd"
+    else:
+        layer, media_type = gzip.compress(tar, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    settings = Settings.from_env()
+    honest = push_one_layer_image(registry, f"probe/{compression}", "honest", layer, media_type, truth)
+    lying = push_one_layer_image(registry, f"probe/{compression}", "lying", layer, media_type, "sha256:" + "0" * 64)
+    assert layers.check(parse_reference(honest), settings, redis_client).verdict is layers.Verdict.CONSISTENT
+    found = layers.check(parse_reference(lying), settings, redis_client)
+    assert found.verdict is layers.Verdict.INCONSISTENT and found.mismatched

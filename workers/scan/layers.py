@@ -5,7 +5,7 @@ layer's blob decompresses to that DiffID. An image whose config claims a victim 
 blob would write "no packages" for the victim's layer into the shared cache (or read the victim's packages).
 So before a registry image may read or write the shared cache, each (compressed digest, DiffID) pair of it
 that was not verified before is verified once: the blob is streamed from the registry, its compressed bytes
-hashed against the digest and its decompressed bytes against the DiffID. A verified pair is a fact about
+hashed against the digest and its decompressed bytes (gzip or zstd) against the DiffID. A verified pair is a fact about
 content (that blob decompresses to that tar) and is remembered in Redis; an image with any mismatch is scanned
 with Trivy's memory cache and its report names the layers that do not match.
 
@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from enum import Enum
 
+import zstandard
 from redis import Redis
 
 from workers.allowlist import RegistryRefused
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "chainscan:layers:"
 _GZIP = ("application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar+gzip")
+_ZSTD = ("application/vnd.oci.image.layer.v1.tar+zstd",)
 _TAR = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.docker.image.rootfs.diff.tar")
 MAX_LAYER_BYTES = 8 * 1024 * 1024 * 1024  # compressed; a layer larger than this is not verified (memory cache)
 
@@ -43,7 +45,7 @@ MAX_LAYER_BYTES = 8 * 1024 * 1024 * 1024  # compressed; a layer larger than this
 class Verdict(str, Enum):
     CONSISTENT = "consistent"  # every layer is what the config claims: the shared cache may be used
     INCONSISTENT = "inconsistent"  # some layer is not: memory cache, and the card says so
-    UNVERIFIED = "unverified"  # could not be checked (zstd, too large, registry trouble): memory cache, no claim
+    UNVERIFIED = "unverified"  # could not be checked (foreign layer, too large, registry trouble): memory cache
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,9 @@ def plan(image: RemoteImage, known: dict[str, str]) -> Plan:
         elif pair.digest in known:
             if known[pair.digest] != pair.diff_id:
                 mismatched.append(pair.digest)
-        elif pair.media_type in _GZIP:
+        elif pair.media_type in _GZIP + _ZSTD:
             to_read.append(pair)
-        else:  # zstd or a foreign layer: nothing here can decompress it
+        else:  # a foreign or unknown layer: nothing here can decompress it
             return Plan(Verdict.UNVERIFIED)
     if mismatched:
         return Plan(Verdict.INCONSISTENT, tuple(mismatched))
@@ -128,8 +130,8 @@ def _check(source: ImageRef, settings: Settings, redis: Redis) -> LayerCheck:
     for pair in decided.to_read:
         try:
             with client.blob(source.repository, pair.digest) as response:
-                compressed, content = _hashes(response, deadline)
-        except (RegistryReadError, RegistryRefused, zlib.error, _TooMuch) as exc:
+                compressed, content = _hashes(response, _inflater(pair.media_type), deadline)
+        except (RegistryReadError, RegistryRefused, zlib.error, zstandard.ZstdError, _TooMuch) as exc:
             log.warning("layer %s of %s not verified: %s", pair.digest, source, exc)
             return LayerCheck(Verdict.UNVERIFIED)
         if compressed != pair.digest:  # not the blob the manifest names: say nothing of the DiffID
@@ -148,22 +150,51 @@ class _TooMuch(Exception):
         return "the layer is larger than chainscan verifies, or took longer than SCAN_TIMEOUT"
 
 
-def _hashes(response, deadline: float) -> tuple[str, str]:
-    """``(sha256 of the gzip bytes, sha256 of the tar they decompress to)``, streamed; gzip members concatenated
-    into one blob (as some tools write them) decompress one after another, as Docker does."""
-    compressed, content = hashlib.sha256(), hashlib.sha256()
-    inflater, total = zlib.decompressobj(16 + zlib.MAX_WBITS), 0
+class _Gunzip:
+    """gzip members concatenated into one blob (as some tools write them) decompress one after another, as
+    Docker does."""
+
+    def __init__(self) -> None:
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = b""
+        while chunk:
+            out += self.inflater.decompress(chunk)
+            chunk = self.inflater.unused_data if self.inflater.eof else b""
+            if self.inflater.eof:
+                self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return out
+
+    def end(self) -> bytes:
+        return self.inflater.flush()
+
+
+class _Unzstd:
+    def __init__(self) -> None:
+        self.inflater = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self.inflater.decompress(chunk)
+
+    def end(self) -> bytes:
+        return self.inflater.flush()
+
+
+def _inflater(media_type: str) -> _Gunzip | _Unzstd:
+    return _Unzstd() if media_type in _ZSTD else _Gunzip()
+
+
+def _hashes(response, inflater: _Gunzip | _Unzstd, deadline: float) -> tuple[str, str]:
+    """``(sha256 of the compressed bytes, sha256 of the tar they decompress to)``, streamed."""
+    compressed, content, total = hashlib.sha256(), hashlib.sha256(), 0
     while chunk := response.raw.read1(CHUNK, decode_content=False):
         total += len(chunk)
         if total > MAX_LAYER_BYTES or time.monotonic() > deadline:
             raise _TooMuch
         compressed.update(chunk)
-        while chunk:
-            content.update(inflater.decompress(chunk))
-            chunk = inflater.unused_data if inflater.eof else b""
-            if inflater.eof:
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    content.update(inflater.flush())
+        content.update(inflater.feed(chunk))
+    content.update(inflater.end())
     return "sha256:" + compressed.hexdigest(), "sha256:" + content.hexdigest()
 
 

@@ -38,9 +38,14 @@ def test_a_config_that_names_more_or_fewer_layers_than_the_manifest_is_inconsist
     assert plan(lying, {}).verdict is Verdict.INCONSISTENT
 
 
-def test_a_layer_nothing_here_can_decompress_is_unverified_not_inconsistent():
+def test_a_zstd_layer_is_read_like_a_gzip_one():
     zstd = "application/vnd.oci.image.layer.v1.tar+zstd"
-    assert plan(image(("sha256:a", "sha256:A", zstd)), {}).verdict is Verdict.UNVERIFIED
+    assert [p.digest for p in plan(image(("sha256:a", "sha256:A", zstd)), {}).to_read] == ["sha256:a"]
+
+
+def test_a_layer_nothing_here_can_decompress_is_unverified_not_inconsistent():
+    foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+    assert plan(image(("sha256:a", "sha256:A", foreign)), {}).verdict is Verdict.UNVERIFIED
 
 
 def test_the_note_names_the_first_layer_and_how_many_more():
