@@ -9,8 +9,13 @@ from typing import Any
 
 HOSTILE = "<!channel> <https://evil.example|apply the fix>"  # what a stranger names a package, a file, a reason
 
-# markup the bot writes itself: a user, a channel, a configured user group, a link to Slack or an advisory
+# markup the bot writes itself: a user, a channel, a configured user group, and links to Slack's own threads and to
+# the advisory pages Trivy's DB names; any other link was not the bot's to make
+_LINK_HOSTS = r"(slack\.com|[a-z0-9-]+\.slack\.com|avd\.aquasec\.com|nvd\.nist\.gov|github\.com|security-tracker\.debian\.org|www\.cve\.org)"
 _BOT_MARKUP = re.compile(
+    r"<@[UW][A-Z0-9]+>|<#C[A-Z0-9]+(\|[^<>]*)?>|<!subteam\^S[A-Z0-9]+>" + rf"|<https://{_LINK_HOSTS}/[^\s<>|]*\|[^<>]*>"
+)
+_MARKUP = re.compile(
     r"<@[UW][A-Z0-9]+>|<#C[A-Z0-9]+(\|[^<>]*)?>|<!subteam\^S[A-Z0-9]+>"
     r"|<https://(slack\.com|[a-z0-9-]+\.slack\.com|avd\.aquasec\.com|nvd\.nist\.gov|[a-z0-9.-]+)/[^\s<>|]*\|[^<>]*>"
 )
@@ -29,13 +34,8 @@ def strings(value: Any) -> Iterator[str]:
 
 
 def live_markup(text: str) -> list[str]:
-    """Every markup token in ``text`` that is not one the bot writes, or that points where hostile text does."""
-    found = []
-    for match in _MARKUP.finditer(text):
-        token = match.group(0)
-        if not _BOT_MARKUP.fullmatch(token) or "evil.example" in token:
-            found.append(token)
-    return found
+    """Every markup token in ``text`` that is not one the bot writes."""
+    return [m.group(0) for m in _MARKUP.finditer(text) if not _BOT_MARKUP.fullmatch(m.group(0))]
 
 
 def assert_no_live_markup(calls: Iterable) -> None:
