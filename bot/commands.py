@@ -21,6 +21,7 @@ HELP = """*Scan a container image for known vulnerabilities* (and compare it wit
 • Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison), `--kev` (only known exploited), `--epss-min 0.5` (only findings with at least that EPSS score)
 • `/scan watch IMAGE…`, `/scan watch list`, `/scan unwatch IMAGE` — the channel's watch list; `/scan digest` (`monday 09:00 Europe/Berlin`, `off`, `now`) — its weekly digest
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
+• `/scan owners IMAGE` — which team owns an image, and why (routing file, labels or the watching channel)
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
 • `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
 • `/scan help` — this text
@@ -80,6 +81,11 @@ class VexCommand:
 
 
 @dataclass(frozen=True)
+class OwnersCommand:
+    image: ImageRef  # who owns it, and why
+
+
+@dataclass(frozen=True)
 class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
@@ -90,6 +96,7 @@ Command = (
     | StatusCommand
     | BuildCommand
     | VexCommand
+    | OwnersCommand
     | WatchCommand
     | DigestCommand
     | InvalidCommand
@@ -131,7 +138,7 @@ def parse_command(text: str | None, policy: RegistryPolicy | None = None) -> Com
         return _watch(head, words[1:], policy)
     if head == "digest":
         return _digest(words[1:])
-    if head in ("triage", "vex"):
+    if head in ("triage", "vex", "owners"):
         return _image_subcommand(head, words[1:], policy)
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
@@ -219,7 +226,7 @@ def _digest(rest: list[str]) -> Command:
 
 
 def _image_subcommand(head: str, rest: list[str], policy: RegistryPolicy) -> Command:
-    """``/scan triage IMAGE`` and ``/scan vex IMAGE``."""
+    """``/scan triage IMAGE``, ``/scan vex IMAGE`` and ``/scan owners IMAGE``."""
     if len(rest) != 1:
         return HelpCommand(f"`/scan {head}` takes one image name, e.g. `/scan {head} mariadb`.")
     try:
@@ -230,6 +237,8 @@ def _image_subcommand(head: str, rest: list[str], policy: RegistryPolicy) -> Com
         return InvalidCommand(f"{exc} See `/scan help` for examples.")
     if head == "vex":
         return VexCommand(image)
+    if head == "owners":
+        return OwnersCommand(image)
     return ScanCommand(image=image, severity="high", with_alternative=False, triage=True)
 
 

@@ -80,6 +80,8 @@ class Settings:
     watch_workspace_limit: int = 200  # WATCH_WORKSPACE_LIMIT: images all channels of a workspace may watch
     watch_check_interval: int = 3600
     alert_min_severity: str = "critical"
+    alert_daily_limit: int = 20  # ALERT_DAILY_LIMIT: alert messages a channel gets a day; the rest, one summary
+    owners_file: Path | None = None  # OWNERS_FILE (default deploy/owners.yaml when it exists; workers.owners)
     sla_days_critical: int = 7
     sla_days_high: int = 30
     triage_max_accept_days: int = 180
@@ -132,6 +134,8 @@ class Settings:
             watch_workspace_limit=max(1, _int(env, "WATCH_WORKSPACE_LIMIT", 200)),
             watch_check_interval=max(60, _int(env, "WATCH_CHECK_INTERVAL", 3600)),
             alert_min_severity=_severity_setting(env.get("ALERT_MIN_SEVERITY")),
+            alert_daily_limit=max(1, _int(env, "ALERT_DAILY_LIMIT", 20)),
+            owners_file=_owners_file(env.get("OWNERS_FILE")),
             sla_days_critical=max(1, _int(env, "SLA_DAYS_CRITICAL", 7)),
             sla_days_high=max(1, _int(env, "SLA_DAYS_HIGH", 30)),
             triage_max_accept_days=max(1, _int(env, "TRIAGE_MAX_ACCEPT_DAYS", 180)),
@@ -164,6 +168,19 @@ class Settings:
         """Plain-HTTP registries: loopback ones (as Docker and Trivy assume) and the configured list."""
         host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
         return host in ("localhost", "::1", "[::1]") or host.startswith("127.") or registry in self.insecure_registries
+
+
+DEFAULT_OWNERS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "owners.yaml"
+
+
+def _owners_file(value: str | None) -> Path | None:
+    """OWNERS_FILE as given (it must exist), else ``deploy/owners.yaml`` when there is one, else none."""
+    if value and value.strip():
+        path = Path(value.strip()).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"OWNERS_FILE={value!r} is not a file.")
+        return path
+    return DEFAULT_OWNERS_FILE if DEFAULT_OWNERS_FILE.is_file() else None
 
 
 def _host(value: str | None) -> str | None:

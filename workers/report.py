@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.base.labels import BaseSource, labelled_base
+from workers.owners.routes import owner_labels
 
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -30,6 +31,7 @@ class ImageInfo:
     size_bytes: int | None
     created: str | None  # RFC 3339, from the image config
     platform: str | None = None
+    labels: dict | None = None  # the OCI labels routing reads (workers.owners.routes.OWNER_LABELS); None: none
 
 
 @dataclass
@@ -160,6 +162,7 @@ def normalize(
             size_bytes=meta.get("Size"),
             created=(meta.get("ImageConfig") or {}).get("created"),
             platform=platform,
+            labels=owner_labels(((meta.get("ImageConfig") or {}).get("config") or {}).get("Labels")),
         ),
         db=db,
         counts=counts,

@@ -1,5 +1,5 @@
 """``python -m bot …``: the command line. Each subcommand lives in the module of its concern
-(``scan``, ``processes``, ``catalog``, ``triage``, ``digest``, ``db``, ``feeds``); this one builds
+(``scan``, ``processes``, ``catalog``, ``triage``, ``digest``, ``db``, ``feeds``, ``owners``); this one builds
 the parser from them and turns a bad setting, image name or unreachable Redis into one sentence."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import config as bot_config
-from bot.cli import catalog, db, digest, feeds, processes, scan, triage
+from bot.cli import catalog, db, digest, feeds, owners, processes, scan, triage
 from bot.cli.common import fail
 from bot.runtime import setup_logging
 from workers.config import ConfigError
@@ -67,4 +67,5 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_parsers(sub)
     db.add_parser(sub)
     feeds.add_parser(sub)
+    owners.add_parser(sub)
     return parser

@@ -231,7 +231,7 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
 
     store, scanner, sent = DigestStore(redis), Scanner(settings.engine, redis), 0
     wanted = at_or_above(settings.engine.alert_min_severity)
-    for team, channel in _watching_channels(redis):
+    for team, channel in store.watching_channels():
         for reference in store.watched(team, channel):
             try:
                 report = scanner.scan(parse_reference(reference))
@@ -295,16 +295,6 @@ def _latest_link(client, redis: Redis, channel: str, reference: str) -> str | No
     except SlackApiError as exc:
         log.info("alert: no permalink for the latest thread: %s", error_code(exc))
         return None
-
-
-def _watching_channels(redis: Redis) -> list[tuple[str, str]]:
-    from urllib.parse import unquote
-
-    found = []
-    for key in redis.scan_iter(match="chainscan:watch:*", count=500):
-        _, _, team, channel = (key.decode() if isinstance(key, bytes) else key).split(":", 3)
-        found.append((unquote(team), unquote(channel)))
-    return sorted(found)
 
 
 def alert_job(now_iso: str) -> dict:

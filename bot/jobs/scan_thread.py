@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bot import config as bot_config
 from bot.config import SlackSettings
 from bot.findings_messages import FindingsMessages
+from bot.jobs.owners import post_owner_note
 from bot.jobs.publishing import (
     PUBLISH_RETRY,
     familiar,
@@ -178,6 +179,7 @@ def _publish_report(
     applied = applied_for(redis, team_of(thread, redis), report, now)
     layers = render.layers_message(report)
     post_once(client, store, thread, "layers", layers)
+    post_owner_note(client, store, thread, report, redis)
     findings_ts, overflow = post_findings(client, store, thread, report, applied, settings.top_findings, redis)
     parts = [("layers", layers)]
     comparison = render.comparison_message(result)

@@ -16,12 +16,14 @@ from bot.commands import (
     DigestCommand,
     HelpCommand,
     InvalidCommand,
+    OwnersCommand,
     ScanCommand,
     StatusCommand,
     VexCommand,
     WatchCommand,
     parse_command,
 )
+from bot.jobs.owners import enqueue_owners_answer
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
 from bot.limits import Action
@@ -60,6 +62,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
             _vex(ack, ctx, command, parsed)
+        elif isinstance(parsed, OwnersCommand):
+            _owners(ack, ctx, command, parsed)
         elif isinstance(parsed, ScanCommand):
             _scan(ack, ctx, command, parsed)
 
@@ -102,6 +106,16 @@ def _vex(ack: Ack, ctx: ListenerContext, command: dict, parsed: VexCommand) -> N
         }
         denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
     ack(text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…", response_type="ephemeral")
+
+
+def _owners(ack: Ack, ctx: ListenerContext, command: dict, parsed: OwnersCommand) -> None:
+    """``/scan owners IMAGE``: a small job (it reads the image's labels), answered privately."""
+    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
+    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
+    if not denial:
+        request = {"image": str(parsed.image), "response_url": text_id(command.get("response_url"))}
+        denial = enqueue_or_explain(lambda: enqueue_owners_answer(ctx.queue, request), "an owners look-up")
+    ack(text=denial or f"Looking up who owns `{parsed.image.familiar}`…", response_type="ephemeral")
 
 
 def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:

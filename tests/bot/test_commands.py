@@ -78,6 +78,15 @@ def test_backticks_cannot_break_out_of_code_spans():
     assert "``" not in cmd.problem and "'oops'" in cmd.problem
 
 
+def test_owners_takes_one_image_checked_like_a_scan():
+    from bot.commands import OwnersCommand
+    from workers.reference import parse_reference
+
+    assert parse_command("owners mariadb") == OwnersCommand(parse_reference("mariadb"))
+    assert isinstance(parse_command("owners"), HelpCommand) and isinstance(parse_command("owners a b"), HelpCommand)
+    assert isinstance(parse_command("owners Not;Valid"), InvalidCommand)
+
+
 def test_triage_and_vex_take_one_image():
     from bot.commands import VexCommand
 

@@ -1388,7 +1388,11 @@ def annotated_app(base_digest: str) -> ImageSpec:
 
 def labelled_app(base_digest: str) -> ImageSpec:
     """``library/webapp:1``: built on an older debian:12 and saying so in the OCI base labels (name and digest)."""
-    labels = ((BASE_NAME_LABEL, "docker.io/library/debian:12"), (BASE_DIGEST_LABEL, base_digest))
+    labels = (
+        (BASE_NAME_LABEL, "docker.io/library/debian:12"),
+        (BASE_DIGEST_LABEL, base_digest),
+        ("org.opencontainers.image.source", "https://github.com/acme/webapp"),  # routed by the owners tests
+    )
     steps = OLD_DEBIAN_BASE + (
         Layer("COPY app /srv/app # buildkit", files=(("/srv/app/app.py", b"print('hello')\n"),), comment=BUILDKIT),
         ConfigStep("LABEL org.opencontainers.image.base.name=…", labels=labels, comment=BUILDKIT),

@@ -31,6 +31,7 @@ class RemoteImage:
     diff_ids: list[str]  # empty when not asked for
     annotations: dict[str, str]  # the index's, overridden by the platform manifest's
     layers: list[dict] = field(default_factory=list)  # the platform manifest's layer descriptors, when asked for
+    labels: dict = field(default_factory=dict)  # the config's labels, when layers were asked for
 
 
 def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> RemoteImage:
@@ -63,7 +64,8 @@ def remote_image(ref: ImageRef, settings: Settings, *, layers: bool = True) -> R
         for d in manifest.get("layers") or []
         if isinstance(d, dict)
     ]
-    return RemoteImage(digest, manifest_digest, diff_ids, annotations, descriptors)
+    labels = (config.get("config") or {}).get("Labels") or {}
+    return RemoteImage(digest, manifest_digest, diff_ids, annotations, descriptors, dict(labels))
 
 
 def _platform(entry: dict) -> str:

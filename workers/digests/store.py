@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from redis import Redis
 
 from workers.digests.contents import Digest, Snapshot
 from workers.digests.schedule import DEFAULT, Schedule, parse_schedule
 from workers.digests.trends import WeekCounts, Weeks
+from workers.triage.apply import repository_of
 
 PREFIX = "chainscan:"
 SCHEDULES = f"{PREFIX}digest:schedule"
@@ -106,6 +107,22 @@ class DigestStore:
             for key in keys:
                 pipe.scard(key)
             return sum(pipe.execute())
+
+    def watching_channels(self) -> list[tuple[str, str]]:
+        """Every (team, channel) that watches something."""
+        found = []
+        for key in self.redis.scan_iter(match=f"{PREFIX}watch:*", count=500):
+            _, _, team, channel = (key.decode() if isinstance(key, bytes) else key).split(":", 3)
+            found.append((unquote(team), unquote(channel)))
+        return sorted(found)
+
+    def watchers(self, repository: str) -> list[tuple[str, str]]:
+        """The (team, channel) pairs watching any tag or digest of ``repository`` (``ImageRef.name``)."""
+        return [
+            (team, channel)
+            for team, channel in self.watching_channels()
+            if any(repository_of(r) == repository for r in self.watched(team, channel))
+        ]
 
     def watched(self, team: str, channel: str) -> list[str]:
         members = self.redis.smembers(f"{PREFIX}watch:{_p(team)}:{_p(channel)}")
