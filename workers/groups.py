@@ -1,7 +1,9 @@
 """Findings grouped for reading: one row per vulnerability and source package, the binary packages named
 once (``CVE-2024-2961 glibc (libc6, libc-bin)``), worst first. Pure.
 
-Grouping is presentation only: counts stay Trivy's (one per finding) and every finding is in a group.
+The scan thread's rows (bot/render/findings.py, terminal.py) and the digest's "Matters most"
+(workers/digests/priorities.py) are grouped here, so both read the same. Grouping is presentation only: counts
+stay Trivy's (one per finding) and every finding is in a group.
 """
 
 from __future__ import annotations
@@ -67,11 +69,14 @@ class FindingGroup:
 
     @property
     def package_label(self) -> str:
-        """``glibc (libc6, libc-bin)``; just ``curl`` when the binary package is the source."""
-        packages = self.packages
-        if packages == (self.source,):
-            return self.source
-        return f"{self.source} ({', '.join(packages)})"
+        return package_label(self.source, self.packages)
+
+
+def package_label(source: str, packages: tuple[str, ...]) -> str:
+    """``glibc (libc6, libc-bin)``; just ``curl`` when the binary package is the source."""
+    if packages == (source,) or not packages:
+        return source
+    return f"{source} ({', '.join(packages)})"
 
 
 def group_findings(findings: list[Finding]) -> list[FindingGroup]:
