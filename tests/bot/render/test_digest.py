@@ -37,7 +37,8 @@ def test_a_digest_that_fits_is_whole_and_says_where_the_chart_is():
 def test_a_digest_too_big_for_slack_is_cut_within_its_limits_and_says_the_file_has_it_all():
     digest = Digest("2026-W49", [_entry(i) for i in range(50)], top=[_priority(i) for i in range(20)])
     message = digest_message("C1", "2026-W49", MOMENT, digest, late=False)
-    assert message.truncated and message.blocks[-1]["elements"][0]["text"] == CUT_NOTE
+    assert message.truncated and message.blocks[-2]["elements"][0]["text"] == CUT_NOTE
+    assert message.blocks[-1]["elements"][0]["text"].startswith("🩺 *Health*")  # the health line stays last
     assert len(message.blocks) <= MAX_BLOCKS and message.size() <= MAX_TOTAL_CHARS
     assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in message.blocks if b["type"] == "section")
     markdown = digest_markdown("C1", "2026-W49", MOMENT, digest)
