@@ -41,7 +41,7 @@ def digest_message(channel: str, period: str, moment: datetime, digest: Digest, 
     if digest.top:
         shown = digest.top[:SHOWN_PRIORITIES]
         more = len(digest.top) - len(shown)
-        text = "*Matters most* (critical first, then fixable, then oldest)\n" + "\n".join(map(priority_line, shown))
+        text = _matters_head(shown) + "\n" + "\n".join(map(priority_line, shown))
         blocks.append(section(text + (f"\n…and {more} more in the preview." if more > 0 else "")))
     if digest.past_sla:
         blocks.append(section(past_sla_text(digest)))
@@ -51,6 +51,13 @@ def digest_message(channel: str, period: str, moment: datetime, digest: Digest, 
         blocks.append(context("Critical and high per image over the past weeks: the chart is in the thread."))
     message = Message(text=_fallback(period, digest), blocks=blocks)
     return _fit(message, CUT_NOTE, tail=[context(health_text(digest.health))])
+
+
+def _matters_head(shown: list[Priority]) -> str:
+    head = "*Matters most* (critical first, then fixable, then oldest)"
+    if any(p.baseline for p in shown):
+        head += ": _current state_ marks an image's first digest, where the baseline is set (nothing in it is new)"
+    return head
 
 
 def _summary(digest: Digest) -> list[str]:
@@ -131,7 +138,7 @@ def priority_line(p: Priority) -> str:
 def age_text(p: Priority) -> str:
     """``first seen 7 days ago``, ``new this week``; in an image's first digest, its current state (not new)."""
     if p.baseline:
-        return "current state (baseline set this week)"
+        return "current state"
     return f"first seen {p.age_days} day{'s' if p.age_days != 1 else ''} ago" if p.age_days else "new this week"
 
 

@@ -108,7 +108,7 @@ def test_matters_most_reads_as_the_thread_one_line_for_the_binary_packages_of_on
 
 def test_an_image_s_first_digest_says_baseline_and_never_new_this_week():
     text = _text(digest_message("C1", "2026-W49", MOMENT, _composed([_glibc("libc6")]), late=False))
-    assert "baseline set" in text and "current state (baseline set this week)" in text
+    assert "baseline set" in text and "· current state" in text and "where the baseline is set" in text
     assert "new this week" not in text and "No change" not in text and "First digest of 1 image" in text
     from workers.digests.contents import Snapshot
 
