@@ -66,6 +66,7 @@ def _assert_reads_as_the_thread(blocks: list[dict], redis_client) -> None:
     """Matters most has the thread's grouped rows (one line for glibc's libc6 and libc-bin), a first digest calls
     nothing new, and the health line ends the message: the test DB's age against the digest's clock, and the
     image that could not be scanned with its sentence."""
+    from tests.helpers.trivydb import DEFAULT_UPDATED_AT
     from workers.groups import group_findings
 
     matters = next(t for b in blocks if (t := b.get("text", {}).get("text", "")).startswith("*Matters most*"))
@@ -75,7 +76,7 @@ def _assert_reads_as_the_thread(blocks: list[dict], redis_client) -> None:
     assert matters.count(f"{grouped.id} ") == 1  # one line, where the packages used to be one line each
     assert "new this week" not in matters and "· current state" in matters
     health = blocks[-1]["elements"][0]["text"]
-    days = (AFTER - datetime(2025, 3, 4, 6, 12, 31, tzinfo=UTC)).days  # the test DB's UpdatedAt
+    days = (AFTER - DEFAULT_UPDATED_AT).days  # the test DB's UpdatedAt, against the digest's clock
     assert health.startswith(f"🩺 *Health*: ⚠️ DB updated {days} days ago"), health
     assert "1 of 2 not rescanned this week: `nosuch:1` (could not be scanned: " in health
 
