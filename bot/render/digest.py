@@ -154,7 +154,8 @@ def health_text(health: Health) -> Mrkdwn:
     if not images:
         return mrkdwn("🩺 *Health*: {db}", db=Mrkdwn(db))
     if not missed:
-        scanned = f"all {images} watched image{'s' if images != 1 else ''} rescanned this week"
+        scanned = f"all {images} watched images" if images > 1 else "the watched image"
+        scanned += " rescanned this week"
         return mrkdwn("🩺 *Health*: {db} · {scanned}", db=Mrkdwn(db), scanned=scanned)
     named = "; ".join(missed_text(m) for m in missed[:SHOWN_MISSED])
     more = f"; and {len(missed) - SHOWN_MISSED} more (the file names them)" if len(missed) > SHOWN_MISSED else ""

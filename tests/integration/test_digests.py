@@ -334,10 +334,7 @@ def test_a_new_disclosure_in_the_db_alerts_once_is_new_in_the_digest_and_a_decid
 
 
 def _mariadb_findings(redis_client):
-    from workers.reference import parse_reference
-    from workers.scan.engine import Scanner
-
-    return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE)).vulnerabilities
+    return _mariadb_report(redis_client).vulnerabilities
 
 
 def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_a_file_once(
@@ -358,3 +355,27 @@ def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_
     digest_queue(redis_client, Settings.from_env()).enqueue(send_digest, TEAM, CHANNEL, WEEK, False)
     _work(redis_client)
     assert len([u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]) == 1
+
+
+def test_a_week_without_a_db_update_serves_last_weeks_report_and_the_health_line_says_so(
+    slack_env, slack, redis_client, test_images
+):
+    from datetime import timedelta
+
+    from workers.digests.priorities import moment_of
+
+    DigestStore(redis_client).watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    _digest_on(redis_client, AFTER)
+    assert "the watched image rescanned this week" in _digests(slack)[0].params["blocks"][-1]["elements"][0]["text"]
+    scanned = moment_of(_mariadb_report(redis_client).scanned_at)
+    _digest_on(redis_client, scanned + timedelta(days=8))  # same digest, same DB: the cache serves the old report
+    health = _digests(slack)[1].params["blocks"][-1]["elements"][0]["text"]
+    assert f"`mariadb:latest` (served from an older report, made {scanned.date().isoformat()})" in health, health
+    assert "1 of 1 not rescanned this week" in health and "⚠️ DB updated" in health
+
+
+def _mariadb_report(redis_client):
+    from workers.reference import parse_reference
+    from workers.scan.engine import Scanner
+
+    return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE))

@@ -159,3 +159,13 @@ def test_ages_read_in_minutes_hours_then_days():
         "47 h ago",
         "3 days ago",
     ]
+
+
+def test_one_watched_image_rescanned_reads_as_one():
+    from bot.render.digest import health_text
+    from workers.digests.health import Health
+
+    assert (
+        health_text(Health(None, 600, False, 1))
+        == "🩺 *Health*: DB updated 10 min ago · the watched image rescanned this week"
+    )
