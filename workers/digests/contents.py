@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import Enum
 
-from workers.digests.health import DB_STALE_AFTER, Health, health
+from workers.digests.health import DB_STALE_AFTER, NO_REASON, Health, health
 from workers.digests.priorities import Attention, Priority, attention, open_findings, past_sla, top
 from workers.digests.trends import FindingId, Sla, WeekCounts, Weeks, carry_first_seen, record_week
 from workers.report import SEVERITIES, ScanReport
@@ -136,7 +136,7 @@ def entry(
 ) -> ImageEntry:
     """``report`` with the feeds joined puts its known exploited vulnerabilities first among the new."""
     if report is None:
-        return ImageEntry(reference, error=error or "it could not be scanned")
+        return ImageEntry(reference, error=error or NO_REASON)
     now = Snapshot.of(report)
     alt = (
         {"alternative": alternative.image.reference, "alternative_counts": dict(alternative.counts)}
