@@ -160,7 +160,7 @@ def cmd_preview(args) -> int:
     if args.format == "json":
         print(json.dumps({"channel": channel, **digest.to_dict()}, indent=2))
         return 0
-    from bot.render.digest import attention_text, image_line, past_sla_text, priority_line
+    from bot.render.digest import attention_text, health_text, image_line, past_sla_text, priority_line
 
     lines = [image_line(e) for e in digest.entries]
     if digest.top:
@@ -169,6 +169,7 @@ def cmd_preview(args) -> int:
         lines += ["", past_sla_text(digest)]
     if digest.attention:
         lines += ["", attention_text(digest.attention)]
+    lines += ["", health_text(digest.health)]
     print("\n".join(lines).replace("*", ""))
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from redis import Redis
@@ -25,12 +25,14 @@ from bot.slack_client import client_for, error_code, is_permanent
 from bot.threads import ThreadStore
 from workers.chainguard.state import plan_alternative
 from workers.digests.contents import Digest, Observed, Snapshot, compose
+from workers.digests.health import DB_STALE_AFTER
 from workers.digests.store import LEASE_TTL, DigestPart, DigestStore
 from workers.digests.trends import Sla
 from workers.errors import ScanError
 from workers.feeds.attach import joined
 from workers.heartbeat import beating
 from workers.reference import InvalidReference, parse_reference
+from workers.scan import dbupdate, trivy
 from workers.scan.engine import Scanner
 from workers.telemetry import metrics
 from workers.triage.store import DecisionStore
@@ -215,7 +217,17 @@ def collect(
         repositories.append(ref.name)
     decisions = [d for repository in dict.fromkeys(repositories) for d in DecisionStore(redis).get(team, repository)]
     sla = Sla(settings.engine.sla_days_critical, settings.engine.sla_days_high)
-    return compose(period, observed, decisions, now, sla)
+    stale_after = max(DB_STALE_AFTER, timedelta(seconds=2 * settings.engine.db_refresh_interval))
+    return compose(period, observed, decisions, now, sla, db_updated_at=_worker_db(redis), db_stale_after=stale_after)
+
+
+def _worker_db(redis: Redis) -> str | None:
+    """When the vulnerability DB this worker scans with was updated: its ``db/metadata.json``, else the fleet's
+    last ``db update`` (a worker scanning through a ``trivy server`` has no DB of its own)."""
+    local = trivy.db_info()
+    if local and local.updated_at:
+        return local.updated_at
+    return ((dbupdate.fleet_record(redis) or {}).get("db") or {}).get("updated_at")
 
 
 ALERT_SEEN = "chainscan:alert:seen:"

@@ -207,15 +207,19 @@ def _chunks(lines: list[str], limit: int) -> list[list[str]]:
     return [c for c in chunks if c]
 
 
-def _fit(message: Message, cut_note: str = CUT_NOTE) -> Message:
-    """Keep a message within Slack's limits; whatever is dropped is announced in the message itself."""
-    if len(message.blocks) <= MAX_BLOCKS and message.size() <= MAX_TOTAL_CHARS:
+def _fit(message: Message, cut_note: str = CUT_NOTE, tail: list[dict] | None = None) -> Message:
+    """Keep a message within Slack's limits; whatever is dropped is announced in the message itself. ``tail``:
+    blocks that always end the message, after the cut note when something was cut (the digest's health line)."""
+    tail = tail or []
+    room = sum(_block_chars(b) for b in tail)
+    if len(message.blocks) + len(tail) <= MAX_BLOCKS and message.size() + room <= MAX_TOTAL_CHARS:
+        message.blocks += tail
         return message
     note = context(cut_note)
-    message.blocks = message.blocks[: MAX_BLOCKS - 1]
-    while len(message.blocks) > 1 and message.size() + len(cut_note) > MAX_TOTAL_CHARS:
+    message.blocks = message.blocks[: MAX_BLOCKS - 1 - len(tail)]
+    while len(message.blocks) > 1 and message.size() + len(cut_note) + room > MAX_TOTAL_CHARS:
         message.blocks.pop()
-    message.blocks.append(note)
+    message.blocks += [note, *tail]
     message.truncated = True
     return message
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from bot.render.blocks import MAX_BLOCKS, MAX_TOTAL_CHARS, Message, _fit, escape, section
 from bot.render.format import truncate
-from bot.render.groups import FindingGroup, group_findings
 from bot.render.slack_text import user
 from workers.feeds.risk import feeds_note, matches, ranking_available
+from workers.groups import FindingGroup, group_findings
 from workers.report import ScanReport, at_or_above
 from workers.triage.apply import Applied, finding_key
 from workers.triage.model import Decision, TriageState

@@ -48,6 +48,17 @@ def age(created: str | None, now: datetime | None = None) -> str:
     return f"built {days // 365} years ago"
 
 
+def ago(seconds: int) -> str:
+    """``just now``, ``12 min ago``, ``3 h ago`` (up to two days), ``9 days ago``."""
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
 def day(value: str | None) -> str:
     when = parse_time(value)
     return when.date().isoformat() if when else "unknown date"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from workers.feeds.risk import feeds_note, matches, ranking_available
+from workers.groups import group_findings, packages_count
 from workers.report import SEVERITIES, ScanReport
 from workers.scan.layers import inconsistency_note
 
 from .blocks import base_line, refresh_line
 from .findings import risk_text
 from .format import age, day, human_size, layer_label, short_counts, truncate
-from .groups import group_findings, packages_count
 
 
 def report_text(

@@ -51,6 +51,7 @@ def test_two_schedulers_and_a_retry_give_one_digest(slack_env, slack, redis_clie
     text = json.dumps(digest.params["blocks"])
     assert "mariadb:latest" in text and "baseline" in text
     assert "nosuch:1" in text and "could not be scanned" in text  # never dropped
+    _assert_reads_as_the_thread(digest.params["blocks"], redis_client)
     assert store.posted(TEAM, CHANNEL, WEEK) == digest.response["ts"]
     assert enqueue_due_digests(redis_client, settings, AFTER) == 0  # posted: nothing more this week
     from bot.jobs.digest_thread import send_digest
@@ -59,6 +60,25 @@ def test_two_schedulers_and_a_retry_give_one_digest(slack_env, slack, redis_clie
     _work(redis_client)
     assert len(_digests(slack)) == 1
     assert REGISTRY.get_sample_value("chainscan_digests_sent_total") - sent_before == 1  # the update is not counted
+
+
+def _assert_reads_as_the_thread(blocks: list[dict], redis_client) -> None:
+    """Matters most has the thread's grouped rows (one line for glibc's libc6 and libc-bin), a first digest calls
+    nothing new, and the health line ends the message: the test DB's age against the digest's clock, and the
+    image that could not be scanned with its sentence."""
+    from tests.helpers.trivydb import DEFAULT_UPDATED_AT
+    from workers.groups import group_findings
+
+    matters = next(t for b in blocks if (t := b.get("text", {}).get("text", "")).startswith("*Matters most*"))
+    findings = [f for f in _mariadb_findings(redis_client) if f.severity in ("critical", "high")]
+    grouped = next(g for g in group_findings(findings) if g.source == "glibc" and len(g.packages) > 1)
+    assert set(grouped.packages) == {"libc6", "libc-bin"} and f"{grouped.id} {grouped.package_label} " in matters
+    assert matters.count(f"{grouped.id} ") == 1  # one line, where the packages used to be one line each
+    assert "new this week" not in matters and "· current state" in matters
+    health = blocks[-1]["elements"][0]["text"]
+    days = (AFTER - DEFAULT_UPDATED_AT).days  # the test DB's UpdatedAt, against the digest's clock
+    assert health.startswith(f"🩺 *Health*: ⚠️ DB updated {days} days ago"), health
+    assert "1 of 2 not rescanned this week: `nosuch:1` (could not be scanned: " in health
 
 
 def test_a_missed_period_is_sent_once_and_marked_late(slack_env, slack, redis_client, test_images):
@@ -314,10 +334,7 @@ def test_a_new_disclosure_in_the_db_alerts_once_is_new_in_the_digest_and_a_decid
 
 
 def _mariadb_findings(redis_client):
-    from workers.reference import parse_reference
-    from workers.scan.engine import Scanner
-
-    return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE)).vulnerabilities
+    return _mariadb_report(redis_client).vulnerabilities
 
 
 def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_a_file_once(
@@ -338,3 +355,27 @@ def test_a_digest_too_big_for_one_message_puts_the_whole_of_it_in_the_thread_as_
     digest_queue(redis_client, Settings.from_env()).enqueue(send_digest, TEAM, CHANNEL, WEEK, False)
     _work(redis_client)
     assert len([u for u in slack.uploads(completed_only=True) if u.filename.endswith(".md")]) == 1
+
+
+def test_a_week_without_a_db_update_serves_last_weeks_report_and_the_health_line_says_so(
+    slack_env, slack, redis_client, test_images
+):
+    from datetime import timedelta
+
+    from workers.digests.priorities import moment_of
+
+    DigestStore(redis_client).watch(TEAM, CHANNEL, [REFERENCE], limit=50)
+    _digest_on(redis_client, AFTER)
+    assert "the watched image rescanned this week" in _digests(slack)[0].params["blocks"][-1]["elements"][0]["text"]
+    scanned = moment_of(_mariadb_report(redis_client).scanned_at)
+    _digest_on(redis_client, scanned + timedelta(days=8))  # same digest, same DB: the cache serves the old report
+    health = _digests(slack)[1].params["blocks"][-1]["elements"][0]["text"]
+    assert f"`mariadb:latest` (served from an older report, made {scanned.date().isoformat()})" in health, health
+    assert "1 of 1 not rescanned this week" in health and "⚠️ DB updated" in health
+
+
+def _mariadb_report(redis_client):
+    from workers.reference import parse_reference
+    from workers.scan.engine import Scanner
+
+    return Scanner(Settings.from_env(), redis_client).scan(parse_reference(REFERENCE))

@@ -1,15 +1,17 @@
 """What a channel's digest says about each watched image this week, against what the last digest saw, and the
 whole digest as data (kept in Redis between scanning and posting, so a retry posts what the first try saw).
 Pure: reports, last week's snapshot and the team's decisions in; entries out. "New" and "fixed" are exact,
-by finding identity (vulnerability, package); the first digest of an image sets its baseline.
+by finding identity (vulnerability, package); the first digest of an image sets its baseline, and its findings are
+its current state, never "new this week". Every digest carries its health (workers/digests/health.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 
+from workers.digests.health import DB_STALE_AFTER, NO_REASON, Health, health
 from workers.digests.priorities import Attention, Priority, attention, open_findings, past_sla, top
 from workers.digests.trends import FindingId, Sla, WeekCounts, Weeks, carry_first_seen, record_week
 from workers.report import SEVERITIES, ScanReport
@@ -77,6 +79,11 @@ class ImageEntry:
         return bool(self.new or self.fixed or self.error)
 
     @property
+    def baseline(self) -> bool:
+        """The image's first digest: its findings are the current state the next digest compares with."""
+        return self.reason is ChangeReason.BASELINE
+
+    @property
     def decided_counts(self) -> dict[str, int] | None:
         """Findings the team accepted or marked false positive, by severity (Trivy's minus open)."""
         if self.counts is None:
@@ -129,7 +136,7 @@ def entry(
 ) -> ImageEntry:
     """``report`` with the feeds joined puts its known exploited vulnerabilities first among the new."""
     if report is None:
-        return ImageEntry(reference, error=error or "it could not be scanned")
+        return ImageEntry(reference, error=error or NO_REASON)
     now = Snapshot.of(report)
     alt = (
         {"alternative": alternative.image.reference, "alternative_counts": dict(alternative.counts)}
@@ -172,10 +179,16 @@ class Digest:
     attention: Attention = field(default_factory=Attention)
     weeks: dict[str, Weeks] = field(default_factory=dict)  # reference → period → counts
     sla: Sla = field(default_factory=Sla)
+    health: Health = field(default_factory=Health)
 
     @property
     def changed(self) -> bool:
         return any(e.changed for e in self.entries)
+
+    @property
+    def baselines(self) -> int:
+        """How many of the images had their first digest (their baseline set) in this one."""
+        return sum(e.baseline for e in self.entries)
 
     def to_dict(self) -> dict:
         return {
@@ -186,6 +199,7 @@ class Digest:
             "needs_attention": self.attention.to_dict(),
             "weeks": {ref: {p: c.to_list() for p, c in weeks.items()} for ref, weeks in self.weeks.items()},
             "sla_days": {"critical": self.sla.critical, "high": self.sla.high},
+            "health": self.health.to_dict(),
         }
 
     @classmethod
@@ -201,6 +215,7 @@ class Digest:
                 for ref, weeks in (data.get("weeks") or {}).items()
             },
             sla=Sla(**(data.get("sla_days") or {})),
+            health=Health.from_dict(data.get("health")),
         )
 
 
@@ -219,10 +234,18 @@ class Observed:
 
 
 def compose(
-    period: str, observed: list[Observed], decisions: list[Decision], now: datetime, sla: Sla
+    period: str,
+    observed: list[Observed],
+    decisions: list[Decision],
+    now: datetime,
+    sla: Sla,
+    *,
+    db_updated_at: str | None = None,
+    db_stale_after: timedelta = DB_STALE_AFTER,
 ) -> tuple[Digest, dict[str, Snapshot]]:
     """The digest of ``period`` and the snapshots to keep for the next one. An image that could not be scanned
-    keeps its old snapshot and history (no week is recorded for it)."""
+    keeps its old snapshot and history (no week is recorded for it). ``db_updated_at``: the worker's DB, for the
+    health line when no report names its DB."""
     entries, snapshots, weeks, findings = [], {}, {}, []
     for seen in observed:
         opened = seen.applied.open_counts if seen.applied else None
@@ -244,6 +267,11 @@ def compose(
         snapshots[seen.reference] = snapshot
         weeks[seen.reference] = record_week(seen.weeks, period, WeekCounts.of(seen.report.counts, opened))
         if seen.applied is not None:
-            findings += open_findings(seen.reference, seen.report, seen.applied, snapshot.first_seen, now, sla)
-    digest = Digest(period, entries, top(findings), past_sla(findings), attention(decisions, now), weeks, sla)
+            first = seen.previous is None
+            findings += open_findings(
+                seen.reference, seen.report, seen.applied, snapshot.first_seen, now, sla, baseline=first
+            )
+    scans = [(seen.reference, seen.report, seen.error) for seen in observed]
+    state = health(scans, now, db_updated_at=db_updated_at, stale_after=db_stale_after)
+    digest = Digest(period, entries, top(findings), past_sla(findings), attention(decisions, now), weeks, sla, state)
     return digest, snapshots

@@ -91,3 +91,30 @@ def test_a_digest_line_says_how_many_are_known_exploited():
     exploited.kev = {"date_added": "2026-11-02", "due_date": None, "ransomware": False}
     line = image_line(entry("docker.io/library/mariadb:latest", report([exploited]), None))
     assert "🔥 1 known exploited" in line
+
+
+def test_an_image_s_first_digest_sets_its_baseline_and_lists_its_findings_as_the_current_state_not_as_new():
+    digest, _ = _week([finding("CVE-1", "a", "critical"), finding("CVE-2", "b", "high")])
+    (image,) = digest.entries
+    assert image.baseline and image.new == [] and not digest.changed and digest.baselines == 1
+    assert [(p.id, p.baseline) for p in digest.top] == [("CVE-1", True), ("CVE-2", True)]
+    snapshot = Snapshot.of(report([finding("CVE-1", "a", "critical")]))
+    later, _ = _week([finding("CVE-1", "a", "critical"), finding("CVE-3", "c", "high")], previous=snapshot)
+    assert [(p.id, p.baseline) for p in later.top] == [("CVE-1", False), ("CVE-3", False)]
+    assert later.entries[0].new == [("CVE-3", "c", "high")] and later.baselines == 0
+
+
+def test_the_digest_carries_its_health_and_a_retry_reads_the_same_health_back():
+    scanned = replace(report([finding("CVE-1", "a", "critical")]), scanned_at="2026-11-30T08:00:00+00:00")
+    scanned.db.updated_at = "2026-11-30T06:00:00Z"
+    observed = [
+        Observed(REF, scanned, None, {}, apply(scanned, [], NOW)),
+        Observed("docker.io/library/nosuch:1", None, error="The image does not exist."),
+    ]
+    digest, _ = compose("2026-W49", observed, [], NOW, Sla())
+    assert digest.health.db_age_seconds == 3 * 3600 and digest.health.images == 2
+    assert [(m.reference, m.detail) for m in digest.health.missed] == [
+        ("docker.io/library/nosuch:1", "The image does not exist.")
+    ]
+    assert Digest.from_dict(json.loads(json.dumps(digest.to_dict()))) == digest
+    assert digest.to_dict()["health"]["not_rescanned"][0]["why"] == "could not be scanned"

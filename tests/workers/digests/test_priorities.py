@@ -82,3 +82,44 @@ def test_a_known_exploited_finding_comes_first_among_what_matters_most():
     ranked = rank([p("CVE-C", "critical"), p("CVE-H", "high", kev=True), p("CVE-C2", "critical")])
     assert [x.id for x in ranked] == ["CVE-H", "CVE-C", "CVE-C2"]
     assert Priority.from_dict(ranked[0].to_dict()) == ranked[0]
+
+
+def _glibc(vuln: str, package: str, severity: str = "critical"):
+    found = finding(vuln, package, severity, fixed="2.36-9+deb12u7")
+    found.source = "glibc"
+    return found
+
+
+def test_binary_packages_of_one_source_are_one_priority_as_in_the_thread():
+    from workers.groups import group_findings
+
+    findings = [_glibc("CVE-2024-2961", "libc-bin"), _glibc("CVE-2024-2961", "libc6"), finding("CVE-2", "curl")]
+    scanned = report(findings)
+    found = _findings(findings)
+    assert [(p.id, p.package_label) for p in top(found)] == [
+        (g.id, g.package_label) for g in group_findings([f for f in findings if f.severity == "critical"])
+    ] + [("CVE-2", "curl")]
+    assert top(found)[0].package_label == "glibc (libc-bin, libc6)" and len(found) == 2
+    assert scanned.counts["critical"] == 2  # the grouping changes lines, not Trivy's counts
+
+
+def test_a_grouped_priority_is_as_old_as_its_oldest_package_and_round_trips():
+    from workers.digests.priorities import Priority
+
+    findings = [_glibc("CVE-2024-2961", "libc-bin"), _glibc("CVE-2024-2961", "libc6")]
+    (grouped,) = _findings(findings, first_seen={("CVE-2024-2961", "libc6"): "2026-11-02"})
+    assert (grouped.first_seen, grouped.age_days, grouped.past_sla) == ("2026-11-02", 28, True)
+    assert Priority.from_dict(grouped.to_dict()) == grouped and grouped.to_dict()["packages"] == ["libc-bin", "libc6"]
+
+
+def test_a_package_the_team_decided_on_leaves_the_group_and_the_rest_stays_open():
+    fp = decision("CVE-2024-2961", "libc-bin", TriageState.FALSE_POSITIVE, justification=None)
+    (left,) = _findings([_glibc("CVE-2024-2961", "libc-bin"), _glibc("CVE-2024-2961", "libc6")], [fp])
+    assert left.packages == ("libc6",) and left.package_label == "glibc (libc6)" and left.state == "open"
+
+
+def test_an_image_s_first_digest_marks_its_priorities_as_the_baseline():
+    scanned = report([finding("CVE-1", "a", "critical")])
+    (first,) = open_findings("img", scanned, apply(scanned, [], NOW), {}, NOW, Sla(7, 30), baseline=True)
+    assert first.baseline and first.age_days == 0
+    assert not _findings([finding("CVE-1", "a", "critical")])[0].baseline
