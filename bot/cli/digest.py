@@ -110,6 +110,13 @@ def cmd_watch_add(args) -> int:
     added = store.watch(
         _team(args, redis), _channel(args.channel), references, settings.watch_limit, settings.watch_workspace_limit
     )
+    if added:  # the alert baseline is what the images have now (a worker sets it)
+        from rq import Queue
+
+        from bot.jobs.alerts import enqueue_baseline
+
+        queue = Queue(settings.queue_name, connection=redis)
+        enqueue_baseline(queue, _team(args, redis), _channel(args.channel), added, datetime.now(UTC))
     print(f"Watching {len(added)} more in {args.channel}: {', '.join(added) or 'nothing new'}.")
     return 0
 
@@ -133,7 +140,7 @@ def cmd_watch_list(args) -> int:
 
 
 def cmd_watch_check(args) -> int:
-    from bot.jobs.digest_thread import check_alerts
+    from bot.jobs.alerts import check_alerts
 
     _, redis = _store()
     sent = check_alerts(bot_config.current(), redis, datetime.now(UTC))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
@@ -17,12 +16,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
+from bot.jobs.publishing import find_posted
 from bot.jobs.triage_thread import applied_for
 from bot.render.blocks import Message
 from bot.render.chart import trend_chart
-from bot.render.digest import alert_text, digest_markdown, digest_message
+from bot.render.digest import digest_markdown, digest_message
 from bot.slack_client import client_for, error_code, is_permanent
-from bot.threads import ThreadStore
 from workers.chainguard.state import plan_alternative
 from workers.digests.contents import Digest, Observed, Snapshot, compose
 from workers.digests.health import DB_STALE_AFTER
@@ -108,7 +107,9 @@ def _post_or_update(
 ) -> str:
     """Update the period's message if a try posted it, else post it. The message carries metadata naming its
     period, so a try killed between Slack's answer and recording the ts is found in the channel's history."""
-    ts = store.message_ts(team, channel, period) or _find_posted(client, channel, period)
+    ts = store.message_ts(team, channel, period) or find_posted(
+        client, channel, DIGEST_EVENT, {"period": period}, HISTORY_LOOKBACK
+    )
     if ts:
         store.record_message(team, channel, period, ts)
         client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
@@ -118,21 +119,6 @@ def _post_or_update(
     store.record_message(team, channel, period, ts)
     metrics.digest_sent()
     return ts
-
-
-def _find_posted(client: WebClient, channel: str, period: str) -> str | None:
-    try:
-        found = client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
-    except SlackApiError as exc:
-        if not is_permanent(exc):
-            raise  # RQ retries the job
-        log.warning("digest: cannot read the history of %s (%s); posting without looking", channel, error_code(exc))
-        return None
-    for item in found.get("messages") or []:
-        meta = item.get("metadata") or {}
-        if meta.get("event_type") == DIGEST_EVENT and (meta.get("event_payload") or {}).get("period") == period:
-            return item.get("ts")
-    return None
 
 
 def _post_thread_parts(
@@ -230,94 +216,12 @@ def _worker_db(redis: Redis) -> str | None:
     return ((dbupdate.fleet_record(redis) or {}).get("db") or {}).get("updated_at")
 
 
-ALERT_SEEN = "chainscan:alert:seen:"
-ALERTED = "chainscan:alert:sent:"
-
-
-def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
-    """One alert pass over every watched image: a finding at or above ALERT_MIN_SEVERITY that appeared since the
-    last pass (a new digest behind the tag, or a new disclosure in the DB), not decided by the team, is told
-    to each channel watching it, once. The first pass over an image sets its baseline and tells nothing."""
-    from workers.report import at_or_above
-    from workers.triage.apply import finding_key
-
-    store, scanner, sent = DigestStore(redis), Scanner(settings.engine, redis), 0
-    wanted = at_or_above(settings.engine.alert_min_severity)
-    for team, channel in store.watching_channels():
-        for reference in store.watched(team, channel):
-            try:
-                report = scanner.scan(parse_reference(reference))
-            except (ScanError, InvalidReference):
-                continue  # the digest reports images that cannot be scanned
-            applied = applied_for(redis, team, report, now)
-            serious = [
-                f
-                for f in report.vulnerabilities
-                if f.severity in wanted
-                and finding_key(f) not in {k for k, d in applied.decided.items() if d.suppressing}
-            ]
-            seen_key = f"{ALERT_SEEN}{team}:{channel}:{reference}"
-            baseline = redis.exists(seen_key)
-            undelivered = set()
-            if baseline:
-                fresh = [f for f in serious if not redis.sismember(seen_key, f"{f.id}|{f.package}")]
-                for finding in fresh:
-                    outcome = _alert_once(settings, redis, team, channel, reference, finding, client)
-                    sent += outcome is AlertOutcome.TOLD
-                    if outcome is AlertOutcome.NOT_DELIVERED:
-                        undelivered.add(f"{finding.id}|{finding.package}")  # still new on the next pass
-            with redis.pipeline() as pipe:
-                pipe.sadd(seen_key, "", *[i for f in serious if (i := f"{f.id}|{f.package}") not in undelivered])
-                pipe.expire(seen_key, 400 * 86400)
-                pipe.execute()
-    return sent
-
-
-class AlertOutcome(str, Enum):
-    TOLD = "told"
-    ALREADY_TOLD = "already told"
-    NOT_DELIVERED = "not delivered"  # Slack refused: the claim is given back for the next pass
-
-
-def _alert_once(settings, redis: Redis, team: str, channel: str, reference: str, finding, client) -> AlertOutcome:
-    """Tell the channel about one new serious finding, unless it was told before (SET NX per finding). A post
-    that fails gives the claim back, so the next pass tells it instead of never."""
-    claim = f"{ALERTED}{team}:{channel}:{reference}:{finding.id}|{finding.package}"
-    if not redis.set(claim, "1", nx=True, ex=400 * 86400):
-        return AlertOutcome.ALREADY_TOLD
-    client = client or client_for(settings, redis, team)
-    try:
-        client.chat_postMessage(
-            channel=channel, text=alert_text(reference, finding, _latest_link(client, redis, channel, reference))
-        )
-    except SlackApiError as exc:  # one refusal does not stop the pass; the next pass tells it
-        redis.delete(claim)
-        log.warning("alert: could not tell %s about %s: %s", channel, finding.id, error_code(exc))
-        return AlertOutcome.NOT_DELIVERED
-    return AlertOutcome.TOLD
-
-
-def _latest_link(client, redis: Redis, channel: str, reference: str) -> str | None:
-    """The permalink of the image's latest thread in the channel, if there is one and Slack says it."""
-    ts = ThreadStore(redis).latest(channel, reference)
-    if not ts:
-        return None
-    try:
-        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
-    except SlackApiError as exc:
-        log.info("alert: no permalink for the latest thread: %s", error_code(exc))
-        return None
-
-
-def alert_job(now_iso: str) -> dict:
-    job = get_current_job()
-    return {"alerts": check_alerts(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))}
-
-
 def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:
     """Every WATCH_CHECK_INTERVAL seconds across schedulers: one alert pass on the digest queue."""
     slot = int(now.timestamp()) // max(60, settings.watch_check_interval)
     if not redis.set(f"chainscan:schedule:alerts:{slot}", "1", nx=True, ex=2 * settings.watch_check_interval):
         return False
+    from bot.jobs.alerts import alert_job
+
     digest_queue(redis, settings).enqueue(alert_job, now.isoformat(), result_ttl=3600, job_timeout=3600)
     return True

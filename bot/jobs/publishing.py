@@ -139,3 +139,22 @@ def familiar(reference: str) -> str:
         return parse_reference(reference).familiar
     except ValueError:
         return reference
+
+
+def find_posted(client: WebClient, channel: str, event: str, payload: dict, lookback: int = 200) -> str | None:
+    """The ts of a message the bot posted in ``channel`` with metadata ``event`` and ``payload`` among the newest
+    ``lookback``: how a try killed between Slack's answer and recording the ts finds what it posted. A channel
+    whose history Slack will not show (a permanent error) is searched no further; others are retried by RQ."""
+    try:
+        found = client.conversations_history(channel=channel, limit=lookback, include_all_metadata=True)
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        log.warning("cannot read the history of %s (%s); posting without looking", channel, error_code(exc))
+        return None
+    for item in found.get("messages") or []:
+        meta = item.get("metadata") or {}
+        given = meta.get("event_payload") or {}
+        if meta.get("event_type") == event and all(given.get(k) == v for k, v in payload.items()):
+            return item.get("ts")
+    return None

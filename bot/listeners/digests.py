@@ -10,8 +10,17 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
 from bot.commands import DigestAction, DigestCommand, InvalidCommand, WatchCommand, parse_command
+from bot.jobs.alerts import enqueue_baseline
 from bot.limits import Action
-from bot.listeners.context import QUEUE_DOWN, ListenerContext, nested_id, over_limit, scan_denied, text_id
+from bot.listeners.context import (
+    QUEUE_DOWN,
+    ListenerContext,
+    enqueue_or_explain,
+    nested_id,
+    over_limit,
+    scan_denied,
+    text_id,
+)
 from bot.render.blocks import WATCH_ACTION
 from bot.slack_client import tell_user
 from workers.digests.schedule import parse_schedule
@@ -97,6 +106,8 @@ def _watch(ctx: ListenerContext, team: str, channel: str, parsed: WatchCommand) 
         )
     except WatchLimitReached as exc:
         return str(exc)
+    if added:  # the alert baseline is what the image has now: a critical disclosed later is told
+        enqueue_or_explain(lambda: enqueue_baseline(ctx.queue, team, channel, added, datetime.now(UTC)), "a baseline")
     schedule = store.schedule(team, channel)
     names = ", ".join(f"`{i.familiar}`" for i in parsed.images)
     return (f"Watching {names}." if added else f"Already watching {names}.") + (

@@ -270,21 +270,21 @@ def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Ch
     """Store the change for every package of the row, then queue showing it; a problem is (field, sentence)."""
     severity = _severity(ctx, key)
     try:
-        image = parse_reference(target.repository)
         versions = []
-        for package in target.all_packages:
-            result = decide(
-                DecisionStore(ctx.redis),
-                ctx.settings.engine,
-                team=target.team,
-                image=image,
-                vulnerability=target.vulnerability,
-                package=package,
-                change=change,
-                now=_now(),
-                severity=severity,
-            )
-            versions.append(result.decision.version)
+        for repository in target.all_repositories:  # a grouped alert's "all images": each repository
+            for package in target.all_packages:
+                result = decide(
+                    DecisionStore(ctx.redis),
+                    ctx.settings.engine,
+                    team=target.team,
+                    image=parse_reference(repository),
+                    vulnerability=target.vulnerability,
+                    package=package,
+                    change=change,
+                    now=_now(),
+                    severity=severity,
+                )
+                versions.append(result.decision.version)
     except TriageInputError as exc:
         return exc.field, exc.sentence
     except StaleDecision as exc:

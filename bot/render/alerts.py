@@ -17,10 +17,10 @@ def short(reference: str) -> str:
     return reference.removeprefix("docker.io/library/").removeprefix("docker.io/")
 
 
-def headline(alert: AlertGroup) -> str:
+def headline(alert: AlertGroup, earlier: int = 0) -> str:
     """``New critical CVE-2099-1 in 31 of 37 watched images: 29 are fixed by rebuilding on …``, plain words."""
     kev = " (known exploited)" if alert.kev else ""
-    count = len(alert.references)
+    count = len(alert.references) + earlier
     return (
         f"New {alert.severity} {alert.vulnerability}{kev} in {count} of {alert.watched} watched "
         f"image{'' if alert.watched == 1 else 's'}: {alert.fix_sentence()}."
@@ -34,16 +34,18 @@ def group_message(
     links: dict[str, str],
     *,
     mention: str | None = None,
+    earlier: tuple[str, ...] = (),
 ) -> tuple[Message, dict[str, tuple[str, str]]]:
     """The alert of one vulnerability: the headline, a row per image (its menu acts on that image), and a row
-    whose menu acts on all of them. Returns the message and its rows (action key → base text, severity)."""
+    whose menu acts on all of them; ``earlier``: images this message named before today (an update adds, never
+    drops). Returns the message and its rows (action key → base text, severity)."""
     first = alert.affected[0].finding
     title = link(first.url, alert.vulnerability) if first.url else mrkdwn("`{v}`", v=alert.vulnerability)
     head = Mrkdwn(f"{EMOJI.get(alert.severity, '')} ") + mrkdwn("*New {severity}* ", severity=alert.severity) + title
     head += mrkdwn(
         "{kev} in *{n} of {watched}* images this channel watches: {fixes}.",
         kev=" · known exploited" if alert.kev else "",
-        n=len(alert.references),
+        n=len(alert.references) + len(earlier),
         watched=alert.watched,
         fixes=alert.fix_sentence(),
     )
@@ -60,11 +62,13 @@ def group_message(
     if rest:
         names = ", ".join(escape(short(r)) for r in rest)
         blocks.append(context(f"And {len(rest)} more: {names}"[:2900]))
+    if earlier:
+        blocks.append(context(f"Told earlier today: {', '.join(escape(short(r)) for r in earlier)}"[:2900]))
     if all_key and len(alert.references) > 1:
         base = mrkdwn("*All {n} images* with {v}", n=len(alert.references), v=alert.vulnerability)
         blocks.append(decided_block(base, all_key, alert.severity, None, TriageState.OPEN))
         rows[all_key] = (base, alert.severity)
-    return Message(text=headline(alert), blocks=blocks), rows
+    return Message(text=headline(alert, len(earlier)), blocks=blocks), rows
 
 
 def _image_row(alert: AlertGroup, reference: str, thread: str | None) -> Mrkdwn:

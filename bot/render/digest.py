@@ -280,14 +280,3 @@ def _health_markdown(health: Health) -> list[str]:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def alert_text(reference: str, finding, link: str | None) -> str:
-    """The alert for one new serious finding in a watched image: what, where, the fix, and where to look."""
-    name = escape(reference.removeprefix("docker.io/library/"))
-    fixed = f", fixed in {escape(finding.fixed)}" if finding.fixed else ", no fix yet"
-    where = f"<{link}|Its latest thread>." if link else f"`/scan {name}` for the full thread."
-    return (
-        f"New {finding.severity} in watched `{name}`: {escape(finding.id)} in {escape(finding.package)} "
-        f"{escape(finding.installed)}{fixed}. {where}"
-    )

@@ -140,7 +140,8 @@ def test_the_cli_watches_schedules_previews_and_refuses_bad_input(engine_env, re
 
 def test_a_new_critical_alerts_once_and_a_decided_one_never(slack_env, slack, redis_client, test_images):
     from bot.config import SlackSettings
-    from bot.jobs.digest_thread import ALERT_SEEN, check_alerts
+    from bot.jobs.alerts import check_alerts
+    from workers.alerts.store import SEEN as ALERT_SEEN
     from workers.triage.model import Decision, TriageState
     from workers.triage.store import DecisionStore
 
@@ -178,7 +179,8 @@ def test_an_alert_links_to_the_images_latest_thread_and_a_failed_post_is_told_ne
     from slack_sdk import WebClient
 
     from bot.config import SlackSettings
-    from bot.jobs.digest_thread import ALERT_SEEN, check_alerts
+    from bot.jobs.alerts import check_alerts
+    from workers.alerts.store import SEEN as ALERT_SEEN
     from bot.threads import ThreadState, ThreadStore
 
     reference = "docker.io/library/mariadb:latest"
@@ -196,7 +198,7 @@ def test_an_alert_links_to_the_images_latest_thread_and_a_failed_post_is_told_ne
     assert check_alerts(settings, redis_client, AFTER) == 1
     (alert,) = [c for c in slack.calls("chat.postMessage") if c.ok and c.params["text"].startswith("New critical")]
     assert newest.split("|")[0] in alert.params["text"]
-    assert f"{CHANNEL}/p{parent['ts'].replace('.', '')}|Its latest thread>" in alert.params["text"]
+    assert f"{CHANNEL}/p{parent['ts'].replace('.', '')}|latest thread>" in json.dumps(alert.params["blocks"])
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -293,7 +295,7 @@ def test_a_new_disclosure_in_the_db_alerts_once_is_new_in_the_digest_and_a_decid
     slack_env, slack, redis_client, test_images, monkeypatch, tmp_path
 ):
     from bot.config import SlackSettings
-    from bot.jobs.digest_thread import check_alerts
+    from bot.jobs.alerts import check_alerts
     from tests.helpers.trivydb import build_updated_trivy_db, new_critical
     from workers.scan.store import ReportStore
     from workers.triage.model import Decision, TriageState

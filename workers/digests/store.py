@@ -95,7 +95,8 @@ class DigestStore:
             pipe.srem(f"{PREFIX}watch:{_p(team)}:{_p(channel)}", reference)
             pipe.hdel(self._snapshots_key(team, channel), reference)
             pipe.hdel(self._weeks_key(team, channel), reference)
-            removed, _, _ = pipe.execute()
+            pipe.delete(f"{PREFIX}alert:seen:{team}:{channel}:{reference}")  # a re-watch sets a new alert baseline
+            removed, *_ = pipe.execute()
         return bool(removed)
 
     def watched_in_team(self, team: str) -> int:

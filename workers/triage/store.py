@@ -49,10 +49,15 @@ class ActionTarget:
     channel: str | None = None
     ts: str | None = None  # the thread's parent message
     packages: tuple[str, ...] = ()  # every binary package of the row (libc6, libc-bin); empty: just ``package``
+    repositories: tuple[str, ...] = ()  # more repositories the menu acts on (a grouped alert's "all images")
 
     @property
     def all_packages(self) -> tuple[str, ...]:
         return self.packages or (self.package,)
+
+    @property
+    def all_repositories(self) -> tuple[str, ...]:
+        return (self.repository, *self.repositories)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,7 @@ class ActionTarget:
             "channel": self.channel,
             "ts": self.ts,
             "packages": list(self.packages),
+            **({"repositories": list(self.repositories)} if self.repositories else {}),
         }
 
 
@@ -179,6 +185,7 @@ class DecisionStore:
             data = json.loads(raw)
             values = {name: data.get(name) for name in ActionTarget.__dataclass_fields__}
             values["packages"] = tuple(p for p in (values.get("packages") or ()) if isinstance(p, str))
+            values["repositories"] = tuple(r for r in (values.get("repositories") or ()) if isinstance(r, str))
             target = ActionTarget(**values)
         except (ValueError, TypeError, AttributeError):
             return None
