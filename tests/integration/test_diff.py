@@ -16,6 +16,7 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
+from tests.integration.conftest import all_text, parent_and_replies, run_workers, scan
 from workers.config import Settings
 from workers.scan.store import ReportStore
 
@@ -75,4 +76,29 @@ def test_a_refused_image_name_ends_in_a_sentence_and_queues_nothing(engine_env, 
     result = bot_diff("mariadb:11.4", "evil.example.com/x:1")
     assert result.returncode == 1 and "evil.example.com" in result.stderr
     assert "Traceback" not in result.stderr
+    assert Queue(Settings.from_env().queue_name, connection=redis_client).count == 0
+
+
+def test_slash_scan_diff_answers_in_a_thread(web, slack, redis_client, test_images):
+    response = scan(web, slack, "diff debian:12-20240101 mariadb:11.4")
+    assert response.status_code == 200
+    assert "Queued a diff of `debian:12-20240101` → `mariadb:11.4`" in response.json()["text"]
+    assert slack.calls("chat.postMessage") == []  # nothing posted from the request thread
+
+    run_workers(redis_client)
+
+    ts, (parent, *replies) = parent_and_replies(slack)
+    assert len(replies) == 1 and replies[0]["thread_ts"] == ts
+    reply = all_text(replies[0])
+    assert "*Fixed by the move*" in reply and "*Still there*" in reply and "*New in B*" in reply
+    assert "Moving from docker.io/library/debian:12-20240101 to docker.io/library/mariadb:11.4" in reply
+    assert "Layers:" in reply
+    card = [c.params["text"] for c in slack.calls("chat.update") if c.ok][-1]
+    assert card.startswith("Moving from") and "scanning" not in card
+    assert ReportStore(redis_client).trivy_runs() == 2
+
+
+def test_slash_scan_diff_with_a_refused_name_queues_nothing(web, slack, redis_client):
+    response = scan(web, slack, "diff mariadb:11.4 evil.example.com/x:1")
+    assert "evil.example.com" in response.json()["text"]
     assert Queue(Settings.from_env().queue_name, connection=redis_client).count == 0
