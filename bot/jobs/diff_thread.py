@@ -14,6 +14,7 @@ from redis import Redis
 from rq import Callback, Queue, Retry, get_current_job
 from rq.job import Dependency, Job
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.jobs.publishing import (
@@ -28,7 +29,7 @@ from bot.jobs.publishing import (
 from bot.jobs.scan_thread import job_outcome
 from bot.render import blocks as render
 from bot.render.diff import diff_message
-from bot.slack_client import client_for
+from bot.slack_client import client_for, error_code, explain, is_permanent, tell_user
 from bot.threads import Phase, Role, ThreadKind, ThreadState, ThreadStore
 from workers.diff import diff
 from workers.reference import parse_reference
@@ -45,9 +46,15 @@ def open_diff_thread(request: dict) -> dict:
     thread = ThreadState.from_request(request, ts="", kind=ThreadKind.DIFF, with_alternative=False)
     client = client_for(settings, job.connection, thread.team)
     title = f"{familiar(thread.image)} → {familiar(thread.target or '')}"
-    thread.ts = job.meta.get("parent_ts") or post_parent(
-        client, thread, render.progress_message(title, "scanning both images…"), job
-    )
+    try:
+        thread.ts = job.meta.get("parent_ts") or post_parent(
+            client, thread, render.progress_message(title, "scanning both images…"), job
+        )
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise
+        tell_user(thread.response_url, f"I could not start the diff of `{title}` here: {explain(exc)}")
+        return {"error": error_code(exc)}
     queue = scan_queue(job.connection, settings.engine)
     before, after = enqueue_pair(
         queue,

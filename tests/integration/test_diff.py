@@ -102,3 +102,12 @@ def test_slash_scan_diff_with_a_refused_name_queues_nothing(web, slack, redis_cl
     response = scan(web, slack, "diff mariadb:11.4 evil.example.com/x:1")
     assert "evil.example.com" in response.json()["text"]
     assert Queue(Settings.from_env().queue_name, connection=redis_client).count == 0
+
+
+def test_slash_scan_diff_where_the_bot_may_not_post_tells_the_user_and_scans_nothing(web, slack, redis_client):
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    scan(web, slack, "diff mariadb:11.4 mariadb:latest")
+    run_workers(redis_client)
+    notes = slack.responses("r1")
+    assert len(notes) == 1 and "/invite" in notes[0]["text"] and "mariadb:11.4 → mariadb:latest" in notes[0]["text"]
+    assert len(slack.calls("chat.postMessage")) == 1 and ReportStore(redis_client).trivy_runs() == 0
