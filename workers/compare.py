@@ -1,6 +1,7 @@
 """Comparing an image with its alternative. Pure.
 
-Findings are matched by (vulnerability id, package): *removed* are in the
+Findings are matched by (vulnerability id, package) in :func:`split`, which
+``workers/diff.py`` shares for any two images: *removed* are in the
 original only, *kept* in both, *added* in the alternative only. Distros name
 packages differently (Debian's libc6 is Wolfi's glibc), so the verdict speaks in
 net counts, as a reader compares the two lines of the card: "Switching removes

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 
 from redis import Redis
-from rq import Queue, get_current_job
+from rq import Queue, Retry, get_current_job
 from rq.job import Dependency
+from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.config import SlackSettings
 from bot.jobs.scan_thread import job_outcome
 from bot.render import slack_text
-from bot.slack_client import client_for
+from bot.slack_client import client_for, error_code, is_permanent
 from bot.threads import ThreadStore
 from workers.hooks import Push
 from workers.reference import ImageRef
@@ -47,6 +48,7 @@ def enqueue_push(queue: Queue, settings: SlackSettings, ref: ImageRef, push: Pus
         notify_push,
         {"reference": str(ref), "name": ref.name, "scan": scan.id, "pending": pending, "watchers": watchers},
         depends_on=Dependency(jobs=[scan], allow_failure=True),
+        retry=Retry(max=3, interval=[5, 15, 60]),
         result_ttl=3600,
         meta=telemetry.job_meta(),
     )
@@ -57,7 +59,7 @@ def notify_push(push: dict) -> dict:
     job = get_current_job()
     redis, settings = job.connection, bot_config.current()
     outcome = job_outcome(redis, push["scan"])
-    redis.delete(push["pending"])
+    redis.delete(push["pending"])  # a later push of this digest is scanned again (from the cache)
     if outcome.error:
         log.warning("the scan of pushed %s failed: %s", push["reference"], outcome.error.message)
         return {"error": outcome.error.kind.value}
@@ -89,7 +91,8 @@ def brought_findings(report: ScanReport, before: set | None, settings: SlackSett
 
 
 def _tell(redis: Redis, settings: SlackSettings, team: str, channel: str, report: ScanReport, brought) -> bool:
-    if not redis.set(f"{TOLD}{channel}:{report.image.digest}", 1, nx=True, ex=TOLD_TTL):
+    told = f"{TOLD}{channel}:{report.image.digest}"
+    if redis.exists(told):
         return False  # a retried job, or the same digest pushed again: told once
     lines = [
         slack_text.mrkdwn(
@@ -110,7 +113,14 @@ def _tell(redis: Redis, settings: SlackSettings, team: str, channel: str, report
         severity=settings.engine.alert_min_severity,
     )
     thread_ts = ThreadStore(redis).latest(channel, report.image.reference)
-    client_for(settings, redis, team or None).chat_postMessage(
-        channel=channel, thread_ts=thread_ts, text=head + "\n" + "\n".join(lines) + more
-    )
+    try:
+        client_for(settings, redis, team or None).chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=head + "\n" + "\n".join(lines) + more
+        )
+    except SlackApiError as exc:
+        if not is_permanent(exc):
+            raise  # RQ retries; the channels already told are not told again
+        log.warning("could not tell %s about a push: %s", channel, error_code(exc))
+        return False
+    redis.set(told, 1, ex=TOLD_TTL)
     return True
