@@ -1,7 +1,7 @@
 """Parsing the text of ``/scan``. Pure: text in, a command object out.
 
 ``/scan mariadb --severity high --fixed`` → :class:`ScanCommand`. ``help``,
-``status`` and ``build`` are subcommands; anything unrecognised gets the help
+``status``, ``build`` and ``diff`` are subcommands; anything unrecognised gets the help
 text with a line saying what was not understood, never a bare error.
 """
 
@@ -20,6 +20,7 @@ HELP = """*Scan a container image for known vulnerabilities* (and compare it wit
 • `/scan IMAGE` — e.g. `/scan mariadb`, `/scan mariadb:11.4`, `/scan ghcr.io/org/app:1.2`
 • Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison), `--kev` (only known exploited), `--epss-min 0.5` (only findings with at least that EPSS score)
 • `/scan watch IMAGE…`, `/scan watch list`, `/scan unwatch IMAGE` — the channel's watch list; `/scan digest` (`monday 09:00 Europe/Berlin`, `off`, `now`) — its weekly digest
+• `/scan diff A B` — what moving from image A to image B fixes, keeps and brings, e.g. `/scan diff mariadb:11.4 mariadb:11.8`
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
 • `/scan owners IMAGE` — which team owns an image, and why (routing file, labels or the watching channel)
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
@@ -86,6 +87,13 @@ class OwnersCommand:
 
 
 @dataclass(frozen=True)
+class DiffCommand:
+    before: ImageRef  # the image the channel has
+    after: ImageRef  # the image it would move to: the thread says what that fixes, keeps and brings
+    force: bool = False  # --rescan: run Trivy again on both
+
+
+@dataclass(frozen=True)
 class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
@@ -99,6 +107,7 @@ Command = (
     | OwnersCommand
     | WatchCommand
     | DigestCommand
+    | DiffCommand
     | InvalidCommand
 )
 
@@ -140,6 +149,8 @@ def parse_command(text: str | None, policy: RegistryPolicy | None = None) -> Com
         return _digest(words[1:])
     if head in ("triage", "vex", "owners"):
         return _image_subcommand(head, words[1:], policy)
+    if head == "diff":
+        return _diff(words[1:], policy)
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
@@ -240,6 +251,21 @@ def _image_subcommand(head: str, rest: list[str], policy: RegistryPolicy) -> Com
     if head == "owners":
         return OwnersCommand(image)
     return ScanCommand(image=image, severity="high", with_alternative=False, triage=True)
+
+
+def _diff(rest: list[str], policy: RegistryPolicy) -> Command:
+    """``/scan diff A B [--rescan]``: both names parsed and admitted by the policy, or a sentence."""
+    force = any(word.lower() in ("--rescan", "--force") for word in rest)
+    names = [word for word in rest if word.lower() not in ("--rescan", "--force")]
+    if len(names) != 2 or any(name.startswith("-") for name in names):
+        return HelpCommand("`/scan diff` takes two image names, e.g. `/scan diff mariadb:11.4 mariadb:11.8`.")
+    try:
+        before, after = (_image(name, policy) for name in names)
+    except RegistryRefused as exc:  # the policy's sentence alone: there is no example that would help
+        return InvalidCommand(str(exc))
+    except InvalidReference as exc:
+        return InvalidCommand(f"{exc} See `/scan help` for examples.")
+    return DiffCommand(before, after, force=force)
 
 
 def _shown(word: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from bot.limits import RATE_FORMAT, Rate, parse_rate
 from workers import config as engine_config
 from workers.config import ConfigError, Settings, env_bool, env_int
+from workers.hooks import HookSecrets
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -37,6 +38,8 @@ class SlackSettings:
     build_rate: Rate | None = Rate(5, "hour")  # per user
     triage_users: frozenset[str] = frozenset()  # may accept risks and mark false positives; empty: anyone
     triage_groups: frozenset[str] = frozenset()  # Slack user group ids with the same right
+    hook_secrets: HookSecrets = field(default_factory=HookSecrets)  # /hooks/registry: one secret a provider
+    hook_max_age: int = 3600  # seconds: an older notification (by its own timestamp) is refused
     engine: Settings = field(default_factory=Settings)
 
     @property
@@ -70,6 +73,12 @@ class SlackSettings:
             build_rate=_rate(env, "BUILD_RATE_LIMIT", cls.build_rate),
             triage_users=_ids(env.get("TRIAGE_ALLOWED_USERS")),
             triage_groups=_ids(env.get("TRIAGE_ALLOWED_GROUPS")),
+            hook_secrets=HookSecrets(
+                distribution=env.get("REGISTRY_HOOK_SECRET") or None,
+                harbor=env.get("HARBOR_HOOK_SECRET") or None,
+                github=env.get("GITHUB_HOOK_SECRET") or None,
+            ),
+            hook_max_age=max(60, env_int(env, "REGISTRY_HOOK_MAX_AGE", 3600)),
             engine=Settings.from_env(env),
         )
 

@@ -36,11 +36,13 @@ class Role(str, Enum):
 
     IMAGE = "original"  # the image the user named
     CHAINGUARD = "alternative"  # its Chainguard alternative
+    TARGET = "target"  # /scan diff A B: the image B moved to
 
 
 class ThreadKind(str, Enum):
     IMAGE = "image"  # /scan IMAGE or Rescan
     BUILD = "build"  # /scan build or the Dockerfile shortcut
+    DIFF = "diff"  # /scan diff A B
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ThreadState:
     triage: bool = False  # /scan triage: every critical and high row, paged
     kev_only: bool = False  # --kev: only findings in CISA's KEV catalog
     epss_min: float | None = None  # --epss-min: only findings whose EPSS score is at least this
+    target: str | None = None  # /scan diff A B: the image B (``image`` is A)
     mapping: dict | None = None  # the ChainguardMapping decided when the request came in (to_dict)
     jobs: dict[str, str | None] = field(default_factory=dict)  # Role value → job id
     findings_link: str | None = None  # permalink of the findings message, for the card's Show findings

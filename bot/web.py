@@ -4,6 +4,7 @@
 context of its own (a request id every log line and job of it carries). For operators:
 ``/healthz`` answers while the process is up, ``/readyz`` says whether it can take work
 (Redis answers, the Trivy DB in use is fresh enough; 503 and the reasons otherwise), and
+``/hooks/registry`` takes registry push notifications (``bot/hooks.py``), and
 ``/metrics`` is this host's counters plus the fleet's gauges read from Redis, in
 Prometheus' format. Every request to ``/slack/events`` passes ``bot/edge.py`` before
 Bolt sees it: forged, stale, malformed or wrongly typed requests are answered there
@@ -25,9 +26,10 @@ from redis.exceptions import RedisError
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot import edge
+from bot import edge, hooks
 from bot.app import create_app
 from bot.config import SlackSettings
+from workers.scan.queue import scan_queue
 from workers.telemetry import fleet, health
 from workers.telemetry.context import RequestContext, bound, new_request_id
 from workers.telemetry.exposition import process_registry
@@ -49,6 +51,22 @@ def create_flask_app(settings: SlackSettings, redis: Redis) -> Flask:
                 log.warning("refused a request from %s: %s (%s)", request.remote_addr, verdict.value, verdict.reason)
                 return Response(b"" if verdict.status == 200 else verdict.reason, verdict.status, mimetype="text/plain")
             return handler.handle(request)
+
+    hook_queue = scan_queue(redis, settings.engine)
+
+    @flask_app.post("/hooks/registry")
+    def registry_hook():
+        with bound(RequestContext(new_request_id())):
+            try:
+                body = request.get_data(cache=True)
+            except RequestEntityTooLarge:
+                return {"error": "too_large"}, 413
+            try:
+                status, answer = hooks.receive(request.headers, body, settings, redis, hook_queue, time.time())
+            except RedisError as exc:
+                log.warning("registry notification not taken: %s", exc)
+                return {"error": "unavailable", "reason": "Redis is not answering; the registry will retry"}, 503
+            return answer, status
 
     @flask_app.get("/slack/install")
     def slack_install():

@@ -1,6 +1,7 @@
 """Comparing an image with its alternative. Pure.
 
-Findings are matched by (vulnerability id, package): *removed* are in the
+Findings are matched by (vulnerability id, package) in :func:`split`, which
+``workers/diff.py`` shares for any two images: *removed* are in the
 original only, *kept* in both, *added* in the alternative only. Distros name
 packages differently (Debian's libc6 is Wolfi's glibc), so the verdict speaks in
 net counts, as a reader compares the two lines of the card: "Switching removes
@@ -39,19 +40,26 @@ class Comparison:
     def to_dict(self) -> dict:
         data = asdict(self)
         for name in ("removed", "kept", "added"):
-            data[name] = [_brief(f) for f in getattr(self, name)]
+            data[name] = [brief(f) for f in getattr(self, name)]
         return data
 
 
+def split(before: ScanReport, after: ScanReport) -> tuple[list[Finding], list[Finding], list[Finding]]:
+    """Findings matched by (id, package), worst first: in ``before`` only, in both (as found in ``after``),
+    in ``after`` only. The one matching of the bot: the Chainguard comparison and ``diff`` both use it."""
+    theirs = {_key(f) for f in after.vulnerabilities}
+    ours = {_key(f) for f in before.vulnerabilities}
+    removed = sorted((f for f in before.vulnerabilities if _key(f) not in theirs), key=severity_order)
+    kept = sorted((f for f in after.vulnerabilities if _key(f) in ours), key=severity_order)
+    added = sorted((f for f in after.vulnerabilities if _key(f) not in ours), key=severity_order)
+    return removed, kept, added
+
+
 def compare(original: ScanReport, alternative: ScanReport) -> Comparison:
-    theirs = {_key(f) for f in alternative.vulnerabilities}
-    ours = {_key(f) for f in original.vulnerabilities}
-    removed = sorted((f for f in original.vulnerabilities if _key(f) not in theirs), key=severity_order)
-    kept = sorted((f for f in alternative.vulnerabilities if _key(f) in ours), key=severity_order)
-    added = sorted((f for f in alternative.vulnerabilities if _key(f) not in ours), key=severity_order)
+    removed, kept, added = split(original, alternative)
     comparison = Comparison(
-        original=_facts(original),
-        alternative=_facts(alternative),
+        original=facts(original),
+        alternative=facts(alternative),
         removed=removed,
         kept=kept,
         added=added,
@@ -69,15 +77,15 @@ def verdict(c: Comparison, alternative: ScanReport) -> str:
     if not original_total(c):
         return "The original has no known vulnerabilities; switching changes nothing on that count."
     fewer = {name: c.original.counts[name] - c.alternative.counts[name] for name in SEVERITIES}
-    removed = _severity_phrase({k: v for k, v in fewer.items() if v > 0}, SEVERITIES[:2]) or _severity_phrase(
+    removed = severity_phrase({k: v for k, v in fewer.items() if v > 0}, SEVERITIES[:2]) or severity_phrase(
         {k: v for k, v in fewer.items() if v > 0}, SEVERITIES
     )
     head = f"Switching removes {removed}" if removed else "Switching removes no findings"
-    more = _severity_phrase({k: -v for k, v in fewer.items() if v < 0}, SEVERITIES[:2])
+    more = severity_phrase({k: -v for k, v in fewer.items() if v < 0}, SEVERITIES[:2])
     if more:
         head += f" but adds {more}"
     # "remain" is what is still there, "new" what the alternative adds: the same sets as the lists beside it
-    kept_serious = _severity_phrase(c.kept_counts, SEVERITIES[:2])
+    kept_serious = severity_phrase(c.kept_counts, SEVERITIES[:2])
     worst = min(c.kept, key=severity_order, default=None)
     tail = []
     if kept_serious and worst:
@@ -85,7 +93,7 @@ def verdict(c: Comparison, alternative: ScanReport) -> str:
         tail.append(f"{kept_serious} remain ({worst.package} {worst.installed}{fix})")
     elif sum(c.kept_counts.values()):
         tail.append(_lower(sum(c.kept_counts.values()), "remain", "remains"))
-    added_serious = _severity_phrase(c.added_counts, SEVERITIES[:2])
+    added_serious = severity_phrase(c.added_counts, SEVERITIES[:2])
     if added_serious:
         tail.append(f"{added_serious} are new in the alternative")
     elif sum(c.added_counts.values()):
@@ -101,7 +109,7 @@ def original_total(c: Comparison) -> int:
     return sum(c.original.counts.values())
 
 
-def _severity_phrase(counts: dict[str, int], names) -> str:
+def severity_phrase(counts: dict[str, int], names) -> str:
     parts = [f"{counts[name]} {name}" for name in names if counts.get(name)]
     if not parts:
         return ""
@@ -112,7 +120,7 @@ def _key(finding: Finding) -> tuple[str, str]:
     return finding.id, finding.package
 
 
-def _facts(report: ScanReport) -> SideFacts:
+def facts(report: ScanReport) -> SideFacts:
     return SideFacts(
         reference=report.image.reference,
         counts=dict(report.counts),
@@ -123,5 +131,5 @@ def _facts(report: ScanReport) -> SideFacts:
     )
 
 
-def _brief(f: Finding) -> dict:
+def brief(f: Finding) -> dict:
     return {"id": f.id, "package": f.package, "severity": f.severity, "installed": f.installed, "fixed": f.fixed}

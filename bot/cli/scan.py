@@ -121,14 +121,17 @@ def _scan_pair(redis, embedded: bool, settings, ref, *, alternative: bool, force
     queue = scan_queue(redis, settings)
     target = mapping.reference if mapping and mapping.scannable else None
     original, other = enqueue_pair(queue, settings, ref, target, force=force)
-    jobs = [job for job in (original, other) if job]
-    if embedded or not Worker.all(queue=queue):
-        outcomes = _run_until_done(queue, jobs, timeout)
-    else:
-        outcomes = [wait_for(job, timeout) for job in jobs]
+    outcomes = await_jobs(queue, [job for job in (original, other) if job], embedded=embedded, timeout=timeout)
     if outcomes[0].error:
         return None, outcomes[0].error
     return combine(outcomes[0].report, mapping, outcomes[1] if other else None), None
+
+
+def await_jobs(queue: Queue, jobs: list, *, embedded: bool, timeout: float) -> list[Outcome]:
+    """The outcomes of ``jobs``, in order: waited for when workers are alive, else worked here (burst)."""
+    if embedded or not Worker.all(queue=queue):
+        return _run_until_done(queue, jobs, timeout)
+    return [wait_for(job, timeout) for job in jobs]
 
 
 def apply_decisions(redis, team: str | None, report):

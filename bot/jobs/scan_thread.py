@@ -125,14 +125,14 @@ def publish_thread(key: str) -> dict:
 
 
 def _publish_scan(client: WebClient, store: ThreadStore, thread: ThreadState, connection: Redis) -> None:
-    outcome = _outcome(connection, thread.jobs.get(Role.IMAGE.value))
+    outcome = job_outcome(connection, thread.jobs.get(Role.IMAGE.value))
     if outcome.error:
         _publish_failure(client, store, thread, outcome.error)
         return
     settings = bot_config.current()
     mapping = ChainguardMapping.from_dict(thread.mapping) if thread.mapping else None
     other_job = thread.jobs.get(Role.CHAINGUARD.value)
-    other = _outcome(connection, other_job) if other_job else None
+    other = job_outcome(connection, other_job) if other_job else None
     _publish_report(client, store, thread, combine(outcome.report, mapping, other), settings)
 
 
@@ -148,7 +148,7 @@ def close_stale_thread(key: str) -> None:
     _publish_failure(client, store, thread, error)
 
 
-def _outcome(connection, job_id: str | None) -> Outcome:
+def job_outcome(connection, job_id: str | None) -> Outcome:
     if not job_id:
         return Outcome(error=UNEXPECTED)
     try:

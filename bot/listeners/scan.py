@@ -13,6 +13,7 @@ from slack_bolt import Ack, App
 from bot.commands import (
     HELP,
     BuildCommand,
+    DiffCommand,
     DigestCommand,
     HelpCommand,
     InvalidCommand,
@@ -23,6 +24,7 @@ from bot.commands import (
     WatchCommand,
     parse_command,
 )
+from bot.jobs.diff_thread import enqueue_open_diff_thread
 from bot.jobs.owners import enqueue_owners_answer
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
@@ -64,6 +66,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             _vex(ack, ctx, command, parsed)
         elif isinstance(parsed, OwnersCommand):
             _owners(ack, ctx, command, parsed)
+        elif isinstance(parsed, DiffCommand):
+            _diff(ack, ctx, command, parsed)
         elif isinstance(parsed, ScanCommand):
             _scan(ack, ctx, command, parsed)
 
@@ -116,6 +120,30 @@ def _owners(ack: Ack, ctx: ListenerContext, command: dict, parsed: OwnersCommand
         request = {"image": str(parsed.image), "response_url": text_id(command.get("response_url"))}
         denial = enqueue_or_explain(lambda: enqueue_owners_answer(ctx.queue, request), "an owners look-up")
     ack(text=denial or f"Looking up who owns `{parsed.image.familiar}`…", response_type="ephemeral")
+
+
+def _diff(ack: Ack, ctx: ListenerContext, command: dict, parsed: DiffCommand) -> None:
+    """``/scan diff A B``: a thread job scanning both, within the scan limits, acknowledged at once."""
+    ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
+    denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
+        ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
+    )
+    if not denial:
+        request = {
+            "channel": ids["channel_id"],
+            "user": ids["user_id"],
+            "team": ids["team_id"],
+            "response_url": ids["response_url"],
+            "image": str(parsed.before),
+            "target": str(parsed.after),
+            "force": parsed.force,
+        }
+        denial = enqueue_or_explain(lambda: enqueue_open_diff_thread(ctx.queue, request), "a diff")
+    shown = f"`{parsed.before.familiar}` → `{parsed.after.familiar}`"
+    ack(
+        text=denial or f"Queued a diff of {shown}. It will appear in a thread in this channel.",
+        response_type="ephemeral",
+    )
 
 
 def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:

@@ -132,3 +132,27 @@ def test_unwatching_an_image_the_policy_now_refuses_still_works():
 
     parsed = parse_command("unwatch 10.0.0.8/app", Settings.from_env({}).registry_policy)
     assert isinstance(parsed, WatchCommand) and parsed.remove
+
+
+def test_diff_takes_two_images_each_parsed():
+    from bot.commands import DiffCommand
+
+    cmd = parse_command("diff mariadb:11.4 mariadb:11.8")
+    assert isinstance(cmd, DiffCommand) and not cmd.force
+    assert (str(cmd.before), str(cmd.after)) == ("docker.io/library/mariadb:11.4", "docker.io/library/mariadb:11.8")
+    assert parse_command("diff mariadb:11.4 mariadb:11.8 --rescan").force
+
+
+@pytest.mark.parametrize("text", ["diff", "diff mariadb", "diff a b c", "diff --rescan mariadb", "diff -x mariadb"])
+def test_diff_without_two_names_answers_with_help(text):
+    cmd = parse_command(text)
+    assert isinstance(cmd, HelpCommand) and "two image names" in cmd.problem
+
+
+def test_diff_checks_both_names_against_the_policy():
+    from workers.allowlist import RegistryPolicy
+
+    policy = RegistryPolicy.from_settings(["ghcr.io"], [])
+    refused = parse_command("diff ghcr.io/org/app:1 quay.io/org/app:2", policy)
+    assert isinstance(refused, InvalidCommand) and "quay.io" in refused.message
+    assert isinstance(parse_command("diff ghcr.io/org/app:1 BAD::NAME", policy), InvalidCommand)

@@ -180,8 +180,8 @@ def test_an_alert_links_to_the_images_latest_thread_and_a_failed_post_is_told_ne
 
     from bot.config import SlackSettings
     from bot.jobs.alerts import check_alerts
-    from workers.alerts.store import SEEN as ALERT_SEEN
     from bot.threads import ThreadState, ThreadStore
+    from workers.alerts.store import SEEN as ALERT_SEEN
 
     reference = "docker.io/library/mariadb:latest"
     DigestStore(redis_client).watch(TEAM, CHANNEL, [reference], limit=50)

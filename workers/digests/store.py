@@ -129,6 +129,23 @@ class DigestStore:
         members = self.redis.smembers(f"{PREFIX}watch:{_p(team)}:{_p(channel)}")
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
+    def watching(self, name: str) -> list[tuple[str, str]]:
+        """The (team, channel) pairs that watch any tag of the repository ``name`` (``registry/repository``).
+        Every channel that ever watched has a schedule field (``off`` included), so those are the ones read."""
+        from workers.reference import InvalidReference, parse_reference
+
+        found = []
+        for raw in self.redis.hkeys(SCHEDULES):
+            team, _, channel = (raw.decode() if isinstance(raw, bytes) else raw).partition("|")
+            for reference in self.watched(team, channel):
+                try:
+                    if parse_reference(reference).name == name:
+                        found.append((team, channel))
+                        break
+                except InvalidReference:
+                    continue
+        return sorted(found)
+
     # ------------------------------------------------------------------ schedules
 
     def set_schedule(self, team: str, channel: str, schedule: Schedule | None) -> None:
