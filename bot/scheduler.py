@@ -19,7 +19,8 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.registry import StartedJobRegistry
 
-from bot.jobs.digest_thread import enqueue_alert_check_if_due, enqueue_due_digests
+from bot.jobs.alerts import enqueue_alert_check_if_due
+from bot.jobs.digest_thread import enqueue_due_digests
 from bot.threads import ThreadStore
 from workers.config import Settings
 from workers.scan import dbupdate

@@ -16,11 +16,12 @@ from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import LockError
-from rq import get_current_job
+from rq import Retry, get_current_job
 from slack_sdk.errors import SlackApiError
 
 from bot import config as bot_config
 from bot.findings_messages import FindingsMessages
+from bot.jobs.digest_thread import digest_queue
 from bot.jobs.publishing import find_posted
 from bot.jobs.triage_thread import applied_for
 from bot.render.alerts import group_message, summary_markdown, summary_message
@@ -52,7 +53,7 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
         if not lease.acquire():
             continue  # another pass is on this channel; it tells what is new
         try:
-            sent += _channel_pass(settings, redis, team, channel, now, client)
+            sent += _channel_pass(settings, redis, team, channel, now, client, lease.reacquire)
         finally:
             try:
                 lease.release()
@@ -61,8 +62,9 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
     return sent
 
 
-def _channel_pass(settings, redis: Redis, team: str, channel: str, now: datetime, client) -> int:
-    scanned = _new_findings(settings, redis, team, channel, now)
+def _channel_pass(settings, redis: Redis, team: str, channel: str, now: datetime, client, renew) -> int:
+    """The channel's pass; ``renew`` keeps its lease (a lost lease raises LockError: the job is retried)."""
+    scanned = _new_findings(settings, redis, team, channel, now, renew)
     if not scanned:
         return 0
     new, watched = scanned
@@ -74,6 +76,7 @@ def _channel_pass(settings, redis: Redis, team: str, channel: str, now: datetime
     chosen = plan(groups, 0, settings.engine.alert_daily_limit)  # the slots themselves are claimed one by one
     sent, summarised = 0, []
     for alert in chosen.messages + chosen.summarised:
+        renew()
         outcome = _tell(settings, redis, client, team, channel, day, alert)
         if outcome is GroupState.SUMMARISED:
             summarised.append(alert)
@@ -86,12 +89,13 @@ def _channel_pass(settings, redis: Redis, team: str, channel: str, now: datetime
     return sent
 
 
-def _new_findings(settings, redis: Redis, team: str, channel: str, now: datetime):
+def _new_findings(settings, redis: Redis, team: str, channel: str, now: datetime, renew=lambda: None):
     """(new findings of the channel's images, how many it watches); images without a baseline get one."""
     store, alerts, scanner = DigestStore(redis), AlertStore(redis), Scanner(settings.engine, redis)
     wanted, new, bases = at_or_above(settings.engine.alert_min_severity), [], {}
     references = store.watched(team, channel)
     for reference in references:
+        renew()
         try:
             report = scanner.scan(parse_reference(reference))
         except (ScanError, InvalidReference):
@@ -274,3 +278,15 @@ def _summarise(settings, client, alerts: AlertStore, team, channel, day, groups:
 def alert_job(now_iso: str) -> dict:
     job = get_current_job()
     return {"alerts": check_alerts(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))}
+
+
+def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:
+    """Every WATCH_CHECK_INTERVAL seconds across schedulers: one alert pass on the digest queue, retried when a
+    worker dies under it (the retry finds what the dead try posted by its metadata)."""
+    slot = int(now.timestamp()) // max(60, settings.watch_check_interval)
+    if not redis.set(f"chainscan:schedule:alerts:{slot}", "1", nx=True, ex=2 * settings.watch_check_interval):
+        return False
+    digest_queue(redis, settings).enqueue(
+        alert_job, now.isoformat(), retry=Retry(max=3, interval=[30, 60, 120]), result_ttl=3600, job_timeout=3600
+    )
+    return True

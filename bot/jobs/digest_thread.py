@@ -214,14 +214,3 @@ def _worker_db(redis: Redis) -> str | None:
     if local and local.updated_at:
         return local.updated_at
     return ((dbupdate.fleet_record(redis) or {}).get("db") or {}).get("updated_at")
-
-
-def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:
-    """Every WATCH_CHECK_INTERVAL seconds across schedulers: one alert pass on the digest queue."""
-    slot = int(now.timestamp()) // max(60, settings.watch_check_interval)
-    if not redis.set(f"chainscan:schedule:alerts:{slot}", "1", nx=True, ex=2 * settings.watch_check_interval):
-        return False
-    from bot.jobs.alerts import alert_job
-
-    digest_queue(redis, settings).enqueue(alert_job, now.isoformat(), result_ttl=3600, job_timeout=3600)
-    return True

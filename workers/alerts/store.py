@@ -23,6 +23,7 @@ PREFIX = "chainscan:alert:"
 SEEN = f"{PREFIX}seen:"  # + team:channel:reference (a set of "id|package"; "" marks a baseline with nothing)
 SEEN_TTL = 400 * 86400
 DAY_TTL = 3 * 86400
+LEASE_TTL = 90  # seconds; a cold scan that takes longer loses the lease and the retry goes on
 
 
 class GroupState(str, Enum):
@@ -140,8 +141,9 @@ class AlertStore:
         """A one-off claim (a summary file for one set of findings), kept for the day's TTL."""
         return bool(self.redis.set(f"{PREFIX}once:{name}", "1", nx=True, ex=DAY_TTL))
 
-    def lease(self, team: str, channel: str, timeout: int = 600):
-        """The channel's pass lease: two alert passes never work on one channel at once."""
+    def lease(self, team: str, channel: str, timeout: int = LEASE_TTL):
+        """The channel's pass lease: two alert passes never work on one channel at once. Renewed at each step
+        (``reacquire``), it outlives a killed worker by at most ``timeout`` seconds."""
         return self.redis.lock(f"{PREFIX}lease:{_p(team)}:{_p(channel)}", timeout=timeout, blocking_timeout=0)
 
 
