@@ -45,13 +45,23 @@ ALERT_EVENT = "chainscan_alert"  # the event_type of a grouped alert's metadata
 SUMMARY_EVENT = "chainscan_alert_summary"
 
 
+class ChannelBusy(RuntimeError):
+    """Another pass (or a killed one, until its lease runs out) holds a channel: the job is retried."""
+
+
 def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
     """One pass over every watching channel; returns how many messages it posted (updates not counted)."""
-    sent = 0
+    return alert_pass(settings, redis, now, client=client)[0]
+
+
+def alert_pass(settings, redis: Redis, now: datetime, *, client=None) -> tuple[int, list[str]]:
+    """(messages posted, channels skipped because another pass held them)."""
+    sent, busy = 0, []
     for team, channel in DigestStore(redis).watching_channels():
         lease = AlertStore(redis).lease(team, channel)
         if not lease.acquire():
-            continue  # another pass is on this channel; it tells what is new
+            busy.append(channel)  # another pass is on this channel, or a dead one's lease has not run out
+            continue
         try:
             sent += _channel_pass(settings, redis, team, channel, now, client, lease.reacquire)
         finally:
@@ -59,7 +69,7 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
                 lease.release()
             except LockError:
                 log.warning("alert: the lease of %s ran out during the pass", channel)
-    return sent
+    return sent, busy
 
 
 def _channel_pass(settings, redis: Redis, team: str, channel: str, now: datetime, client, renew) -> int:
@@ -277,7 +287,10 @@ def _summarise(settings, client, alerts: AlertStore, team, channel, day, groups:
 
 def alert_job(now_iso: str) -> dict:
     job = get_current_job()
-    return {"alerts": check_alerts(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))}
+    sent, busy = alert_pass(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))
+    if busy:  # the retry (RQ's, after 30, 60, 120 s) tells what those channels missed, once
+        raise ChannelBusy(f"{len(busy)} channel(s) held by another alert pass; {sent} alert(s) sent")
+    return {"alerts": sent}
 
 
 def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:

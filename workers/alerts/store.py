@@ -23,7 +23,7 @@ PREFIX = "chainscan:alert:"
 SEEN = f"{PREFIX}seen:"  # + team:channel:reference (a set of "id|package"; "" marks a baseline with nothing)
 SEEN_TTL = 400 * 86400
 DAY_TTL = 3 * 86400
-LEASE_TTL = 90  # seconds; a cold scan that takes longer loses the lease and the retry goes on
+LEASE_TTL = 60  # seconds; a cold scan that takes longer loses the lease and the retry goes on
 
 
 class GroupState(str, Enum):
