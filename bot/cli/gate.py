@@ -15,7 +15,7 @@ from enum import Enum
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import config as bot_config
-from bot.cli.common import command, for_terminal
+from bot.cli.common import BAD_INPUT, bad_input, command, for_terminal
 from bot.cli.scan import _epss_threshold, scan_pair, team_decisions
 from bot.runtime import redis_connection
 from workers.feeds.attach import with_risk
@@ -24,8 +24,6 @@ from workers.reference import InvalidReference, parse_reference
 from workers.report import ScanReport
 from workers.sarif import sarif
 from workers.triage.teams import TeamUnknown
-
-BAD_INPUT = 2
 
 
 class GateFormat(str, Enum):
@@ -70,18 +68,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
     try:
         report, result = _judge(args, threshold)
     except (InvalidReference, TeamUnknown) as exc:
-        return _bad(str(exc))
+        return bad_input(str(exc))
     except _ScanFailed as exc:
-        return _bad(for_terminal(str(exc)))
+        return bad_input(for_terminal(str(exc)))
     except RedisConnectionError:
-        return _bad("Could not reach Redis at REDIS_URL. Start it, or unset REDIS_URL to use an embedded one.")
+        return bad_input("Could not reach Redis at REDIS_URL. Start it, or unset REDIS_URL to use an embedded one.")
     document = _document(GateFormat(args.format), report, result)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as out:
                 out.write(document)
         except OSError as exc:
-            return _bad(f"Could not write {args.output}: {exc.strerror}.")
+            return bad_input(f"Could not write {args.output}: {exc.strerror}.")
     if args.output or args.format == GateFormat.TEXT.value:
         print(text(report, result))
     else:
@@ -126,8 +124,3 @@ def text(report: ScanReport, result: GateResult) -> str:
     lines = [f"FAIL {report.image.reference}: {len(result.offending)} open at or above {scope}{hidden}:"]
     lines += [f"  {f.id}  {f.package}  {f.installed}  {f.fixed or '(no fix)'}  {f.severity}" for f in result.offending]
     return "\n".join(lines)
-
-
-def _bad(sentence: str) -> int:
-    print(sentence, file=sys.stderr)
-    return BAD_INPUT

@@ -1,4 +1,4 @@
-"""The official JSON schemas shipped as test data (SARIF 2.1.0, CycloneDX 1.6, SPDX 2.3; SOURCES.md says where
+"""The official JSON schemas shipped as test data (SARIF 2.1.0, CycloneDX 1.6 and 1.7, SPDX 2.3; SOURCES.md says where
 each comes from), and a check that names every violation. Offline: CycloneDX's references resolve locally."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from referencing.jsonschema import DRAFT7
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 SARIF = "sarif-schema-2.1.0.json"
 CYCLONEDX = "bom-1.6.schema.json"
+CYCLONEDX_1_7 = "bom-1.7.schema.json"  # what Trivy 0.76 says its output is
 SPDX = "spdx-2.3.schema.json"
 
 
@@ -22,7 +23,13 @@ def _load(name: str) -> dict:
 
 def _registry() -> Registry:
     resources = []
-    for name in ("bom-1.6.schema.json", "spdx.schema.json", "jsf-0.82.schema.json"):
+    for name in (
+        "bom-1.6.schema.json",
+        "bom-1.7.schema.json",
+        "spdx.schema.json",
+        "jsf-0.82.schema.json",
+        "cryptography-defs.schema.json",
+    ):
         schema = _load(name)
         resource = Resource.from_contents(schema, default_specification=DRAFT7)
         resources += [(schema["$id"], resource), (name, resource)]
