@@ -13,6 +13,7 @@ from enum import Enum
 from workers.allowlist import RegistryPolicy, RegistryRefused
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.report import SEVERITIES
+from workers.sbom import SbomFormat
 
 MAX_TEXT = 1000
 
@@ -21,6 +22,7 @@ HELP = """*Scan a container image for known vulnerabilities* (and compare it wit
 • Options: `--severity LEVEL` (show findings at or above critical, high, medium, low), `--fixed` (only findings with a fix), `--rescan` (ignore the cached result), `--no-alternative` (skip the Chainguard comparison), `--kev` (only known exploited), `--epss-min 0.5` (only findings with at least that EPSS score)
 • `/scan watch IMAGE…`, `/scan watch list`, `/scan unwatch IMAGE` — the channel's watch list; `/scan digest` (`monday 09:00 Europe/Berlin`, `off`, `now`) — its weekly digest
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
+• `/scan sbom IMAGE` (`cyclonedx` or `spdx-json`, default CycloneDX) — the image's SBOM with KEV, EPSS and the team's triage
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
 • `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
 • `/scan help` — this text
@@ -80,6 +82,12 @@ class VexCommand:
 
 
 @dataclass(frozen=True)
+class SbomCommand:
+    image: ImageRef  # upload Trivy's SBOM of it, with KEV, EPSS and the team's triage attached
+    format: SbomFormat = SbomFormat.CYCLONEDX
+
+
+@dataclass(frozen=True)
 class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
@@ -90,6 +98,7 @@ Command = (
     | StatusCommand
     | BuildCommand
     | VexCommand
+    | SbomCommand
     | WatchCommand
     | DigestCommand
     | InvalidCommand
@@ -133,6 +142,8 @@ def parse_command(text: str | None, policy: RegistryPolicy | None = None) -> Com
         return _digest(words[1:])
     if head in ("triage", "vex"):
         return _image_subcommand(head, words[1:], policy)
+    if head == "sbom":
+        return _sbom(words[1:], policy)
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
@@ -231,6 +242,21 @@ def _image_subcommand(head: str, rest: list[str], policy: RegistryPolicy) -> Com
     if head == "vex":
         return VexCommand(image)
     return ScanCommand(image=image, severity="high", with_alternative=False, triage=True)
+
+
+def _sbom(rest: list[str], policy: RegistryPolicy) -> Command:
+    """``/scan sbom IMAGE [cyclonedx|spdx-json]`` (``--format X`` also reads)."""
+    if rest[1:2] == ["--format"]:
+        rest = [rest[0], *rest[2:]]
+    formats = {f.value: f for f in SbomFormat}
+    if not 1 <= len(rest) <= 2 or (len(rest) == 2 and rest[1].lower() not in formats):
+        return HelpCommand(
+            "`/scan sbom` takes one image name and optionally a format, e.g. `/scan sbom mariadb spdx-json`."
+        )
+    command = _image_subcommand("vex", rest[:1], policy)
+    if not isinstance(command, VexCommand):
+        return command
+    return SbomCommand(command.image, formats[rest[1].lower()] if len(rest) == 2 else SbomFormat.CYCLONEDX)
 
 
 def _shown(word: str) -> str:

@@ -16,12 +16,14 @@ from bot.commands import (
     DigestCommand,
     HelpCommand,
     InvalidCommand,
+    SbomCommand,
     ScanCommand,
     StatusCommand,
     VexCommand,
     WatchCommand,
     parse_command,
 )
+from bot.jobs.sbom_thread import enqueue_sbom_thread
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
 from bot.limits import Action
@@ -60,6 +62,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             digest_listeners.answer(ack, ctx, command, parsed)
         elif isinstance(parsed, VexCommand):
             _vex(ack, ctx, command, parsed)
+        elif isinstance(parsed, SbomCommand):
+            _sbom(ack, ctx, command, parsed)
         elif isinstance(parsed, ScanCommand):
             _scan(ack, ctx, command, parsed)
 
@@ -102,6 +106,22 @@ def _vex(ack: Ack, ctx: ListenerContext, command: dict, parsed: VexCommand) -> N
         }
         denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
     ack(text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…", response_type="ephemeral")
+
+
+def _sbom(ack: Ack, ctx: ListenerContext, command: dict, parsed: SbomCommand) -> None:
+    """``/scan sbom IMAGE``: an SBOM job, within the scan limits."""
+    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
+    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
+    if not denial:
+        request = {
+            "channel": channel,
+            "user": user,
+            "team": text_id(command.get("team_id")),
+            "image": str(parsed.image),
+            "format": parsed.format.value,
+        }
+        denial = enqueue_or_explain(lambda: enqueue_sbom_thread(ctx.queue, request), "an SBOM")
+    ack(text=denial or f"Making the SBOM of `{parsed.image.familiar}`…", response_type="ephemeral")
 
 
 def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:

@@ -75,3 +75,14 @@ def test_spdx_json_annotates_packages_and_validates_against_spdx_2_3(engine_env,
 def test_a_bad_image_name_is_one_sentence_and_status_two(engine_env, redis_client, test_images):
     proc = bot("sbom", "MariaDB;rm -rf /", "--format", "cyclonedx")
     assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_scan_sbom_uploads_a_valid_cyclonedx_file_to_the_channel(web, slack, redis_client, test_images):
+    from tests.integration.conftest import run_workers, scan
+
+    assert "SBOM" in scan(web, slack, "sbom mariadb").json()["text"]
+    run_workers(redis_client)
+    (upload,) = [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".cdx.json")]
+    bom = json.loads(upload.content)
+    assert bom["bomFormat"] == "CycloneDX" and violations(bom, CYCLONEDX) == []
+    assert all(any(p["name"] == "chainscan:kev" for p in v["properties"]) for v in bom["vulnerabilities"])
