@@ -121,6 +121,10 @@ def text(report: ScanReport, result: GateResult) -> str:
     hidden = f"; {len(result.applied.suppressed)} suppressed by triage" if result.applied.suppressed else ""
     if result.verdict is Verdict.PASS:
         return f"PASS {report.image.reference}: nothing open at or above {scope}{hidden}."
+    rows = [(f.id, f.package, f.installed, f.fixed or "(no fix)", f.severity) for f in result.offending]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"FAIL {report.image.reference}: {len(result.offending)} open at or above {scope}{hidden}:"]
-    lines += [f"  {f.id}  {f.package}  {f.installed}  {f.fixed or '(no fix)'}  {f.severity}" for f in result.offending]
+    lines += [
+        "  " + "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]) for row in rows
+    ]
     return "\n".join(lines)

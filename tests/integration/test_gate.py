@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -31,9 +32,12 @@ def offending(*args: str) -> list[dict]:
 def test_open_criticals_fail_the_gate_and_are_named_on_stdout(engine_env, redis_client, test_images):
     proc = bot("gate", "mariadb")
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.startswith("FAIL ") and "CVE-2024-5535  openssl" in proc.stdout and proc.stderr == ""
-    named = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
-    assert named and all(f["severity"] == "critical" for f in offending())
+    assert proc.stdout.startswith("FAIL ") and proc.stderr == ""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in proc.stdout.splitlines()[1:]]
+    assert ["CVE-2024-5535", "openssl", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1", "critical"] in rows
+    found = offending()
+    assert [(r[0], r[1]) for r in rows] == [(f["id"], f["package"]) for f in found]
+    assert all(f["severity"] == "critical" for f in found)
 
 
 def test_false_positives_on_every_critical_let_it_pass_and_sarif_carries_them_as_suppressions(
