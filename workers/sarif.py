@@ -62,6 +62,8 @@ def _rule(finding: Finding) -> dict:
         "id": finding.id,
         "name": finding.id.replace("-", ""),
         "shortDescription": {"text": finding.title or finding.id},
+        "fullDescription": {"text": finding.title or finding.id},
+        "help": {"text": f"{finding.id}: {finding.title or 'no description'}. {finding.url or ''}".strip()},
         "defaultConfiguration": {"level": LEVELS[_sev(finding)]},
         "properties": {"security-severity": score, "tags": ["security", "vulnerability", _sev(finding)]},
     }
