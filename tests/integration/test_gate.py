@@ -73,3 +73,10 @@ def test_bad_input_and_a_scan_that_cannot_run_exit_two_with_one_sentence(engine_
         proc = bot("gate", *args)
         assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_several_workspaces_and_no_team_is_bad_input_and_team_picks_one(engine_env, redis_client, test_images):
+    redis_client.sadd("chainscan:teams", "T1", "T2")
+    unsure = bot("gate", "mariadb")
+    assert unsure.returncode == 2 and "pass --team" in unsure.stderr and unsure.stdout == ""
+    assert bot("gate", "mariadb", "--team", "T1").returncode == 1
