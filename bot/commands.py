@@ -13,6 +13,7 @@ from enum import Enum
 from workers.allowlist import RegistryPolicy, RegistryRefused
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.report import SEVERITIES
+from workers.sbom import SbomFormat
 
 MAX_TEXT = 1000
 
@@ -23,6 +24,7 @@ HELP = """*Scan a container image for known vulnerabilities* (and compare it wit
 • `/scan diff A B` — what moving from image A to image B fixes, keeps and brings, e.g. `/scan diff mariadb:11.4 mariadb:11.8`
 • `/scan triage IMAGE` — every critical and high finding with its triage menu; `/scan vex IMAGE` — the decisions as OpenVEX
 • `/scan owners IMAGE` — which team owns an image, and why (routing file, labels or the watching channel)
+• `/scan sbom IMAGE` (`cyclonedx` or `spdx-json`, default CycloneDX) — the image's SBOM with KEV, EPSS and the team's triage
 • `/scan build` — paste a Dockerfile; it is built and compared with its Chainguard version
 • `/scan status` — queue depth, workers alive, vulnerability DB age, recent failures
 • `/scan help` — this text
@@ -94,6 +96,12 @@ class DiffCommand:
 
 
 @dataclass(frozen=True)
+class SbomCommand:
+    image: ImageRef  # upload Trivy's SBOM of it, with KEV, EPSS and the team's triage attached
+    format: SbomFormat = SbomFormat.CYCLONEDX
+
+
+@dataclass(frozen=True)
 class InvalidCommand:
     message: str  # a sentence saying what is wrong and what to do
 
@@ -105,6 +113,7 @@ Command = (
     | BuildCommand
     | VexCommand
     | OwnersCommand
+    | SbomCommand
     | WatchCommand
     | DigestCommand
     | DiffCommand
@@ -151,6 +160,8 @@ def parse_command(text: str | None, policy: RegistryPolicy | None = None) -> Com
         return _image_subcommand(head, words[1:], policy)
     if head == "diff":
         return _diff(words[1:], policy)
+    if head == "sbom":
+        return _sbom(words[1:], policy)
     if head in _NOT_YET:
         return HelpCommand(f"`{head}` is not something I can do yet.")
     if words[0].startswith("-"):
@@ -266,6 +277,21 @@ def _diff(rest: list[str], policy: RegistryPolicy) -> Command:
     except InvalidReference as exc:
         return InvalidCommand(f"{exc} See `/scan help` for examples.")
     return DiffCommand(before, after, force=force)
+
+
+def _sbom(rest: list[str], policy: RegistryPolicy) -> Command:
+    """``/scan sbom IMAGE [cyclonedx|spdx-json]`` (``--format X`` also reads)."""
+    if rest[1:2] == ["--format"]:
+        rest = [rest[0], *rest[2:]]
+    formats = {f.value: f for f in SbomFormat}
+    if not 1 <= len(rest) <= 2 or (len(rest) == 2 and rest[1].lower() not in formats):
+        return HelpCommand(
+            "`/scan sbom` takes one image name and optionally a format, e.g. `/scan sbom mariadb spdx-json`."
+        )
+    command = _image_subcommand("vex", rest[:1], policy)
+    if not isinstance(command, VexCommand):
+        return command
+    return SbomCommand(command.image, formats[rest[1].lower()] if len(rest) == 2 else SbomFormat.CYCLONEDX)
 
 
 def _shown(word: str) -> str:

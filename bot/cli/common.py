@@ -36,3 +36,11 @@ def for_terminal(sentence: str) -> str:
 def fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
+
+
+BAD_INPUT = 2  # the CI-facing commands (gate, sbom): 2 is bad input or a scan that could not run
+
+
+def bad_input(sentence: str) -> int:
+    print(sentence, file=sys.stderr)
+    return BAD_INPUT

@@ -10,7 +10,7 @@ import sys
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import config as bot_config
-from bot.cli import catalog, db, diff, digest, feeds, owners, processes, scan, triage
+from bot.cli import catalog, db, diff, digest, feeds, gate, owners, processes, sbom, scan, triage
 from bot.cli.common import fail
 from bot.runtime import setup_logging
 from workers.config import ConfigError
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = bot_config.current()  # read once, here; a bad value ends in its sentence and status 2
-        quiet = args.command in ("scan", "diff", "alternative", "db") and not getattr(args, "verbose", False)
+        quiet = args.command in ("scan", "diff", "gate", "sbom", "alternative", "db") and not getattr(
+            args, "verbose", False
+        )
         setup_logging(
             "CRITICAL" if quiet and settings.engine.log_level != "DEBUG" else settings.engine.log_level, settings
         )
@@ -46,6 +48,8 @@ OVERVIEW = """examples:
   python -m bot scan mariadb:11.4 --format json   the same as JSON, for scripts
   python -m bot diff mariadb:11.4 mariadb:11.8     what moving from one image to another changes
   python -m bot alternative postgres:16           which Chainguard image stands in, without scanning
+  python -m bot gate app:1.2 --fail-on high       exit 1 when open findings reach the threshold (CI)
+  python -m bot sbom app:1.2 --format cyclonedx    Trivy's SBOM with KEV, EPSS and the team's VEX
   python -m bot triage list mariadb               the team's decisions on an image
   python -m bot serve | worker | scheduler        the three processes of an installation (Procfile)
 
@@ -63,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     scan.add_parsers(sub)
     diff.add_parser(sub)
+    gate.add_parser(sub)
+    sbom.add_parser(sub)
     processes.add_parsers(sub)
     catalog.add_parser(sub)
     triage.add_parser(sub)

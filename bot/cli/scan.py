@@ -136,18 +136,24 @@ def await_jobs(queue: Queue, jobs: list, *, embedded: bool, timeout: float) -> l
 
 def apply_decisions(redis, team: str | None, report):
     """The team's decisions applied to ``report`` now (none with an embedded Redis: it keeps nothing)."""
-    from datetime import UTC, datetime
+    from workers.triage.apply import apply
 
-    from workers.triage.apply import apply, repository_of
+    return apply(report, team_decisions(redis, team, report), datetime.now(UTC))
+
+
+def team_decisions(redis, team: str | None, report) -> list:
+    """The decisions of ``team`` (default: the only workspace, else ``local``) on the report's repository, after
+    noting the scan (an acceptance "until a fix exists" learns of the fix). Raises TeamUnknown when several."""
+    from workers.triage.apply import repository_of
     from workers.triage.decide import note_scan
     from workers.triage.store import DecisionStore
     from workers.triage.teams import default_team
 
     repository = repository_of(report.image.reference)
-    if redis and repository:
-        note_scan(DecisionStore(redis), team or default_team(redis), report, datetime.now(UTC))
-    decisions = DecisionStore(redis).get(team or default_team(redis), repository) if redis and repository else []
-    return apply(report, decisions, datetime.now(UTC))
+    if not (redis and repository):
+        return []
+    note_scan(DecisionStore(redis), team or default_team(redis), report, datetime.now(UTC))
+    return DecisionStore(redis).get(team or default_team(redis), repository)
 
 
 def scan_json(result, applied) -> dict:

@@ -18,6 +18,7 @@ from bot.commands import (
     HelpCommand,
     InvalidCommand,
     OwnersCommand,
+    SbomCommand,
     ScanCommand,
     StatusCommand,
     VexCommand,
@@ -26,6 +27,7 @@ from bot.commands import (
 )
 from bot.jobs.diff_thread import enqueue_open_diff_thread
 from bot.jobs.owners import enqueue_owners_answer
+from bot.jobs.sbom_thread import enqueue_sbom_thread
 from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.jobs.triage_thread import enqueue_vex_thread
 from bot.limits import Action
@@ -68,6 +70,8 @@ def register(app: App, ctx: ListenerContext) -> None:
             _owners(ack, ctx, command, parsed)
         elif isinstance(parsed, DiffCommand):
             _diff(ack, ctx, command, parsed)
+        elif isinstance(parsed, SbomCommand):
+            _sbom(ack, ctx, command, parsed)
         elif isinstance(parsed, ScanCommand):
             _scan(ack, ctx, command, parsed)
 
@@ -144,6 +148,22 @@ def _diff(ack: Ack, ctx: ListenerContext, command: dict, parsed: DiffCommand) ->
         text=denial or f"Queued a diff of {shown}. It will appear in a thread in this channel.",
         response_type="ephemeral",
     )
+
+
+def _sbom(ack: Ack, ctx: ListenerContext, command: dict, parsed: SbomCommand) -> None:
+    """``/scan sbom IMAGE``: an SBOM job, within the scan limits."""
+    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
+    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
+    if not denial:
+        request = {
+            "channel": channel,
+            "user": user,
+            "team": text_id(command.get("team_id")),
+            "image": str(parsed.image),
+            "format": parsed.format.value,
+        }
+        denial = enqueue_or_explain(lambda: enqueue_sbom_thread(ctx.queue, request), "an SBOM")
+    ack(text=denial or f"Making the SBOM of `{parsed.image.familiar}`…", response_type="ephemeral")
 
 
 def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:

@@ -98,6 +98,17 @@ def test_triage_and_vex_take_one_image():
     assert isinstance(parse_command("vex Not;Valid"), InvalidCommand)
 
 
+def test_sbom_takes_one_image_and_an_optional_format_defaulting_to_cyclonedx():
+    from bot.commands import SbomCommand
+    from workers.sbom import SbomFormat
+
+    assert parse_command("sbom mariadb") == SbomCommand(parse_command("sbom mariadb").image, SbomFormat.CYCLONEDX)
+    assert parse_command("sbom mariadb spdx-json").format is SbomFormat.SPDX_JSON
+    assert parse_command("sbom mariadb --format cyclonedx").format is SbomFormat.CYCLONEDX
+    assert isinstance(parse_command("sbom"), HelpCommand) and isinstance(parse_command("sbom a xml"), HelpCommand)
+    assert isinstance(parse_command("sbom Not;Valid"), InvalidCommand)
+
+
 def test_watch_unwatch_and_digest():
     from bot.commands import DigestAction, DigestCommand, WatchCommand
 

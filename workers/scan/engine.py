@@ -140,6 +140,35 @@ class Scanner:
         self.store.put(cache_key(image_id, "local", db_version_key(db.updated_at, db.version)), report, repository=None)
         return report
 
+    def sbom(self, reference: str | ImageRef, output_format: str) -> dict:
+        """Trivy's own SBOM of the image (``cyclonedx`` or ``spdx-json``, with its vulnerabilities for CycloneDX), run
+        as a scan is: the registry policy, the resolved digest, that registry's credentials, the allow-listed child
+        environment, the DB flags. Not cached: an SBOM is asked for rarely and carries its own timestamp."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        try:
+            admit(source_reference(ref, self.settings), self.settings.registry_policy)
+        except RegistryRefused as exc:
+            raise ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)) from None
+        resolved = interpret(ref, self.settings, self._distribution(ref, fresh=False))
+        dbupdate.ensure(self.redis, self.settings, self.env)
+        args = trivy.image_command(
+            self.settings.trivy_bin,
+            f"{resolved.source.name}@{resolved.digest}",
+            platform=resolved.platform if resolved.is_index else None,
+            timeout=self.settings.scan_timeout,
+            insecure=self.settings.is_insecure(resolved.source.registry),
+            env=self.env,
+            output_format=output_format,
+            **self._dbs(local_first=True),
+        )
+        extra_env = {**self._credential_env(resolved.source.registry), **_MEMORY_CACHE}
+        self.store.count_trivy_run()
+        return trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
+
+    def _credential_env(self, registry: str) -> dict[str, str]:
+        credential = self.settings.credential_for(registry)
+        return {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
+
     def _server_window(self, now: float) -> str | None:
         """A worker with no DB of its own, scanning through a ``trivy server``, cannot read the server's DB version:
         it keys (and coalesces) reports by the server and the DB_REFRESH_INTERVAL window instead, the freshness a
@@ -207,8 +236,7 @@ class Scanner:
         """Run Trivy on the resolved digest and store the report under ``key`` (the DB's own when None)."""
         source = resolved.source
         target = f"{source.name}@{resolved.digest}"
-        credential = self.settings.credential_for(source.registry)
-        extra_env = {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
+        extra_env = self._credential_env(source.registry)
         layers = self._layer_check(resolved)
         extra_env.update(self.layer_cache.child_env(self.env) if layers.shared_cache else _MEMORY_CACHE)
         args = trivy.image_command(

@@ -37,6 +37,7 @@ _DEFAULT_FLAGS: tuple[tuple[str, str | None, str], ...] = (
     ("--skip-version-check", None, "TRIVY_SKIP_VERSION_CHECK"),
     ("--disable-telemetry", None, "TRIVY_DISABLE_TELEMETRY"),
 )
+OUTPUT_FORMATS = ("json", "cyclonedx", "spdx-json")  # the --format values we ask for, all JSON on stdout
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -78,11 +79,15 @@ def image_command(
     skip_db: bool = False,
     skip_java_db: bool = False,
     server: str | None = None,
+    output_format: str = "json",
 ) -> list[str]:
     """The argument list for ``trivy image`` with JSON output on stdout. ``skip_db``/``skip_java_db``: the DB is
-    there, do not look for a newer one; ``server``: run as a client of that ``trivy server``."""
+    there, do not look for a newer one; ``server``: run as a client of that ``trivy server``; ``output_format``:
+    Trivy's ``--format`` (``cyclonedx`` or ``spdx-json`` for an SBOM, JSON as well)."""
     env = os.environ if env is None else env
-    args = [trivy_bin, "image", "--format", "json", "--quiet", "--image-src", source]
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown Trivy output format {output_format!r}")
+    args = [trivy_bin, "image", "--format", output_format, "--quiet", "--image-src", source]
     for flag, value, variable in _DEFAULT_FLAGS:
         if not env.get(variable):
             args += [flag] if value is None else [flag, value]
