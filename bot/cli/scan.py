@@ -145,7 +145,7 @@ def team_decisions(redis, team: str | None, report) -> list:
     """The decisions of ``team`` (default: the only workspace, else ``local``) on the report's repository, after
     noting the scan (an acceptance "until a fix exists" learns of the fix). Raises TeamUnknown when several."""
     from workers.triage.apply import repository_of
-    from workers.triage.decide import note_scan
+    from workers.triage.decide import decisions_for, note_scan
     from workers.triage.store import DecisionStore
     from workers.triage.teams import default_team
 
@@ -153,7 +153,7 @@ def team_decisions(redis, team: str | None, report) -> list:
     if not (redis and repository):
         return []
     note_scan(DecisionStore(redis), team or default_team(redis), report, datetime.now(UTC))
-    return DecisionStore(redis).get(team or default_team(redis), repository)
+    return decisions_for(DecisionStore(redis), bot_config.current().engine, team or default_team(redis), report)
 
 
 def scan_json(result, applied) -> dict:

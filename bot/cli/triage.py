@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from redis import Redis
 
 from bot import config as bot_config
+from workers.owners.routes import TEAM_NAME
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
 from workers.triage.model import StaleDecision
@@ -55,6 +56,11 @@ def add_parser(sub) -> None:
     set_.add_argument("--justification", help="false_positive only: one of OpenVEX's five justifications")
     set_.add_argument("--assignee", help="assigned only: who is on it")
     set_.add_argument("--digest", help="only this image digest (default: the whole repository)")
+    set_.add_argument(
+        "--scope",
+        help="wider than the repository: team:NAME (every image the routing file gives that team) or "
+        "base:IMAGE (every image built on that base, e.g. base:debian)",
+    )
     set_.add_argument("--team", help=team_help)
     set_.set_defaults(triage_handler=cmd_set)
 
@@ -78,6 +84,18 @@ def add_parser(sub) -> None:
     history.set_defaults(triage_handler=cmd_history)
 
 
+def _scope(text: str | None) -> dict:
+    """``team:payments`` → owner_team, ``base:debian`` → base (a repository name); none → the repository."""
+    if not text:
+        return {}
+    kind, _, value = text.partition(":")
+    if kind == "team" and TEAM_NAME.match(value):
+        return {"owner_team": value}
+    if kind == "base" and value:
+        return {"base": parse_reference(value).name}
+    raise TriageInputError("scope", f"--scope is team:NAME or base:IMAGE, not {text!r}.")
+
+
 def cmd_set(args: argparse.Namespace) -> int:
     settings = bot_config.current().engine
     with _store(settings) as (store, redis):
@@ -90,6 +108,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             justification=args.justification,
             assignee=args.assignee,
             digest=args.digest,
+            **_scope(args.scope),
         )
         now = datetime.now(UTC)
         severity = _severity(redis, image, args.vulnerability, args.package)
@@ -107,7 +126,8 @@ def cmd_set(args: argparse.Namespace) -> int:
     decision = result.decision
     what = "recorded" if result.changed else "unchanged"
     print(
-        f"{args.vulnerability} in {args.package} ({image.name}): {decision.state.value}, {what} (version {decision.version})"
+        f"{args.vulnerability} in {args.package} ({decision.scope_target}): {decision.state.value}, {what} "
+        f"(version {decision.version})"
     )
     return 0
 

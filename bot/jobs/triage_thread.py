@@ -26,6 +26,7 @@ from bot.threads import ThreadState, ThreadStore
 from workers.report import ScanReport
 from workers.telemetry import context as telemetry
 from workers.triage.apply import Applied, apply, repository_of
+from workers.triage.decide import decisions_for
 from workers.triage.model import Decision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
 from workers.triage.teams import default_team
@@ -41,9 +42,7 @@ def team_of(thread: ThreadState, redis: Redis) -> str:
 
 
 def applied_for(redis: Redis, team: str, report: ScanReport, now: datetime) -> Applied:
-    repository = repository_of(report.image.reference)
-    decisions = DecisionStore(redis).get(team, repository) if repository else []
-    return apply(report, decisions, now)
+    return apply(report, decisions_for(DecisionStore(redis), bot_config.current().engine, team, report), now)
 
 
 def post_findings(

@@ -9,6 +9,7 @@ short versioned key, never the decision: a tampered or unknown key is refused wi
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from slack_bolt import Ack, App
@@ -42,7 +43,7 @@ from bot.slack_client import error_code, tell_user
 from workers.reference import InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
 from workers.triage.imports import IMPORT_SEVERITY, Proposal, refusals
-from workers.triage.model import StaleDecision, TriageState
+from workers.triage.model import Scope, StaleDecision, TriageState
 from workers.triage.store import ActionTarget, DecisionStore
 from workers.triage.validate import TriageInputError
 
@@ -77,7 +78,14 @@ def register(app: App, ctx: ListenerContext) -> None:
             if not trigger:
                 say("Slack did not send what I need to open the form; try the menu again.")
                 return
-            modal = triage_modal(MODALS[verb], key, _title(target), today=_now().date(), max_days=_max_days(ctx, key))
+            modal = triage_modal(
+                MODALS[verb],
+                key,
+                _title(target),
+                today=_now().date(),
+                max_days=_max_days(ctx, key),
+                scopes=tuple((s.value, label) for s, (label, _) in _wider_scopes(ctx, target).items()),
+            )
             try:
                 client.views_open(trigger_id=trigger, view=modal)
             except SlackApiError as exc:
@@ -105,6 +113,15 @@ def register(app: App, ctx: ListenerContext) -> None:
             fields = submitted_fields(view)
             digest = _digest(ctx, key) if fields[SCOPE] == "digest" else None
             change = _change(callback_id, fields, user, target, digest)
+            wider = _wider_scopes(ctx, target).get(Scope(fields[SCOPE])) if fields[SCOPE] in ("team", "base") else None
+            if fields[SCOPE] in ("team", "base") and wider is None:
+                ack(
+                    response_action="errors",
+                    errors={SCOPE: "That scope is no longer offered for this image; pick another."},
+                )
+                return
+            if wider:
+                change = replace(change, **{"owner_team" if fields[SCOPE] == "team" else "base": wider[1]})
             problem = _decide_all(ctx, target, key, change)
             if problem:
                 field, sentence = problem
@@ -294,6 +311,25 @@ def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Ch
         return REASON, "I could not save that: the bot's Redis is not answering. Try again in a minute."
     failure = enqueue_or_explain(lambda: enqueue_show_decision(ctx.queue, key, max(versions)), "a triage update")
     return (REASON, failure) if failure else None
+
+
+def _wider_scopes(ctx: ListenerContext, target: ActionTarget) -> dict[Scope, tuple[str, str]]:
+    """The team- and base-wide scopes a decision on ``target`` may take: the owning team (routing file and the
+    image's labels) and the base (named, or its OS's official image), from the repository's latest scan."""
+    from workers.base.attribution import official_candidate
+    from workers.owners.lookup import owning_team
+    from workers.scan.store import ReportStore
+    from workers.triage.apply import repository_of
+
+    latest = next(iter(ReportStore(ctx.redis).history(target.repository, 1)), {})
+    offered = {}
+    team = owning_team(ctx.settings.engine, ctx.redis, target.repository, latest.get("labels"))
+    if team:
+        offered[Scope.TEAM] = (f"Every image of team {team}", team)
+    base = latest.get("base") or official_candidate(latest.get("os"))
+    if base and (repository := repository_of(base)) and repository != target.repository:
+        offered[Scope.BASE] = (f"Every image built on {repository.removeprefix('docker.io/library/')}", repository)
+    return offered
 
 
 def _decider_denied(ctx: ListenerContext, client, user: str | None) -> str | None:

@@ -31,8 +31,11 @@ JUSTIFICATION_LABELS = {
 }
 
 
-def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: int) -> dict:
-    """The modal for one menu choice; ``private_metadata`` carries only the row's action key."""
+def triage_modal(
+    callback: str, key: str, title: str, *, today: date, max_days: int, scopes: tuple[tuple[str, str], ...] = ()
+) -> dict:
+    """The modal for one menu choice; ``private_metadata`` carries only the row's action key. ``scopes``: the
+    wider scopes this finding may be decided for (("team", "Every image of team payments"), ("base", …))."""
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(title, 2900)}}]
     if callback == ASSIGN_CALLBACK:
         blocks.append(_input(ASSIGNEE, "Assign to", {"type": "users_select", "action_id": ASSIGNEE}))
@@ -54,21 +57,7 @@ def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: 
                 "reopens; you are reminded 7 days before.",
             )
         )
-        blocks.append(
-            _input(
-                SCOPE,
-                "Applies to",
-                {
-                    "type": "radio_buttons",
-                    "action_id": SCOPE,
-                    "initial_option": _option("repository", "Every image of this repository"),
-                    "options": [
-                        _option("repository", "Every image of this repository"),
-                        _option("digest", "Only this image digest"),
-                    ],
-                },
-            )
-        )
+        blocks.append(_scope_input([("digest", "Only this image digest"), *scopes]))
         heading, submit = "Accept risk", "Accept"
     else:
         options = [_option(j.value, label) for j, label in JUSTIFICATION_LABELS.items()]
@@ -80,6 +69,8 @@ def triage_modal(callback: str, key: str, title: str, *, today: date, max_days: 
             )
         )
         blocks.append(_input(REASON, "Statement", _text(REASON, multiline=True), optional=True))
+        if scopes:
+            blocks.append(_scope_input(list(scopes)))
         heading, submit = "False positive", "Mark"
     return {
         "type": "modal",
@@ -190,6 +181,17 @@ def metadata_key(view: Any) -> str | None:
         return None
     key = data.get("key") if isinstance(data, dict) else None
     return key if isinstance(key, str) else None
+
+
+def _scope_input(more: list[tuple[str, str]]) -> dict:
+    """Where the decision applies: this repository (the default), or the narrower or wider scopes offered."""
+    everywhere = _option("repository", "Every image of this repository")
+    options = [everywhere, *(_option(value, label[:75]) for value, label in more)]
+    return _input(
+        SCOPE,
+        "Applies to",
+        {"type": "radio_buttons", "action_id": SCOPE, "initial_option": everywhere, "options": options},
+    )
 
 
 def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:

@@ -54,3 +54,10 @@ def ownership(
     watchers = [channel for _, channel in DigestStore(redis).watchers(ref.name)]
     owner = owner_of(ref.name, labels, file.routes(), watchers)
     return Ownership(owner, labels, problem, file.problem)
+
+
+def owning_team(settings: Settings, redis: Redis | None, repository: str, labels: dict | None) -> str | None:
+    """The team that owns an image by the routing file or its labels (no registry request, no watch look-up):
+    whose team-wide decisions apply to it."""
+    owner = owner_of(repository, labels, routing_file(settings, redis).routes())
+    return owner.team if owner else None

@@ -61,6 +61,10 @@ class ReportStore:
             "fixable": report.fixable,
             # finding identities, so trends, digests and triage can say exactly what is new or fixed
             "findings": [[f.id, f.package, f.severity, f.fixed] for f in report.vulnerabilities],
+            # what scoped triage needs to offer "every image of team X" / "every image built on B"
+            "os": report.image.os,
+            "base": (report.base or {}).get("name"),
+            "labels": report.image.labels,
         }
         history = f"{PREFIX}history:{repository}"
         with self.redis.pipeline() as pipe:

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from workers.base.attribution import official_candidate
 from workers.reference import InvalidReference, parse_reference
 from workers.report import SEVERITIES, Finding, ScanReport, empty_counts
-from workers.triage.model import SUPPRESSING, Decision, TriageState
+from workers.triage.model import PRECEDENCE, SUPPRESSING, Decision, Scope, TriageState
 
 FindingKey = tuple[str, str]  # (vulnerability id, package name), as decisions are kept
 
@@ -58,9 +59,14 @@ def effective_state(decision: Decision | None, finding: Finding, now: datetime) 
     return decision.state
 
 
-def apply(report: ScanReport, decisions: Iterable[Decision], now: datetime) -> Applied:
-    """What ``decisions`` make of ``report`` at ``now``."""
-    candidates = _matching_decisions(report, decisions)
+def apply(
+    report: ScanReport, decisions: Iterable[Decision], now: datetime, *, owner_team: str | None = None
+) -> Applied:
+    """What ``decisions`` make of ``report`` at ``now``. Team-wide decisions match when they are
+    ``owner_team``'s, or, with ``owner_team`` None, whichever were given (the loader,
+    :func:`workers.triage.decide.decisions_for`, loaded only the owning team's). Base-wide decisions match the
+    base the report names or its OS's official image."""
+    candidates = _matching_decisions(report, decisions, owner_team)
     suppressed: list[tuple[Finding, Decision]] = []
     expired: dict[tuple, Decision] = {}
     decided: dict[FindingKey, Decision] = {}
@@ -104,19 +110,41 @@ def absent(report: ScanReport, decisions: Iterable[Decision]) -> tuple[list[Deci
     return gone, seen
 
 
-def _matching_decisions(report: ScanReport, decisions: Iterable[Decision]) -> dict[FindingKey, Decision]:
-    """The decisions for this image, by finding key; a digest-scoped one wins over the repository-wide one."""
-    repository = repository_of(report.image.reference)
+def _matching_decisions(
+    report: ScanReport, decisions: Iterable[Decision], owner_team: str | None = None
+) -> dict[FindingKey, Decision]:
+    """The decisions for this image, by finding key; the narrowest wins (digest, repository, base, team)."""
+    repository, base = repository_of(report.image.reference), base_repository(report)
     found: dict[FindingKey, Decision] = {}
     for decision in decisions:
-        if repository is None or decision.repository != repository or decision.state is TriageState.RESOLVED:
+        if (
+            repository is None
+            or decision.state is TriageState.RESOLVED
+            or not _covers(decision, repository, base, owner_team)
+        ):
             continue
         if decision.digest and decision.digest != report.image.digest:
             continue
         key = (decision.vulnerability, decision.package)
-        if key not in found or (decision.digest and not found[key].digest):
+        if key not in found or PRECEDENCE[decision.scope] > PRECEDENCE[found[key].scope]:
             found[key] = decision
     return found
+
+
+def _covers(decision: Decision, repository: str, base: str | None, owner_team: str | None) -> bool:
+    if decision.scope is Scope.TEAM:
+        return owner_team is None or decision.owner_team == owner_team
+    if decision.scope is Scope.BASE:
+        return base is not None and decision.base == base
+    return decision.repository == repository
+
+
+def base_repository(report: ScanReport) -> str | None:
+    """The repository of the base the image is built on (``docker.io/library/debian``): the base it names (labels,
+    Dockerfile, layers), else its OS's official image (a Debian 12 image is built on debian, however many
+    images sit between)."""
+    name = (report.base or {}).get("name") or official_candidate(report.image.os)
+    return repository_of(name) if name else None
 
 
 def _ended(decision: Decision, finding: Finding, now: datetime) -> bool:

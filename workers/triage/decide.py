@@ -9,9 +9,9 @@ from datetime import datetime
 from workers.config import Settings
 from workers.reference import ImageRef
 from workers.telemetry import metrics
-from workers.triage.model import Decision, Justification, TriageState
+from workers.triage.model import Decision, Justification, Scope, TriageState, scope_key
 from workers.triage.store import DecisionStore, SetResult
-from workers.triage.validate import is_until_fixed, validate_change
+from workers.triage.validate import TriageInputError, is_until_fixed, validate_change
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Change:
     assignee: str | None = None
     digest: str | None = None  # only this image; None for the whole repository
     thread: str | None = None
+    owner_team: str | None = None  # every image of this owning team instead of one repository
+    base: str | None = None  # every image built on this base repository instead of one repository
 
 
 def decide(
@@ -56,9 +58,13 @@ def decide(
         max_accept_days_critical=settings.triage_max_accept_days_critical,
     )
     state = TriageState(change.state)
+    if change.owner_team and change.base:
+        raise TriageInputError("scope", "A decision covers one team's images or one base's, not both.")
+    if (change.owner_team or change.base) and change.digest:
+        raise TriageInputError("scope", "A team- or base-wide decision cannot also be about one digest.")
     decision = Decision(
         team=team,
-        repository=image.name,
+        repository=_kept_under(image, change),
         vulnerability=vulnerability,
         package=package,
         state=state,
@@ -71,11 +77,34 @@ def decide(
         assignee=((change.assignee or "").strip() or None) if state is TriageState.ASSIGNED else None,
         digest=change.digest,
         thread=change.thread,
+        owner_team=change.owner_team,
+        base=change.base,
     )
     result = store.set(decision, expected_version=expected_version)
     if result.changed:  # a double click is one decision
         metrics.triage_decided(state.value)
     return result
+
+
+def _kept_under(image: ImageRef, change: Change) -> str:
+    if change.owner_team:
+        return scope_key(Scope.TEAM, change.owner_team)
+    return scope_key(Scope.BASE, change.base) if change.base else image.name
+
+
+def decisions_for(store: DecisionStore, settings: Settings, team: str, report) -> list[Decision]:
+    """Every decision that may match the report's image: its repository's, its owning team's (the routing file
+    and its labels) and its base's."""
+    from workers.owners.lookup import owning_team
+    from workers.triage.apply import base_repository, repository_of
+
+    repository = repository_of(report.image.reference)
+    if not repository:
+        return []
+    owner = owning_team(settings, store.redis, repository, report.image.labels)
+    base = base_repository(report)
+    keys = [repository, owner and scope_key(Scope.TEAM, owner), base and scope_key(Scope.BASE, base)]
+    return [d for key in keys if key for d in store.get(team, key)]
 
 
 def note_scan(store: DecisionStore, team: str, report, now: datetime) -> list[Decision]:

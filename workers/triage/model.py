@@ -1,6 +1,9 @@
 """The triage model: a team's decision on one finding, its audit entries and how a change moves it. Pure, no I/O.
 
-A decision is kept per (team, repository, vulnerability, package); ``digest`` narrows it to one image.
+A decision is kept per (team, repository, vulnerability, package); ``digest`` narrows it to one image, and a
+decision may instead be wider: every image an owning team owns (``owner_team``) or every image built on a base
+(``base``); those are kept under the pseudo-repository :func:`scope_key` names (``team:payments``,
+``base:docker.io/library/debian``). The narrowest decision that matches a finding wins.
 Only ``accepted`` and ``false_positive`` hide a finding from the counts (:data:`SUPPRESSING`);
 ``acknowledged`` and ``assigned`` say someone is on it, and the finding stays open.
 """
@@ -37,6 +40,16 @@ class Justification(str, Enum):
 class Scope(str, Enum):
     REPOSITORY = "repository"  # every digest of the repository
     DIGEST = "digest"  # one image only
+    TEAM = "team"  # every image the owning team owns (the routing file, workers.owners)
+    BASE = "base"  # every image built on a base repository (its labels, Dockerfile or layers)
+
+
+PRECEDENCE = {Scope.DIGEST: 3, Scope.REPOSITORY: 2, Scope.BASE: 1, Scope.TEAM: 0}  # the narrowest wins
+
+
+def scope_key(scope: Scope, value: str) -> str:
+    """Where a team- or base-wide decision is kept: ``team:payments``, ``base:docker.io/library/debian``."""
+    return f"{scope.value}:{value}"
 
 
 SUPPRESSING = frozenset({TriageState.ACCEPTED, TriageState.FALSE_POSITIVE})
@@ -70,6 +83,8 @@ class Decision:
     digest: str | None = None  # the one image this decision is about; None for the whole repository
     thread: str | None = None  # permalink of the Slack thread the decision was taken in
     version: int = 0  # 1 for the first change, +1 for each change after it
+    owner_team: str | None = None  # a team-wide decision: every image this team owns (repository: scope_key)
+    base: str | None = None  # a base-wide decision: every image built on this base repository
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -77,7 +92,20 @@ class Decision:
 
     @property
     def scope(self) -> Scope:
-        return Scope.DIGEST if self.digest else Scope.REPOSITORY
+        if self.digest:
+            return Scope.DIGEST
+        if self.owner_team:
+            return Scope.TEAM
+        return Scope.BASE if self.base else Scope.REPOSITORY
+
+    @property
+    def scope_target(self) -> str:
+        """What the decision covers, in words: a repository, an image, a team's images or a base's."""
+        if self.scope is Scope.TEAM:
+            return f"every image of team {self.owner_team}"
+        if self.scope is Scope.BASE:
+            return f"every image built on {self.base}"
+        return self.repository if self.scope is Scope.REPOSITORY else f"{self.repository}@{self.digest}"
 
     @property
     def suppressing(self) -> bool:
@@ -129,6 +157,8 @@ class AuditEntry:
     assignee: str | None = None
     digest: str | None = None
     thread: str | None = None
+    owner_team: str | None = None
+    base: str | None = None
 
     @classmethod
     def of(cls, old: Decision | None, new: Decision) -> AuditEntry:
@@ -145,6 +175,8 @@ class AuditEntry:
             assignee=new.assignee,
             digest=new.digest,
             thread=new.thread,
+            owner_team=new.owner_team,
+            base=new.base,
         )
 
     def to_dict(self) -> dict[str, Any]:

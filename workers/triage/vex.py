@@ -24,7 +24,7 @@ import yaml
 
 from workers.reference import DOCKER_HUB, parse_reference
 from workers.report import Finding
-from workers.triage.model import Decision, TriageState
+from workers.triage.model import Decision, Scope, TriageState
 
 OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0"
 DOCKER_HUB_REGISTRY = "index.docker.io"  # go-containerregistry's name for docker.io, which Trivy's purls carry
@@ -130,12 +130,17 @@ def _grouped(suppressed: Suppressed, state: TriageState) -> list[tuple[Decision,
 
 def _statement(decision: Decision) -> str:
     end = "until a fix exists" if decision.until_fixed and not decision.until else f"until {decision.until}"
-    return f"{decision.reason or 'Accepted'} (accepted by {decision.by} {end})"
+    return f"{decision.reason or 'Accepted'} (accepted by {decision.by} {end}{_wide(decision)})"
 
 
 def _note(decision: Decision) -> str:
     where = f" in {decision.thread}" if decision.thread else ""
-    return f"Marked false positive by {decision.by} at {decision.at}{where}."
+    return f"Marked false positive by {decision.by} at {decision.at}{where}{_wide(decision)}."
+
+
+def _wide(decision: Decision) -> str:
+    """``, for every image of team payments`` when the decision is team- or base-wide."""
+    return f", for {decision.scope_target}" if decision.scope in (Scope.TEAM, Scope.BASE) else ""
 
 
 def _iso(moment: datetime) -> str:
