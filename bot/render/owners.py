@@ -57,5 +57,5 @@ def owned_elsewhere(image: str, ownership: Ownership, here: str) -> Mrkdwn | Non
     if owner is None or owner.team is None or owner.channel == here:
         return None
     return mrkdwn("`{image}` is owned by *{team}*", image=image, team=owner.team) + Mrkdwn(
-        f" ({channel(owner.channel)}); they hear about its alerts."
+        f" ({channel(owner.channel)}): its alerts and digests are theirs to act on; `/scan owners` says why."
     )

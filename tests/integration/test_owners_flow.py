@@ -61,7 +61,7 @@ def test_a_scan_in_another_channel_says_who_owns_the_image(owned_web, slack, red
     _command(owned_web, slack, "mariadb --no-alternative")
     run_workers(redis_client)
     _, thread = parent_and_replies(slack)
-    notes = [all_text(m) for m in thread if "they hear about its alerts" in all_text(m)]
+    notes = [all_text(m) for m in thread if "its alerts and digests are theirs" in all_text(m)]
     assert len(notes) == 1 and "owned by *payments* (<#C0PAYMENTS>)" in notes[0]
 
 
@@ -69,7 +69,7 @@ def test_a_scan_in_the_owning_channel_has_no_owner_note(owned_web, slack, redis_
     _command(owned_web, slack, "mariadb --no-alternative", channel="C0PAYMENTS")
     run_workers(redis_client)
     posts = [c.params for c in slack.calls("chat.postMessage") if c.ok]
-    assert posts and not any("they hear about its alerts" in str(p) for p in posts)
+    assert posts and not any("its alerts and digests are theirs" in str(p) for p in posts)
 
 
 def test_a_bad_routing_file_keeps_the_last_good_one_and_says_so(owned_web, slack, redis_client, test_images, tmp_path):
