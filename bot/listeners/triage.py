@@ -111,17 +111,10 @@ def register(app: App, ctx: ListenerContext) -> None:
                 ack(response_action="errors", errors={REASON: denial})
                 return
             fields = submitted_fields(view)
-            digest = _digest(ctx, key) if fields[SCOPE] == "digest" else None
-            change = _change(callback_id, fields, user, target, digest)
-            wider = _wider_scopes(ctx, target).get(Scope(fields[SCOPE])) if fields[SCOPE] in ("team", "base") else None
-            if fields[SCOPE] in ("team", "base") and wider is None:
-                ack(
-                    response_action="errors",
-                    errors={SCOPE: "That scope is no longer offered for this image; pick another."},
-                )
+            change, problem = _submitted_change(ctx, callback_id, fields, user, target, key)
+            if problem:
+                ack(response_action="errors", errors={SCOPE: problem})
                 return
-            if wider:
-                change = replace(change, **{"owner_team" if fields[SCOPE] == "team" else "base": wider[1]})
             problem = _decide_all(ctx, target, key, change)
             if problem:
                 field, sentence = problem
@@ -311,6 +304,18 @@ def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Ch
         return REASON, "I could not save that: the bot's Redis is not answering. Try again in a minute."
     failure = enqueue_or_explain(lambda: enqueue_show_decision(ctx.queue, key, max(versions)), "a triage update")
     return (REASON, failure) if failure else None
+
+
+def _submitted_change(ctx, callback_id, fields: dict, user: str, target: ActionTarget, key: str):
+    """The change a modal asks for, with its scope: (change, None), or (None, a sentence for the scope field)."""
+    digest = _digest(ctx, key) if fields[SCOPE] == "digest" else None
+    change = _change(callback_id, fields, user, target, digest)
+    if fields[SCOPE] not in (Scope.TEAM.value, Scope.BASE.value):
+        return change, None
+    wider = _wider_scopes(ctx, target).get(Scope(fields[SCOPE]))
+    if wider is None:
+        return None, "That scope is no longer offered for this image; pick another."
+    return replace(change, **{"owner_team" if fields[SCOPE] == Scope.TEAM.value else "base": wider[1]}), None
 
 
 def _wider_scopes(ctx: ListenerContext, target: ActionTarget) -> dict[Scope, tuple[str, str]]:

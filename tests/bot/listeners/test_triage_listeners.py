@@ -126,3 +126,46 @@ def test_a_decision_job_carries_the_request_id_of_the_click(dispatcher):
         assert dispatcher.send(dispatcher.app(), _menu("ack", key)).status == 200
     (job,) = Queue("chainscan", connection=dispatcher.redis).get_jobs()
     assert job.meta["request_id"] == "click-req-1"
+
+
+def test_the_modal_offers_the_owning_team_and_the_base_and_a_team_wide_acceptance_is_stored_once(
+    dispatcher, slack, tmp_path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.render.triage_views import SCOPE
+    from workers.scan.store import ReportStore
+
+    owners = tmp_path / "owners.yaml"
+    owners.write_text("teams:\n  - {name: data, channel: C0DATA, repositories: [mariadb]}\n")
+    dispatcher.redis.lpush(  # the repository's latest scan, as the engine records it
+        "chainscan:history:docker.io/library/mariadb", json.dumps({"os": "debian 12.5", "base": None, "labels": None})
+    )
+    assert ReportStore(dispatcher.redis).history("docker.io/library/mariadb", 1)[0]["os"] == "debian 12.5"
+    key = _key(dispatcher.redis)
+    app = dispatcher.app(OWNERS_FILE=str(owners))
+    dispatcher.send(app, _menu("accept", key))
+    view = slack.last("views.open").params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    scope = next(b for b in view["blocks"] if b.get("block_id") == SCOPE)["element"]
+    labels = {o["value"]: o["text"]["text"] for o in scope["options"]}
+    assert labels == {
+        "repository": "Every image of this repository",
+        "digest": "Only this image digest",
+        "team": "Every image of team data",
+        "base": "Every image built on debian",
+    }
+    until = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    values = {
+        REASON: {REASON: {"type": "plain_text_input", "value": "not reachable"}},
+        UNTIL: {UNTIL: {"type": "datepicker", "selected_date": until}},
+        SCOPE: {SCOPE: {"type": "radio_buttons", "selected_option": {"value": "team"}}},
+    }
+    body = view_submission_body(ACCEPT_CALLBACK, values, private_metadata=json.dumps({"key": key}))
+    assert dispatcher.send(app, body).status == 200
+    store = DecisionStore(dispatcher.redis)
+    assert store.get("T0TEST", "docker.io/library/mariadb") == []
+    decisions = store.get("T0TEST", "team:data")
+    assert sorted(d.package for d in decisions) == ["libc-bin", "libc6"] and {d.owner_team for d in decisions} == {
+        "data"
+    }
