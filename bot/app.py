@@ -15,7 +15,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot.config import SlackSettings
 from bot.installations import RedisInstallationStore, RedisOAuthStateStore
-from bot.listeners import build, digests, scan, triage
+from bot.listeners import build, digests, home, scan, triage
 from bot.listeners.context import ListenerContext
 from bot.slack_client import web_client
 
@@ -25,7 +25,7 @@ BOT_SCOPES = [
     "chat:write.public",
     "files:write",
     "files:read",
-]  # as deploy/slack-manifest.yml
+]  # as deploy/slack-app-manifest.yml
 
 
 def create_app(settings: SlackSettings, redis: Redis) -> App:
@@ -52,7 +52,7 @@ def create_app(settings: SlackSettings, redis: Redis) -> App:
             process_before_response=True,
         )
     ctx = ListenerContext(settings, redis, Queue(settings.engine.queue_name, connection=redis))
-    for concept in (scan, build, triage, digests):
+    for concept in (scan, build, triage, digests, home):
         concept.register(app, ctx)
 
     @app.error

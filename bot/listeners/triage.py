@@ -16,6 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.findings_messages import FindingsMessages
+from bot.jobs.home import enqueue_home
 from bot.jobs.triage_import import enqueue_prepare_import, unstash
 from bot.jobs.triage_thread import enqueue_show_decision
 from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, scan_denied, text_id
@@ -303,6 +304,8 @@ def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Ch
         log.exception("could not store a triage decision")
         return REASON, "I could not save that: the bot's Redis is not answering. Try again in a minute."
     failure = enqueue_or_explain(lambda: enqueue_show_decision(ctx.queue, key, max(versions)), "a triage update")
+    if not failure and change.by:  # the decider's Home tab shows the new counts
+        enqueue_or_explain(lambda: enqueue_home(ctx.queue, ctx.redis, target.team, change.by), "a Home update")
     return (REASON, failure) if failure else None
 
 

@@ -1,0 +1,89 @@
+"""App Home over the real HTTP server: ``app_home_opened`` → a worker publishes the user's teams with the open
+counts of the stored reports through the team's triage; a decision republishes; a user in no team gets the
+sentence; the Home buttons scan in the team's channel only."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.helpers.slack_requests import JSON, event_body, post_signed
+from tests.integration.conftest import SECRET, run_workers, scan, serving, stored_report
+
+pytestmark = pytest.mark.integration
+CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
+
+
+@pytest.fixture
+def home_web(slack_env, tmp_path, monkeypatch, redis_client):
+    path = tmp_path / "owners.yaml"
+    path.write_text(f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n")
+    monkeypatch.setenv("OWNERS_FILE", str(path))
+    with serving({**os.environ, **slack_env}) as url:
+        yield f"{url}/slack/events"
+
+
+def _opened(web, user: str):
+    body = event_body({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"})
+    return post_signed(web, body, SECRET, content_type=JSON)
+
+
+def _home(slack, user: str) -> str:
+    published = [c for c in slack.calls("views.publish") if c.ok and c.params.get("user_id") == user]
+    assert published, "nothing published"
+    view = published[-1].params["view"]
+    return json.dumps(json.loads(view) if isinstance(view, str) else view, ensure_ascii=False)
+
+
+def test_opening_home_publishes_the_users_team_with_the_open_counts(home_web, slack, redis_client, test_images):
+    from workers.digests.store import DigestStore
+
+    DigestStore(redis_client).watch("T0TEST", CHANNEL, ["docker.io/library/mariadb:latest"], limit=50)
+    scan(home_web, slack, "mariadb --no-alternative")
+    run_workers(redis_client)
+    report = stored_report(redis_client, "library/mariadb")
+    assert _opened(home_web, "U0ALICE").status_code == 200
+    run_workers(redis_client)
+    text = _home(slack, "U0ALICE")
+    c, h = report.counts["critical"], report.counts["high"]
+    assert f"`mariadb:latest` · {c} critical, {h} high open" in text
+    assert "*data* in <#C0SCANS>" in text and "Open thread" in text
+
+    from datetime import UTC, datetime
+
+    from workers.triage.model import Decision, Justification, TriageState
+    from workers.triage.store import DecisionStore
+
+    worst = next(f for f in report.vulnerabilities if f.severity == "critical")
+    DecisionStore(redis_client).set(
+        Decision(
+            "T0TEST",
+            "docker.io/library/mariadb",
+            worst.id,
+            worst.package,
+            TriageState.FALSE_POSITIVE,
+            "U0ALICE",
+            datetime.now(UTC).isoformat(),
+            justification=Justification.COMPONENT_NOT_PRESENT,
+        )
+    )
+    from rq import Queue
+
+    from bot.jobs.home import enqueue_home
+
+    redis_client.delete("chainscan:home:queued:T0TEST:U0ALICE")
+    assert enqueue_home(Queue("chainscan", connection=redis_client), redis_client, "T0TEST", "U0ALICE")
+    assert not enqueue_home(Queue("chainscan", connection=redis_client), redis_client, "T0TEST", "U0ALICE")  # coalesced
+    run_workers(redis_client)
+    hidden = sum(
+        1 for f in report.vulnerabilities if f.severity == "critical" and (f.id, f.package) == (worst.id, worst.package)
+    )
+    assert f"`mariadb:latest` · {c - hidden} critical, {h} high open" in _home(slack, "U0ALICE")
+
+
+def test_a_user_in_no_team_gets_the_sentence(home_web, slack, redis_client):
+    _opened(home_web, "U0BOB")
+    run_workers(redis_client)
+    assert "You are in no team of the routing file" in _home(slack, "U0BOB")
