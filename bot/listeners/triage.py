@@ -75,23 +75,7 @@ def register(app: App, ctx: ListenerContext) -> None:
             say(denial)
             return
         if verb in MODALS:
-            trigger = text_id(body.get("trigger_id"))
-            if not trigger:
-                say("Slack did not send what I need to open the form; try the menu again.")
-                return
-            modal = triage_modal(
-                MODALS[verb],
-                key,
-                _title(target),
-                today=_now().date(),
-                max_days=_max_days(ctx, key),
-                scopes=tuple((s.value, label) for s, (label, _) in _wider_scopes(ctx, target).items()),
-            )
-            try:
-                client.views_open(trigger_id=trigger, view=modal)
-            except SlackApiError as exc:
-                log.warning("views.open failed: %s", error_code(exc))
-                say("I could not open the triage form; try again in a moment.")
+            _open_modal(ctx, client, body, verb, key, target, say)
             return
         state = TriageState.ACKNOWLEDGED if verb == Verb.ACKNOWLEDGE else TriageState.OPEN
         problem = _decide_all(ctx, target, key, Change(state=state, by=user, thread=_thread_link(target)))
@@ -307,6 +291,27 @@ def _decide_all(ctx: ListenerContext, target: ActionTarget, key: str, change: Ch
     if not failure and change.by:  # the decider's Home tab shows the new counts
         enqueue_or_explain(lambda: enqueue_home(ctx.queue, ctx.redis, target.team, change.by), "a Home update")
     return (REASON, failure) if failure else None
+
+
+def _open_modal(ctx: ListenerContext, client, body: dict, verb: str, key: str, target: ActionTarget, say) -> None:
+    """The form of a menu choice, with the scopes this finding may be decided for."""
+    trigger = text_id(body.get("trigger_id"))
+    if not trigger:
+        say("Slack did not send what I need to open the form; try the menu again.")
+        return
+    modal = triage_modal(
+        MODALS[verb],
+        key,
+        _title(target),
+        today=_now().date(),
+        max_days=_max_days(ctx, key),
+        scopes=tuple((s.value, label) for s, (label, _) in _wider_scopes(ctx, target).items()),
+    )
+    try:
+        client.views_open(trigger_id=trigger, view=modal)
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", error_code(exc))
+        say("I could not open the triage form; try again in a moment.")
 
 
 def _submitted_change(ctx, callback_id, fields: dict, user: str, target: ActionTarget, key: str):
