@@ -196,3 +196,62 @@ def test_sigterm_without_redis_url_stops_everything_it_started(slack, socket_mod
             f"`serve` died of the signal instead of shutting down:\n{_tail(tmp_path / 'serve.log')}"
         )
     # serving_socket_mode's exit fails the test if any process of the group is still alive
+
+
+def _button_payload(action_id: str, value: str) -> dict:
+    """A ``block_actions`` payload as Socket Mode carries it (the JSON itself, not form-encoded)."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": "U0TEST", "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL},
+        "trigger_id": "1.2.3",
+        "response_url": "http://127.0.0.1:9/unused",
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "card_actions", "value": value}],
+    }
+
+
+def test_a_button_click_is_acked_on_the_socket_and_queues_its_scan(app, slack, socket_mode, redis_client):
+    started = time.monotonic()
+    envelope_id = socket_mode.send_envelope("interactive", _button_payload("rescan", "mariadb:latest"))
+    socket_mode.wait_for_ack(envelope_id, timeout=10)
+    assert time.monotonic() - started < 3
+    deadline = time.monotonic() + 10
+    while queue_length(redis_client) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert queue_length(redis_client) == 1  # the same listener as over HTTP: one fresh scan queued
+
+
+def test_after_slacks_disconnect_the_app_reconnects_and_keeps_answering(app, slack, socket_mode, redis_client):
+    socket_mode.disconnect()
+    deadline = time.monotonic() + 20
+    while socket_mode.connections_opened < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert socket_mode.connections_opened >= 2, _tail(app["log"])
+    assert len(slack.calls("apps.connections.open")) >= 2  # a fresh URL for the new connection
+    ack = socket_mode.wait_for_ack(send_scan(socket_mode, slack, "help"), timeout=10)
+    assert "Scan a container image" in ack["payload"]["text"]
+
+
+def test_app_home_opened_over_the_socket_queues_a_publish(app, slack, socket_mode, redis_client):
+    envelope_id = socket_mode.send_envelope(
+        "events_api",
+        {
+            "type": "event_callback",
+            "team_id": "T0TEST",
+            "api_app_id": "A0TEST",
+            "event": {"type": "app_home_opened", "user": "U0HOME", "tab": "home"},
+            "event_id": "Ev0HOME",
+            "event_time": int(time.time()),
+        },
+        retry_attempt=0,
+        retry_reason="",
+    )
+    socket_mode.wait_for_ack(envelope_id, timeout=10)
+    deadline = time.monotonic() + 10
+    while queue_length(redis_client) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    jobs = Queue(Settings.from_env().queue_name, connection=redis_client).get_jobs()
+    assert [j.func_name for j in jobs] == ["bot.jobs.home.publish_home"]
