@@ -101,69 +101,74 @@ def register(app: App, ctx: ListenerContext) -> None:
             tell_user(ids["response_url"], denial)  # best effort: an unreachable response_url is logged, not raised
 
 
-def _vex(ack: Ack, ctx: ListenerContext, command: dict, parsed: VexCommand) -> None:
-    """``/scan vex IMAGE``: an export job, within the scan limits."""
-    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
+def _queue_job(ack: Ack, ctx: ListenerContext, command: dict, what: str, enqueue, said: str) -> None:
+    """The shape of every image subcommand: within the scan limits, ``enqueue(ids)`` one job, ack at once with
+    ``said`` or the sentence saying why not. ``ids``: channel, user, team and response_url of the command."""
+    ids = {key: text_id(command.get(f"{key}_id" if key != "response_url" else key)) for key in IDS}
+    denial = scan_denied(ctx.settings, ids["channel"], ids["user"]) or over_limit(
+        ctx, Action.SCAN, ids["channel"], ids["user"]
+    )
     if not denial:
-        request = {
-            "channel": channel,
-            "user": user,
-            "team": text_id(command.get("team_id")),
-            "image": str(parsed.image),
-        }
-        denial = enqueue_or_explain(lambda: enqueue_vex_thread(ctx.queue, request), "a VEX export")
-    ack(text=denial or f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…", response_type="ephemeral")
+        denial = enqueue_or_explain(lambda: enqueue(ids), what)
+    ack(text=denial or said, response_type="ephemeral")
+
+
+IDS = ("channel", "user", "team", "response_url")
+
+
+def _vex(ack: Ack, ctx: ListenerContext, command: dict, parsed: VexCommand) -> None:
+    """``/scan vex IMAGE``: an export job."""
+    _queue_job(
+        ack,
+        ctx,
+        command,
+        "a VEX export",
+        lambda ids: enqueue_vex_thread(ctx.queue, {**_who(ids), "image": str(parsed.image)}),
+        f"Exporting the decisions on `{parsed.image.familiar}` as OpenVEX…",
+    )
 
 
 def _owners(ack: Ack, ctx: ListenerContext, command: dict, parsed: OwnersCommand) -> None:
     """``/scan owners IMAGE``: a small job (it reads the image's labels), answered privately."""
-    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
-    if not denial:
-        request = {"image": str(parsed.image), "response_url": text_id(command.get("response_url"))}
-        denial = enqueue_or_explain(lambda: enqueue_owners_answer(ctx.queue, request), "an owners look-up")
-    ack(text=denial or f"Looking up who owns `{parsed.image.familiar}`…", response_type="ephemeral")
+    _queue_job(
+        ack,
+        ctx,
+        command,
+        "an owners look-up",
+        lambda ids: enqueue_owners_answer(ctx.queue, {"image": str(parsed.image), "response_url": ids["response_url"]}),
+        f"Looking up who owns `{parsed.image.familiar}`…",
+    )
 
 
 def _diff(ack: Ack, ctx: ListenerContext, command: dict, parsed: DiffCommand) -> None:
-    """``/scan diff A B``: a thread job scanning both, within the scan limits, acknowledged at once."""
-    ids = {key: text_id(command.get(key)) for key in ("channel_id", "user_id", "team_id", "response_url")}
-    denial = scan_denied(ctx.settings, ids["channel_id"], ids["user_id"]) or over_limit(
-        ctx, Action.SCAN, ids["channel_id"], ids["user_id"]
-    )
-    if not denial:
-        request = {
-            "channel": ids["channel_id"],
-            "user": ids["user_id"],
-            "team": ids["team_id"],
-            "response_url": ids["response_url"],
-            "image": str(parsed.before),
-            "target": str(parsed.after),
-            "force": parsed.force,
-        }
-        denial = enqueue_or_explain(lambda: enqueue_open_diff_thread(ctx.queue, request), "a diff")
-    shown = f"`{parsed.before.familiar}` → `{parsed.after.familiar}`"
-    ack(
-        text=denial or f"Queued a diff of {shown}. It will appear in a thread in this channel.",
-        response_type="ephemeral",
+    """``/scan diff A B``: a thread job scanning both."""
+    request = {"image": str(parsed.before), "target": str(parsed.after), "force": parsed.force}
+    _queue_job(
+        ack,
+        ctx,
+        command,
+        "a diff",
+        lambda ids: enqueue_open_diff_thread(ctx.queue, {**_who(ids), "response_url": ids["response_url"], **request}),
+        f"Queued a diff of `{parsed.before.familiar}` → `{parsed.after.familiar}`. "
+        "It will appear in a thread in this channel.",
     )
 
 
 def _sbom(ack: Ack, ctx: ListenerContext, command: dict, parsed: SbomCommand) -> None:
-    """``/scan sbom IMAGE``: an SBOM job, within the scan limits."""
-    channel, user = text_id(command.get("channel_id")), text_id(command.get("user_id"))
-    denial = scan_denied(ctx.settings, channel, user) or over_limit(ctx, Action.SCAN, channel, user)
-    if not denial:
-        request = {
-            "channel": channel,
-            "user": user,
-            "team": text_id(command.get("team_id")),
-            "image": str(parsed.image),
-            "format": parsed.format.value,
-        }
-        denial = enqueue_or_explain(lambda: enqueue_sbom_thread(ctx.queue, request), "an SBOM")
-    ack(text=denial or f"Making the SBOM of `{parsed.image.familiar}`…", response_type="ephemeral")
+    """``/scan sbom IMAGE``: an SBOM job."""
+    request = {"image": str(parsed.image), "format": parsed.format.value}
+    _queue_job(
+        ack,
+        ctx,
+        command,
+        "an SBOM",
+        lambda ids: enqueue_sbom_thread(ctx.queue, {**_who(ids), **request}),
+        f"Making the SBOM of `{parsed.image.familiar}`…",
+    )
+
+
+def _who(ids: dict) -> dict:
+    return {"channel": ids["channel"], "user": ids["user"], "team": ids["team"]}
 
 
 def _scan(ack: Ack, ctx: ListenerContext, command: dict, parsed: ScanCommand) -> None:
