@@ -98,6 +98,9 @@ class Settings:
     epss_url: str | None = EPSS_URL
     kev_url: str | None = KEV_URL
     feed_timeout: int = 300
+    inventory_ttl_days: int = 14  # INVENTORY_TTL_DAYS: a digest's package inventory outlives its last scan this long
+    reevaluate_batch: int = 50  # REEVALUATE_BATCH: inventories of one OS release judged by one `trivy sbom` run
+    reevaluate_concurrency: int = 2  # REEVALUATE_CONCURRENCY: `trivy sbom` runs a re-evaluation keeps going at once
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +155,9 @@ class Settings:
             epss_url=_feed_location(env, "EPSS_URL", EPSS_URL),
             kev_url=_feed_location(env, "KEV_URL", KEV_URL),
             feed_timeout=max(1, _int(env, "FEED_TIMEOUT", 300)),
+            inventory_ttl_days=max(1, _int(env, "INVENTORY_TTL_DAYS", 14)),
+            reevaluate_batch=max(1, _int(env, "REEVALUATE_BATCH", 50)),
+            reevaluate_concurrency=max(1, _int(env, "REEVALUATE_CONCURRENCY", 2)),
         )
 
     def credential_for(self, registry: str) -> RegistryCredential | None:

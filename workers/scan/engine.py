@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import docker
@@ -24,14 +24,17 @@ from workers.allowlist import RegistryRefused
 from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
+from workers.inventory.model import keep
+from workers.inventory.reevaluate import Judged, Judging, Wanted, reevaluate, to_cyclonedx
+from workers.inventory.store import InventoryStore
 from workers.reference import ImageRef, parse_reference
-from workers.registry_client import admit, serves
+from workers.registry_client import RegistryReadError, admit, serves
 from workers.report import DbInfo, ScanReport, normalize
 from workers.scan import dbupdate, layercache, trivy
 from workers.scan.keepalive import kept_alive
 from workers.scan.layers import LayerCheck, Verdict
 from workers.scan.layers import check as check_layers
-from workers.scan.resolve import ResolvedImage, inspect, interpret, source_reference
+from workers.scan.resolve import ResolvedImage, inspect, inspect_registry, interpret, source_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
 from workers.telemetry import metrics
 
@@ -57,6 +60,7 @@ class Scanner:
             history_length=self.settings.history_length,
             history_ttl=self.settings.history_ttl_days * 24 * 3600,
         )
+        self.inventories = InventoryStore(self.redis, ttl=self.settings.inventory_ttl_days * 24 * 3600)
         self._docker: docker.DockerClient | None = None
         settings = self.settings  # the embedded Valkey has no REDIS_URL: the client knows where it is
         project_url = settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
@@ -92,9 +96,7 @@ class Scanner:
         except RegistryRefused as exc:
             raise ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)) from None
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
-        dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
-        db = trivy.db_info(self.env)
-        version = db_version_key(db.updated_at, db.version) if db else self._server_window(time.time())
+        version = self._db_version()
         key = cache_key(resolved.digest, resolved.platform, version) if version else None
         if key and not force and (hit := self._cached(key, ref, resolved)):
             return hit
@@ -107,6 +109,8 @@ class Scanner:
             if not force and (hit := self._cached(key, ref, resolved)):
                 return hit  # someone else scanned it while we waited
             with kept_alive(lock, LOCK_TTL):
+                if not force and (judged := self._judged_again(resolved, ref, version)):
+                    return judged  # its inventory, judged on the new DB: the image is not read again
                 return self._run(resolved, ref, key)
         finally:
             try:
@@ -165,6 +169,69 @@ class Scanner:
         self.store.count_trivy_run()
         return trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
 
+    def reevaluate(self, references: list[ImageRef]) -> Judged:
+        """Before reading many images one by one (a digest, an alert pass, the fleet after a DB update): resolve
+        each with one manifest request to its registry and judge again, in batched ``trivy sbom`` runs, every digest
+        that has a stored inventory and no report for the current DB. What cannot be resolved this way, or has no
+        inventory, is left to :meth:`scan`, which says why in its own sentence."""
+        version = self._db_version()
+        if not version:
+            return Judged()
+        wanted: dict[tuple[str, str], Wanted] = {}
+        for ref in references:
+            resolved = self._resolved_directly(ref)
+            if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
+                continue
+            wanted.setdefault(
+                (resolved.digest, resolved.platform), Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
+            )
+        return reevaluate(list(wanted.values()), self._judging(version), self.store, self.inventories)
+
+    def _resolved_directly(self, ref: ImageRef) -> ResolvedImage | None:
+        """``ref`` resolved by one manifest GET (noted as served and as the tag's answer for RESOLVE_TTL, so the scan
+        that follows asks nothing more); None when that fails or the registry is refused."""
+        source = source_reference(ref, self.settings)
+        try:
+            data = inspect_registry(ref, self.settings)
+            resolved = interpret(ref, self.settings, data)
+        except (RegistryReadError, RegistryRefused, ScanError, ValueError, KeyError) as exc:
+            log.info("%s not resolved for re-evaluation: %s", ref, exc)
+            return None
+        ttl = max(1, self.settings.resolve_ttl)
+        self.store.put_distribution(str(source), data, ttl)
+        self.store.note_served(str(resolved.source), ttl)
+        return resolved
+
+    def _judged_again(self, resolved: ResolvedImage, ref: ImageRef, version: str | None) -> ScanReport | None:
+        """The digest's stored inventory judged on the current DB (once its registry has shown it serves the digest,
+        as for a cached report); None without an inventory."""
+        if version is None or self.inventories.get(resolved.digest, resolved.platform) is None:
+            return None
+        if not self._served(resolved):
+            return None
+        try:
+            judged = reevaluate(
+                [Wanted(resolved.digest, resolved.platform, str(ref), ref.name)],
+                self._judging(version),
+                self.store,
+                self.inventories,
+            )
+        except ScanError as exc:
+            log.warning("re-evaluating %s failed (%s); scanning the image instead", ref, exc.message)
+            return None
+        return judged.reports.get((resolved.digest, resolved.platform))
+
+    def _judging(self, version: str) -> Judging:
+        db = trivy.db_info(self.env) or DbInfo(version=None, updated_at=None)
+        return Judging(self.settings, self.env, self._dbs(), db, version, _now())
+
+    def _db_version(self) -> str | None:
+        """The cache key's DB part: the local DB's version (waiting for the fleet's download when there is none
+        yet), or the ``trivy server``'s window; None with neither."""
+        dbupdate.ensure(self.redis, self.settings, self.env)  # no DB yet: wait for the fleet's download, or run it
+        db = trivy.db_info(self.env)
+        return db_version_key(db.updated_at, db.version) if db else self._server_window(time.time())
+
     def _credential_env(self, registry: str) -> dict[str, str]:
         credential = self.settings.credential_for(registry)
         return {"TRIVY_USERNAME": credential.username, "TRIVY_PASSWORD": credential.password} if credential else {}
@@ -208,6 +275,7 @@ class Scanner:
             return None
         report.image.reference = str(ref)
         report.cached = True
+        self.inventories.touch(resolved.digest, resolved.platform)  # read again: its inventory is kept longer
         metrics.cache_hit()
         return report
 
@@ -246,6 +314,7 @@ class Scanner:
             timeout=self.settings.scan_timeout,
             insecure=self.settings.is_insecure(source.registry),
             env=self.env,
+            list_all_pkgs=True,  # the package inventory a new DB judges again (workers.inventory)
             **self._dbs(local_first=not layers.shared_cache),  # a trivy server's cache is shared too
         )
         self.store.count_trivy_run()
@@ -278,7 +347,15 @@ class Scanner:
             report.inconsistent_layers = list(layers.mismatched)
         key = key or cache_key(resolved.digest, resolved.platform, db_version_key(db.updated_at, db.version))
         self.store.put(key, report, ref.name)
+        self._keep_inventory(output, resolved, report.inconsistent_layers)
         return report
+
+    def _keep_inventory(self, output: dict, resolved: ResolvedImage, inconsistent: list[str] | None) -> None:
+        """Keep what Trivy found in the image as its inventory, for the next DB (workers.inventory)."""
+        cyclonedx = to_cyclonedx(output, self.settings)
+        if cyclonedx is not None:
+            inventory = keep(output, cyclonedx, digest=resolved.digest, platform=resolved.platform)
+            self.inventories.put(replace(inventory, inconsistent_layers=inconsistent))
 
 
 def _now() -> str:

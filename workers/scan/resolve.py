@@ -19,6 +19,7 @@ import requests.exceptions
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError, registry_error
 from workers.reference import DOCKER_HUB, ImageRef
+from workers.registry_client import RegistryReadError, admit, client_for
 
 INDEX_MEDIA_TYPES = {
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -61,6 +62,28 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
         raise registry_error(ErrorKind.TIMEOUT, ref.familiar) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException):
         raise registry_error(ErrorKind.DOCKER_UNAVAILABLE, ref.familiar) from None
+
+
+def inspect_registry(ref: ImageRef, settings: Settings) -> dict:
+    """What :func:`inspect` answers, read from the registry itself in one manifest GET (mirror applied): the
+    fleet's re-evaluation resolves each watched tag with it and nothing more. The digest is the bot's own hash of
+    the bytes, so the answer also proves the registry serves that digest. Raises RegistryReadError or
+    RegistryRefused; the caller falls back to the engine's look-up, whose failures are sentences."""
+    source = source_reference(ref, settings)
+    client = client_for(admit(source, settings.registry_policy), settings)
+    answer, digest = client.manifest(source.repository, source.digest or source.tag or "latest")
+    if answer.status != 200:
+        raise RegistryReadError(f"{source.registry} answered HTTP {answer.status} for {source}")
+    body = answer.json()
+    media_type = body.get("mediaType") or answer.headers.get("Content-Type", "").split(";")[0].strip()
+    is_index = media_type in INDEX_MEDIA_TYPES or "manifests" in body
+    platforms = [m.get("platform") or {} for m in body.get("manifests") or []] if is_index else []
+    if is_index and media_type not in INDEX_MEDIA_TYPES:
+        media_type = "application/vnd.oci.image.index.v1+json"
+    return {
+        "Descriptor": {"mediaType": media_type, "digest": digest, "size": len(answer.content)},
+        "Platforms": platforms,
+    }
 
 
 def interpret(ref: ImageRef, settings: Settings, data: dict) -> ResolvedImage:

@@ -80,14 +80,58 @@ def image_command(
     skip_java_db: bool = False,
     server: str | None = None,
     output_format: str = "json",
+    list_all_pkgs: bool = False,
 ) -> list[str]:
     """The argument list for ``trivy image`` with JSON output on stdout. ``skip_db``/``skip_java_db``: the DB is
     there, do not look for a newer one; ``server``: run as a client of that ``trivy server``; ``output_format``:
-    Trivy's ``--format`` (``cyclonedx`` or ``spdx-json`` for an SBOM, JSON as well)."""
+    Trivy's ``--format`` (``cyclonedx`` or ``spdx-json`` for an SBOM, JSON as well); ``list_all_pkgs``: the JSON
+    lists every package, not only vulnerable ones (the inventory kept for re-evaluation, workers.inventory)."""
     env = os.environ if env is None else env
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"unknown Trivy output format {output_format!r}")
     args = [trivy_bin, "image", "--format", output_format, "--quiet", "--image-src", source]
+    args += _common_flags(env, skip_db=skip_db, skip_java_db=skip_java_db, server=server, timeout=timeout)
+    if list_all_pkgs and output_format == "json":
+        args.append("--list-all-pkgs")
+    if platform and source == "remote" and not env.get("TRIVY_PLATFORM"):
+        args += ["--platform", platform]
+    if insecure:
+        args.append("--insecure")
+    if target.startswith("-"):  # defence in depth: validated references never start with "-"
+        raise ScanError.of(ErrorKind.INVALID_REFERENCE, "dash")
+    args.append(target)
+    return args
+
+
+def sbom_command(
+    trivy_bin: str,
+    path: str,
+    *,
+    timeout: int = 600,
+    env: Mapping[str, str] | None = None,
+    skip_db: bool = False,
+    skip_java_db: bool = False,
+    server: str | None = None,
+) -> list[str]:
+    """The argument list for ``trivy sbom`` over a CycloneDX file we wrote, JSON on stdout: the same scanners,
+    DB flags and server as an image scan, so its findings are the image scan's (workers.inventory)."""
+    env = os.environ if env is None else env
+    args = [trivy_bin, "sbom", "--format", "json", "--quiet"]
+    args += _common_flags(env, skip_db=skip_db, skip_java_db=skip_java_db, server=server, timeout=timeout)
+    return [*args, "--list-all-pkgs", path]
+
+
+def convert_command(trivy_bin: str, path: str) -> list[str]:
+    """``trivy convert`` of a JSON report we wrote (with every package) into Trivy's CycloneDX, on stdout."""
+    return [trivy_bin, "convert", "--format", "cyclonedx", "--quiet", path]
+
+
+def _common_flags(
+    env: Mapping[str, str], *, skip_db: bool, skip_java_db: bool, server: str | None, timeout: int
+) -> list[str]:
+    """The flags every scan passes: scanners, no version check or telemetry, how the DBs are had, the timeout;
+    each left out when its ``TRIVY_*`` variable is set."""
+    args: list[str] = []
     for flag, value, variable in _DEFAULT_FLAGS:
         if not env.get(variable):
             args += [flag] if value is None else [flag, value]
@@ -99,13 +143,6 @@ def image_command(
         args.append("--skip-java-db-update")
     if not env.get("TRIVY_TIMEOUT"):
         args += ["--timeout", f"{timeout}s"]
-    if platform and source == "remote" and not env.get("TRIVY_PLATFORM"):
-        args += ["--platform", platform]
-    if insecure:
-        args.append("--insecure")
-    if target.startswith("-"):  # defence in depth: validated references never start with "-"
-        raise ScanError.of(ErrorKind.INVALID_REFERENCE, "dash")
-    args.append(target)
     return args
 
 
