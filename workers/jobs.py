@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
 
 from rq import get_current_job
 
@@ -25,8 +26,9 @@ from workers.chainguard.state import current_catalog
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.heartbeat import beating
+from workers.inventory import fleet
 from workers.reference import InvalidReference
-from workers.scan import dbupdate
+from workers.scan import dbupdate, trivy
 from workers.scan.engine import Scanner
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,34 @@ def scan_image(reference: str, force: bool = False) -> dict:
     return {"report": report.to_dict()}
 
 
-def update_db_job() -> dict:
-    """Download or refresh Trivy's DBs for the fleet (the scheduler's periodic job)."""
-    job = get_current_job()
-    return dbupdate.update(job.connection, config.current()).to_dict()
+def update_db_job(now: str | None = None) -> dict:
+    """Download or refresh Trivy's DBs for the fleet (the scheduler's periodic job); when the DB changed, queue the
+    fleet's re-evaluation (:mod:`workers.inventory.fleet`): what the next digests read is judged first."""
+    job, settings = get_current_job(), config.current()
+    before = trivy.db_info()
+    outcome = dbupdate.update(job.connection, settings)
+    result = outcome.to_dict()
+    if outcome.db and (before is None or before.updated_at != outcome.db.updated_at):
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+        result["reevaluation_jobs"] = fleet.enqueue(job.connection, settings, moment)
+    return result
+
+
+def reevaluate_job(references: list[str]) -> dict:
+    """Judge these watched images again on the current DB from their inventories (one manifest request each)."""
+    scanner = Scanner(config.current(), get_current_job().connection)
+    judged = scanner.reevaluate(references)
+    return {
+        "judged": len(judged.reports),
+        "trivy_runs": judged.runs,
+        "without_inventory": len(judged.without_inventory),
+    }
+
+
+def reevaluate_stored_job() -> dict:
+    """Judge again every stored inventory no watched tag led to (scanned lately, not watched), by digest."""
+    judged = Scanner(config.current(), get_current_job().connection).reevaluate_stored()
+    return {"judged": len(judged.reports), "trivy_runs": judged.runs}
 
 
 def base_or_none(scanner: Scanner, report, dockerfile_from: str | None = None) -> dict | None:

@@ -104,6 +104,7 @@ def _new_findings(settings, redis: Redis, team: str, channel: str, now: datetime
     store, alerts, scanner = DigestStore(redis), AlertStore(redis), Scanner(settings.engine, redis)
     wanted, new, bases = at_or_above(settings.engine.alert_min_severity), [], {}
     references = store.watched(team, channel)
+    scanner.reevaluate(references)  # after a DB update: judged in batches, the image not read
     for reference in references:
         renew()
         try:

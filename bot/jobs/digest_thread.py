@@ -181,6 +181,7 @@ def collect(
     are unchanged; last week's snapshots; the weekly history; the team's decisions), then compose it purely."""
     store, scanner = DigestStore(redis), Scanner(settings.engine, redis)
     observed, repositories = [], []
+    scanner.reevaluate(_with_alternatives(store.watched(team, channel), settings.engine, redis))
     for reference in store.watched(team, channel):
         previous, weeks = store.snapshot(team, channel, reference), store.weeks(team, channel, reference)
         try:
@@ -205,6 +206,20 @@ def collect(
     sla = Sla(settings.engine.sla_days_critical, settings.engine.sla_days_high)
     stale_after = max(DB_STALE_AFTER, timedelta(seconds=2 * settings.engine.db_refresh_interval))
     return compose(period, observed, decisions, now, sla, db_updated_at=_worker_db(redis), db_stale_after=stale_after)
+
+
+def _with_alternatives(references: list[str], settings, redis: Redis) -> list[str]:
+    """The watched images and their Chainguard alternatives: after a DB update, all of them are judged again in
+    batches before the digest reads them one by one (workers.inventory)."""
+    alternatives = []
+    for reference in references:
+        try:
+            mapping = plan_alternative(parse_reference(reference), settings, redis)
+        except InvalidReference:
+            continue
+        if mapping.scannable:
+            alternatives.append(str(mapping.reference))
+    return references + alternatives
 
 
 def _worker_db(redis: Redis) -> str | None:

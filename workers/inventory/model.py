@@ -38,6 +38,7 @@ class Inventory:
     targets: dict[str, str]  # "Class/Type" → the image scan's Target ("ref (debian 12.5)", "Java" …)
     inconsistent_layers: list[str] | None = None  # carried to every report judged from it (workers.scan.layers)
     packages: int = 0
+    reference: str | None = None  # what was scanned: names the report when no watched tag points here
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Inventory:
             "targets": self.targets,
             "inconsistent_layers": self.inconsistent_layers,
             "packages": self.packages,
+            "reference": self.reference,
         }
 
     @classmethod
@@ -66,7 +68,9 @@ class Inventory:
         return any(c.get("type") == "application" for c in self.cyclonedx.get("components") or [])
 
 
-def keep(trivy_json: dict[str, Any], cyclonedx: dict[str, Any], *, digest: str, platform: str) -> Inventory:
+def keep(
+    trivy_json: dict[str, Any], cyclonedx: dict[str, Any], *, digest: str, platform: str, reference: str | None = None
+) -> Inventory:
     """The inventory of one image scan: its JSON (``--list-all-pkgs``) and Trivy's CycloneDX of that JSON."""
     results = trivy_json.get("Results") or []
     return Inventory(
@@ -76,6 +80,7 @@ def keep(trivy_json: dict[str, Any], cyclonedx: dict[str, Any], *, digest: str, 
         metadata=trivy_json.get("Metadata") or {},
         targets={_target_key(r): r.get("Target", "") for r in results},
         packages=sum(len(r.get("Packages") or []) for r in results),
+        reference=reference,
     )
 
 

@@ -62,9 +62,16 @@ class Judged:
     without_inventory: list[Wanted] = field(default_factory=list)
 
 
-def reevaluate(wanted: Sequence[Wanted], judging: Judging, reports: ReportStore, inventories: InventoryStore) -> Judged:
-    """Judge every ``wanted`` digest that has an inventory; store and return their reports."""
-    found = inventories.get_many([(w.digest, w.platform) for w in wanted])
+def reevaluate(
+    wanted: Sequence[Wanted],
+    judging: Judging,
+    reports: ReportStore,
+    inventories: InventoryStore,
+    found: Sequence[Inventory | None] | None = None,
+) -> Judged:
+    """Judge every ``wanted`` digest that has an inventory (``found``: already read, in the same order); store and
+    return their reports."""
+    found = inventories.get_many([(w.digest, w.platform) for w in wanted]) if found is None else found
     judged = Judged(without_inventory=[w for w, inventory in zip(wanted, found, strict=True) if inventory is None])
     pairs = [(w, inventory) for w, inventory in zip(wanted, found, strict=True) if inventory is not None]
     if not pairs:

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -27,7 +27,7 @@ from workers.errors import ErrorKind, ScanError
 from workers.inventory.model import keep
 from workers.inventory.reevaluate import Judged, Judging, Wanted, reevaluate, to_cyclonedx
 from workers.inventory.store import InventoryStore
-from workers.reference import ImageRef, parse_reference
+from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.registry_client import RegistryReadError, admit, serves
 from workers.report import DbInfo, ScanReport, normalize
 from workers.scan import dbupdate, layercache, trivy
@@ -169,23 +169,47 @@ class Scanner:
         self.store.count_trivy_run()
         return trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
 
-    def reevaluate(self, references: list[ImageRef]) -> Judged:
+    def reevaluate(self, references: Iterable[str | ImageRef]) -> Judged:
         """Before reading many images one by one (a digest, an alert pass, the fleet after a DB update): resolve
         each with one manifest request to its registry and judge again, in batched ``trivy sbom`` runs, every digest
-        that has a stored inventory and no report for the current DB. What cannot be resolved this way, or has no
-        inventory, is left to :meth:`scan`, which says why in its own sentence."""
+        that has a stored inventory and no report for the current DB. Whatever this cannot do (a reference that
+        does not resolve this way, a digest without inventory, a Trivy failure) is left to :meth:`scan`, which
+        reads the image and says what went wrong in its own sentence."""
         version = self._db_version()
         if not version:
             return Judged()
         wanted: dict[tuple[str, str], Wanted] = {}
-        for ref in references:
+        for reference in references:
+            try:
+                ref = parse_reference(reference) if isinstance(reference, str) else reference
+            except InvalidReference:
+                continue
             resolved = self._resolved_directly(ref)
             if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
                 continue
-            wanted.setdefault(
-                (resolved.digest, resolved.platform), Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
-            )
-        return reevaluate(list(wanted.values()), self._judging(version), self.store, self.inventories)
+            want = Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
+            wanted.setdefault((resolved.digest, resolved.platform), want)
+        try:
+            return reevaluate(list(wanted.values()), self._judging(version), self.store, self.inventories)
+        except ScanError as exc:
+            log.warning("re-evaluating %d digests failed (%s); each is scanned instead", len(wanted), exc.message)
+            return Judged(without_inventory=list(wanted.values()))
+
+    def reevaluate_stored(self, chunk: int = 200) -> Judged:
+        """Every stored inventory with no report for the current DB judged again, by digest (no registry request),
+        ``chunk`` inventories read at a time so memory stays flat however many are stored."""
+        version, total = self._db_version(), Judged()
+        if not version:
+            return total
+        pending = [pair for pair in self.inventories.all() if not self.redis.exists(cache_key(*pair, version))]
+        for start in range(0, len(pending), chunk):
+            pairs = pending[start : start + chunk]
+            found = self.inventories.get_many(pairs)
+            wanted = [Wanted(d, p, (i and i.reference) or d) for (d, p), i in zip(pairs, found, strict=True)]
+            judged = reevaluate(wanted, self._judging(version), self.store, self.inventories, found)
+            total.reports.update(judged.reports)
+            total.runs += judged.runs
+        return total
 
     def _resolved_directly(self, ref: ImageRef) -> ResolvedImage | None:
         """``ref`` resolved by one manifest GET (noted as served and as the tag's answer for RESOLVE_TTL, so the scan
@@ -354,7 +378,9 @@ class Scanner:
         """Keep what Trivy found in the image as its inventory, for the next DB (workers.inventory)."""
         cyclonedx = to_cyclonedx(output, self.settings)
         if cyclonedx is not None:
-            inventory = keep(output, cyclonedx, digest=resolved.digest, platform=resolved.platform)
+            inventory = keep(
+                output, cyclonedx, digest=resolved.digest, platform=resolved.platform, reference=str(resolved.source)
+            )
             self.inventories.put(replace(inventory, inconsistent_layers=inconsistent))
 
 
