@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ REGISTRY_BINARY = "/usr/bin/docker-registry"
 HOST = "127.0.0.1"
 
 _started: dict[int, Registry] = {}
+_ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|PATCH|DELETE) (/v2/[^ "]*) HTTP/')
 
 
 def world_dir() -> Path:
@@ -56,6 +58,7 @@ class Registry:
     port: int
     root: Path
     auth: tuple[str, str] | None = None
+    access_log: bool = False  # every request a line in registry.log (requests() counts them)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -146,6 +149,21 @@ class Registry:
     def running(self) -> bool:
         return bool(self.process and self.process.poll() is None)
 
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every request its access log holds so far (``access_log=True``), in order."""
+        found = []
+        for line in self._log_lines():
+            match = _ACCESS.search(line)
+            if match:
+                found.append((match.group(1), match.group(2)))
+        return found
+
+    def _log_lines(self) -> list[str]:
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+
     def _wait_until_up(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -169,7 +187,7 @@ class Registry:
             "log:",
             "  level: warn",
             "  accesslog:",
-            "    disabled: true",
+            f"    disabled: {'false' if self.access_log else 'true'}",
             "storage:",
             "  filesystem:",
             f"    rootdirectory: {self.root / 'data'}",
@@ -205,10 +223,13 @@ def htpasswd_line(username: str, password: str) -> str:
     return f"{username}:{hashed}\n"
 
 
-def start_registry(port: int, *, auth: tuple[str, str] | None = None, root: Path | None = None) -> Registry:
-    """Start a registry of our own on 127.0.0.1:PORT (fails if the port already answers)."""
+def start_registry(
+    port: int, *, auth: tuple[str, str] | None = None, root: Path | None = None, access_log: bool = False
+) -> Registry:
+    """Start a registry of our own on 127.0.0.1:PORT (fails if the port already answers); ``access_log``: it logs
+    every request, for :meth:`Registry.requests`."""
     suffix = "-auth" if auth else ""
-    return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth).start()
+    return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth, access_log).start()
 
 
 def start_auth_registry(
