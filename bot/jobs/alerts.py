@@ -32,6 +32,7 @@ from workers.alerts.store import AlertStore, GroupRecord, GroupState, finding_id
 from workers.base.attribution import official_candidate
 from workers.digests.store import DigestStore
 from workers.errors import ScanError
+from workers.heartbeat import beating
 from workers.owners.lookup import routes_in_force
 from workers.reference import InvalidReference, parse_reference
 from workers.report import ScanReport, at_or_above
@@ -45,8 +46,13 @@ ALERT_EVENT = "chainscan_alert"  # the event_type of a grouped alert's metadata
 SUMMARY_EVENT = "chainscan_alert_summary"
 
 
+# A killed try's retry takes its leases over, so the first retry need not wait them out; the later ones outlast
+# another job's pass on a channel (ChannelBusy) and its lease (LEASE_TTL).
+ALERT_RETRY = Retry(max=4, interval=[5, 30, 60, 120])
+
+
 class ChannelBusy(RuntimeError):
-    """Another pass (or a killed one, until its lease runs out) holds a channel: the job is retried."""
+    """Another job's pass (or its killed try, until its lease runs out) holds a channel: the job is retried."""
 
 
 def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
@@ -54,13 +60,16 @@ def check_alerts(settings, redis: Redis, now: datetime, *, client=None) -> int:
     return alert_pass(settings, redis, now, client=client)[0]
 
 
-def alert_pass(settings, redis: Redis, now: datetime, *, client=None) -> tuple[int, list[str]]:
-    """(messages posted, channels skipped because another pass held them)."""
+def alert_pass(
+    settings, redis: Redis, now: datetime, *, client=None, holder: str | None = None
+) -> tuple[int, list[str]]:
+    """(messages posted, channels skipped because another pass held them). ``holder``: the job's id, so its
+    retry takes over the leases a killed try left instead of waiting them out."""
     sent, busy = 0, []
     for team, channel in DigestStore(redis).watching_channels():
-        lease = AlertStore(redis).lease(team, channel)
+        lease = AlertStore(redis).lease(team, channel, holder)
         if not lease.acquire():
-            busy.append(channel)  # another pass is on this channel, or a dead one's lease has not run out
+            busy.append(channel)  # another job's pass is on this channel, or its dead try's lease has not run out
             continue
         try:
             sent += _channel_pass(settings, redis, team, channel, now, client, lease.reacquire)
@@ -287,9 +296,12 @@ def _summarise(settings, client, alerts: AlertStore, team, channel, day, groups:
 
 
 def alert_job(now_iso: str) -> dict:
+    """The scheduled pass. It beats (workers.heartbeat), so a killed worker's pass is found abandoned and retried
+    within seconds, not after its hour's timeout; the retry takes over the dead try's channel leases."""
     job = get_current_job()
-    sent, busy = alert_pass(bot_config.current(), job.connection, datetime.fromisoformat(now_iso))
-    if busy:  # the retry (RQ's, after 30, 60, 120 s) tells what those channels missed, once
+    with beating(job):
+        sent, busy = alert_pass(bot_config.current(), job.connection, datetime.fromisoformat(now_iso), holder=job.id)
+    if busy:  # the retry (RQ's, ALERT_RETRY) tells what those channels missed, once
         raise ChannelBusy(f"{len(busy)} channel(s) held by another alert pass; {sent} alert(s) sent")
     return {"alerts": sent}
 
@@ -301,6 +313,6 @@ def enqueue_alert_check_if_due(redis: Redis, settings, now: datetime) -> bool:
     if not redis.set(f"chainscan:schedule:alerts:{slot}", "1", nx=True, ex=2 * settings.watch_check_interval):
         return False
     digest_queue(redis, settings).enqueue(
-        alert_job, now.isoformat(), retry=Retry(max=3, interval=[30, 60, 120]), result_ttl=3600, job_timeout=3600
+        alert_job, now.isoformat(), retry=ALERT_RETRY, result_ttl=3600, job_timeout=3600
     )
     return True

@@ -7,17 +7,21 @@ I/O: Redis only.
   ``posted`` (with its ts and images) or ``summarised``. A claim is the message's slot of the day, so the
   daily limit holds even when a worker is killed between claiming and posting.
 - the summary record per (team, channel, day): its ts and the vulnerabilities in it.
+- the channel's pass lease (:class:`PassLease`): one pass on a channel at a time; a retry of the same job takes
+  over the lease its killed try left.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import quote
 
 from redis import Redis
+from redis.lock import Lock
 
 PREFIX = "chainscan:alert:"
 SEEN = f"{PREFIX}seen:"  # + team:channel:reference (a set of "id|package"; "" marks a baseline with nothing)
@@ -141,10 +145,34 @@ class AlertStore:
         """A one-off claim (a summary file for one set of findings), kept for the day's TTL."""
         return bool(self.redis.set(f"{PREFIX}once:{name}", "1", nx=True, ex=DAY_TTL))
 
-    def lease(self, team: str, channel: str, timeout: int = LEASE_TTL):
+    def lease(self, team: str, channel: str, holder: str | None = None, timeout: int = LEASE_TTL) -> PassLease:
         """The channel's pass lease: two alert passes never work on one channel at once. Renewed at each step
-        (``reacquire``), it outlives a killed worker by at most ``timeout`` seconds."""
-        return self.redis.lock(f"{PREFIX}lease:{_p(team)}:{_p(channel)}", timeout=timeout, blocking_timeout=0)
+        (``reacquire``), it outlives a killed worker by at most ``timeout`` seconds, except to a retry of the
+        same job (``holder``, the job's id), which takes it over at once."""
+        return PassLease(self.redis, f"{PREFIX}lease:{_p(team)}:{_p(channel)}", holder, timeout)
+
+
+class PassLease(Lock):
+    """redis-py's Lock whose token starts with the job's id: a retry of that job takes over the lease its dead try
+    left (RQ retries a job only once its try failed or its heartbeat stopped), and that try, were it only stalled,
+    loses it at its next ``reacquire``. Without a holder it is a plain lock."""
+
+    def __init__(self, redis: Redis, name: str, holder: str | None, timeout: int):
+        super().__init__(redis, name, timeout=timeout, blocking_timeout=0)
+        self.holder = holder
+
+    def acquire(self, **kwargs) -> bool:
+        prefix = f"{self.holder}:" if self.holder else ""
+        return super().acquire(token=f"{prefix}{uuid.uuid4().hex}", **kwargs)
+
+    def do_acquire(self, token: bytes) -> bool:
+        if not self.holder:
+            return super().do_acquire(token)
+        return bool(self._take(keys=[self.name], args=[token, f"{self.holder}:", int(self.timeout * 1000)]))
+
+    @property
+    def _take(self):
+        return self.redis.register_script(_TAKE)
 
 
 _CLAIM = """
@@ -152,5 +180,12 @@ if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
+_TAKE = """
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[2])) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[3]))
 return 1
 """

@@ -1,8 +1,12 @@
-"""The alert store: the day's message slots are claimed atomically and never past the limit."""
+"""The alert store: the day's message slots are claimed atomically and never past the limit; a channel's lease
+is one pass's, and a retry of the same job takes it over from its dead try."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis.exceptions import LockError
 
 from workers.alerts.store import AlertStore, GroupRecord, GroupState
 
@@ -34,3 +38,24 @@ def test_a_group_record_round_trips(redis_client):
     store = AlertStore(redis_client)
     store.save_group("T", "C", "d", "CVE-1", GroupRecord(GroupState.POSTED, "1.2", ["a", "b"]))
     assert store.group("T", "C", "d", "CVE-1") == GroupRecord(GroupState.POSTED, "1.2", ["a", "b"])
+
+
+def test_a_lease_is_one_pass_at_a_time_and_free_once_released(redis_client):
+    store = AlertStore(redis_client)
+    first = store.lease("T", "C", "job-1")
+    assert first.acquire()
+    assert not store.lease("T", "C", "job-2").acquire() and not store.lease("T", "C").acquire()
+    first.release()
+    assert store.lease("T", "C", "job-2").acquire()
+
+
+def test_a_retry_of_the_same_job_takes_over_its_dead_tries_lease_and_the_stalled_try_loses_it(redis_client):
+    store = AlertStore(redis_client)
+    dead = store.lease("T", "C", "job-1")
+    assert dead.acquire()
+    retry = store.lease("T", "C", "job-1")
+    assert retry.acquire()  # at once, not after LEASE_TTL
+    assert retry.reacquire()
+    with pytest.raises(LockError):
+        dead.reacquire()  # a try that was only stalled stops at its next step
+    assert not store.lease("T", "C", "job-10").acquire()  # a holder is matched whole, not as a prefix
