@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 def scan_image(reference: str, force: bool = False) -> dict:
     """Scan one image reference; run by an RQ worker."""
     job = get_current_job()
-    scanner = Scanner(config.current(), job.connection)
+    scanner = Scanner(config.current(), job.connection, inventory_in_background=True)
     try:
         with beating(job):  # a killed worker's scan is found abandoned within seconds, not 13 minutes
             report = scanner.scan(reference, force=force)

@@ -181,8 +181,10 @@ def collect(
     are unchanged; last week's snapshots; the weekly history; the team's decisions), then compose it purely."""
     store, scanner = DigestStore(redis), Scanner(settings.engine, redis)
     observed, repositories = [], []
-    scanner.reevaluate(_with_alternatives(store.watched(team, channel), settings.engine, redis))
-    for reference in store.watched(team, channel):
+    watched = store.watched(team, channel)
+    alternatives = _alternatives(watched, settings.engine, redis)
+    scanner.reevaluate(watched + list(alternatives.values()))  # after a DB update: judged in batches, images unread
+    for reference in watched:
         previous, weeks = store.snapshot(team, channel, reference), store.weeks(team, channel, reference)
         try:
             ref = parse_reference(reference)
@@ -192,10 +194,9 @@ def collect(
             observed.append(Observed(reference, None, previous, weeks, error=error))
             continue
         alternative = None
-        mapping = plan_alternative(ref, settings.engine, redis)
-        if mapping.scannable:
+        if reference in alternatives:
             try:
-                alternative = scanner.scan(mapping.reference)
+                alternative = scanner.scan(alternatives[reference])
             except ScanError as exc:
                 log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
         report = joined(redis, [report], now)[0]  # KEV first among what is new
@@ -208,18 +209,17 @@ def collect(
     return compose(period, observed, decisions, now, sla, db_updated_at=_worker_db(redis), db_stale_after=stale_after)
 
 
-def _with_alternatives(references: list[str], settings, redis: Redis) -> list[str]:
-    """The watched images and their Chainguard alternatives: after a DB update, all of them are judged again in
-    batches before the digest reads them one by one (workers.inventory)."""
-    alternatives = []
+def _alternatives(references: list[str], settings, redis: Redis) -> dict[str, str]:
+    """Each watched image's Chainguard alternative to scan beside it, where there is one."""
+    found = {}
     for reference in references:
         try:
             mapping = plan_alternative(parse_reference(reference), settings, redis)
         except InvalidReference:
             continue
         if mapping.scannable:
-            alternatives.append(str(mapping.reference))
-    return references + alternatives
+            found[reference] = str(mapping.reference)
+    return found
 
 
 def _worker_db(redis: Redis) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,11 @@ class Catalog:
 
     def suggestion_names(self) -> list[str]:
         """Names worth offering as "did you mean": upstream and third-party names, as people type them."""
+        return list(self._suggestions)
+
+    @cached_property
+    def _suggestions(self) -> tuple[str, ...]:
+        """Worked out once a catalog (a digest asks for every watched image: 7 ms each, before)."""
         out: list[str] = []
         for entry in self.entries:
             for kind, text in entry.names():
@@ -180,7 +186,7 @@ class Catalog:
                     familiar = _familiar_name(text)
                     if familiar not in out:
                         out.append(familiar)
-        return out
+        return tuple(out)
 
 
 def normalize_name(text: str) -> str:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import docker
 from redis import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from workers.allowlist import RegistryRefused
 from workers.builds.secrets import scrub_all
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 # The scan lock lives LOCK_TTL seconds and is renewed while Trivy runs, so a worker killed
 # mid-scan frees it within LOCK_TTL and a waiting request takes over.
 LOCK_TTL = 30
+RESOLVE_THREADS = 8  # manifest GETs a re-evaluation keeps in flight (a registry serves many at once)
 _MEMORY_CACHE = {"TRIVY_CACHE_BACKEND": "memory"}  # even over an operator's backend: an image that lies shares nothing
 
 
@@ -52,6 +55,9 @@ class Scanner:
     redis: Redis
     docker_factory: Callable[..., docker.DockerClient] = docker.from_env
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # the scan job's own Scanner: the inventory (a `trivy convert`, ~0.2 s) is kept in a thread after the report is
+    # answered, so it costs the scan nothing; a worker that dies first leaves that digest to be read again
+    inventory_in_background: bool = False
 
     def __post_init__(self) -> None:
         self.store = ReportStore(
@@ -178,17 +184,21 @@ class Scanner:
         version = self._db_version()
         if not version:
             return Judged()
-        wanted: dict[tuple[str, str], Wanted] = {}
+        refs = []
         for reference in references:
             try:
-                ref = parse_reference(reference) if isinstance(reference, str) else reference
+                refs.append(parse_reference(reference) if isinstance(reference, str) else reference)
             except InvalidReference:
                 continue
-            resolved = self._resolved_directly(ref)
+        with ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:  # one manifest GET each, side by side
+            resolved_all = list(pool.map(self._resolved_directly, refs))
+        wanted: dict[tuple[str, str], Wanted] = {}
+        for ref, resolved in zip(refs, resolved_all, strict=True):
             if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
                 continue
-            want = Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
-            wanted.setdefault((resolved.digest, resolved.platform), want)
+            wanted.setdefault(
+                (resolved.digest, resolved.platform), Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
+            )
         try:
             return reevaluate(list(wanted.values()), self._judging(version), self.store, self.inventories)
         except ScanError as exc:
@@ -375,13 +385,26 @@ class Scanner:
         return report
 
     def _keep_inventory(self, output: dict, resolved: ResolvedImage, inconsistent: list[str] | None) -> None:
-        """Keep what Trivy found in the image as its inventory, for the next DB (workers.inventory)."""
+        """Keep what Trivy found in the image as its inventory, for the next DB (workers.inventory); in a thread of
+        its own (not a daemon: a process that ends waits for it) with ``inventory_in_background``."""
+        if self.inventory_in_background:
+            threading.Thread(
+                target=self._store_inventory, args=(output, resolved, inconsistent), name="chainscan-inventory"
+            ).start()
+        else:
+            self._store_inventory(output, resolved, inconsistent)
+
+    def _store_inventory(self, output: dict, resolved: ResolvedImage, inconsistent: list[str] | None) -> None:
         cyclonedx = to_cyclonedx(output, self.settings)
-        if cyclonedx is not None:
-            inventory = keep(
-                output, cyclonedx, digest=resolved.digest, platform=resolved.platform, reference=str(resolved.source)
-            )
+        if cyclonedx is None:
+            return
+        inventory = keep(
+            output, cyclonedx, digest=resolved.digest, platform=resolved.platform, reference=str(resolved.source)
+        )
+        try:
             self.inventories.put(replace(inventory, inconsistent_layers=inconsistent))
+        except RedisError as exc:  # a speed-up for the next DB, never the scan's failure
+            log.warning("the inventory of %s was not kept: %s", resolved.source, exc)
 
 
 def _now() -> str:
