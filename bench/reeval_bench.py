@@ -152,7 +152,9 @@ def main() -> None:
     references = push_bench_images(registry.address, args.images, args.distinct)
     targets = [f"{registry.address}/{r.removeprefix('docker.io/')}" for r in references]
     slack = SlackAPIServer(token="xoxb-bench").start()
-    os.environ.update({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench", "SLACK_API_URL": slack.base_url})
+    os.environ.update(
+        {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench", "SLACK_API_URL": slack.base_url}
+    )
     try:
         figures = digest_figures(args, redis, references, targets, registry)
         sizes = inventory_sizes(redis)

@@ -31,7 +31,13 @@ ROUNDS = 6
 
 def forget_reports(redis: Redis) -> None:
     """Make the next scan fully cold: no cached report, digest answer, base attribution or layer in Trivy's cache."""
-    for pattern in ("chainscan:report:*", "chainscan:inventory:*", "chainscan:distribution:*", "chainscan:base:*", "fanal::*"):
+    for pattern in (
+        "chainscan:report:*",
+        "chainscan:inventory:*",
+        "chainscan:distribution:*",
+        "chainscan:base:*",
+        "fanal::*",
+    ):
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
 
