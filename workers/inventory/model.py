@@ -23,6 +23,7 @@ from typing import Any
 SEPARATOR = "|"
 PKG_ID = "aquasecurity:trivy:PkgID"
 OS_COMPONENT = "operating-system"
+BATCH_PACKAGES = 5000  # packages one Trivy run judges at most (its JSON answer: ~1 MB per 500 packages)
 _BATCH_ROOT = "chainscan-batch"
 _BATCH_OS = "chainscan-batch-os"
 
@@ -98,9 +99,11 @@ class Batch:
     os: str | None = None
 
 
-def plan(inventories: Sequence[Inventory], max_batch: int) -> list[Batch]:
-    """Batches of at most ``max_batch`` inventories of one OS release, in the order given (what is read first is
-    judged first); an inventory with language packages, or none of an OS, is a batch of its own."""
+def plan(inventories: Sequence[Inventory], max_batch: int, max_packages: int = BATCH_PACKAGES) -> list[Batch]:
+    """Batches of at most ``max_batch`` inventories and ``max_packages`` packages of one OS release, in the order
+    given (what is read first is judged first); an inventory with language packages, or none of an OS, is a batch
+    of its own. Trivy's time and answer grow with the packages and findings, not with the inventories: the
+    package cap keeps one run's answer (and the worker's memory) to a few MB."""
     members: list[list[int]] = []
     releases: list[str | None] = []
     filling: dict[str, int] = {}  # OS release → the batch still taking members
@@ -111,7 +114,8 @@ def plan(inventories: Sequence[Inventory], max_batch: int) -> list[Batch]:
             releases.append(release)
             continue
         slot = filling.get(release)
-        if slot is None or len(members[slot]) >= max_batch:
+        packages = sum(inventories[i].packages for i in members[slot]) if slot is not None else 0
+        if slot is None or len(members[slot]) >= max_batch or packages + inventory.packages > max_packages:
             members.append([])
             releases.append(release)
             slot = filling[release] = len(members) - 1
