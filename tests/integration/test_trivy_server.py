@@ -120,3 +120,26 @@ def test_a_worker_without_a_db_of_its_own_caches_server_scans_by_digest(
     assert store.trivy_runs() - before == 1
     assert second.cached and second.counts == first.counts and first.counts["critical"] > 0
     assert not (tmp_path / "db").exists()  # nothing was downloaded beside the client
+
+
+def test_a_stored_inventory_is_judged_again_through_the_trivy_server(
+    engine_env, monkeypatch, redis_client, test_images, trivy_server, recording_trivy, tmp_path
+):
+    """A worker with no DB of its own, scanning through the server, judges a digest it has an inventory of with
+    ``trivy sbom --server``: the image is not read again, and the report is the local image scan's."""
+    local = Scanner(Settings.from_env({**os.environ, "TRIVY_LAYER_CACHE": "memory"}), redis_client)
+    expected = local.scan("mariadb:latest", force=True)  # keeps the digest's inventory
+    monkeypatch.setenv("TRIVY_TOKEN", TOKEN)
+    env = {
+        **os.environ,
+        "TRIVY_SERVER": trivy_server,
+        "TRIVY_CACHE_DIR": str(tmp_path),
+        "TRIVY_BIN": str(recording_trivy),
+    }
+    got = Scanner(Settings.from_env(env), redis_client, env=env).scan("mariadb:latest")
+    argv = (recording_trivy.parent / "argv.log").read_text().splitlines()
+    assert len(argv) == 1 and argv[0].startswith("sbom ") and f"--server {trivy_server}" in argv[0], argv
+    assert TOKEN not in argv[0]
+    judged, scanned = comparable(got), comparable(expected)
+    assert judged.pop("db") != scanned.pop("db"), "keyed by the server's window, not the local DB"
+    assert judged == scanned
