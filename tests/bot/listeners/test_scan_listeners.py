@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-from redis import Redis
-
 from tests.bot.listeners.conftest import text_of
-from tests.helpers.fixtures import free_port
 from tests.helpers.slack_requests import block_action_body, slash_command_body
 
 
@@ -51,11 +48,17 @@ def test_missing_ids_are_reported_as_missing_not_as_redis_down(dispatcher):
 
 
 def test_a_queue_that_does_not_answer_is_a_sentence_not_a_500(dispatcher):
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    down = dispatcher.redis_down()
     response = dispatcher.send(dispatcher.app(redis=down), slash_command_body("mariadb"))
     assert response.status == 200 and "job queue (Redis) is not answering" in text_of(response)
     status = dispatcher.send(dispatcher.app(redis=down), slash_command_body("status"))
     assert "Redis is not answering" in text_of(status)
+
+
+def test_a_queue_that_accepts_and_never_answers_is_a_sentence_within_slacks_3_seconds(dispatcher):
+    with dispatcher.silent_redis() as silent:
+        response = dispatcher.send(dispatcher.app(redis=silent), slash_command_body("mariadb"))  # fails after 3 s
+    assert "job queue (Redis) is not answering" in text_of(response)
 
 
 def test_rescan_queues_a_fresh_scan_of_the_reference_on_the_button(dispatcher):
