@@ -107,7 +107,7 @@ def fleet_child(count: int, batch: int | None) -> dict:
     wall = time.perf_counter() - started
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"count": count, "judged": len(judged.reports), "runs": judged.runs, "wall": wall,
+    return {"count": count, "judged": judged.count, "runs": judged.runs, "wall": wall,
             "self_mb": self_kb / 1024, "child_mb": child_kb / 1024}  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def reevaluate_job(references: list[str]) -> dict:
     scanner = Scanner(config.current(), get_current_job().connection)
     judged = scanner.reevaluate(references)
     return {
-        "judged": len(judged.reports),
+        "judged": judged.count,
         "trivy_runs": judged.runs,
         "without_inventory": len(judged.without_inventory),
     }
@@ -79,7 +79,7 @@ def reevaluate_job(references: list[str]) -> dict:
 def reevaluate_stored_job() -> dict:
     """Judge again every stored inventory no watched tag led to (scanned lately, not watched), by digest."""
     judged = Scanner(config.current(), get_current_job().connection).reevaluate_stored()
-    return {"judged": len(judged.reports), "trivy_runs": judged.runs}
+    return {"judged": judged.count, "trivy_runs": judged.runs}
 
 
 def base_or_none(scanner: Scanner, report, dockerfile_from: str | None = None) -> dict | None:

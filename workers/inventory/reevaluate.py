@@ -57,9 +57,10 @@ class Judging:
 
 @dataclass
 class Judged:
-    reports: dict[tuple[str, str], ScanReport] = field(default_factory=dict)
+    reports: dict[tuple[str, str], ScanReport] = field(default_factory=dict)  # by (digest, platform)
     runs: int = 0  # Trivy processes started
     without_inventory: list[Wanted] = field(default_factory=list)
+    count: int = 0  # reports judged and stored (a fleet's re-evaluation counts them without keeping them)
 
 
 def reevaluate(
@@ -96,6 +97,7 @@ def reevaluate(
             reports.put(cache_key(want.digest, want.platform, judging.version), report, want.repository)
             inventories.touch(want.digest, want.platform)
             judged.reports[(want.digest, want.platform)] = report
+            judged.count += 1
     for _ in range(judged.runs):
         reports.count_trivy_run()
     return judged

@@ -205,19 +205,21 @@ class Scanner:
             log.warning("re-evaluating %d digests failed (%s); each is scanned instead", len(wanted), exc.message)
             return Judged(without_inventory=list(wanted.values()))
 
-    def reevaluate_stored(self, chunk: int = 200) -> Judged:
+    def reevaluate_stored(self) -> Judged:
         """Every stored inventory with no report for the current DB judged again, by digest (no registry request),
-        ``chunk`` inventories read at a time so memory stays flat however many are stored."""
+        as many read at a time as the runs in flight take, and their reports counted, not kept, so memory stays
+        flat however many are stored."""
         version, total = self._db_version(), Judged()
         if not version:
             return total
+        chunk = self.settings.reevaluate_batch * self.settings.reevaluate_concurrency
         pending = [pair for pair in self.inventories.all() if not self.redis.exists(cache_key(*pair, version))]
         for start in range(0, len(pending), chunk):
             pairs = pending[start : start + chunk]
             found = self.inventories.get_many(pairs)
             wanted = [Wanted(d, p, (i and i.reference) or d) for (d, p), i in zip(pairs, found, strict=True)]
             judged = reevaluate(wanted, self._judging(version), self.store, self.inventories, found)
-            total.reports.update(judged.reports)
+            total.count += judged.count
             total.runs += judged.runs
         return total
 
