@@ -4,6 +4,7 @@
     reg = start_registry(5002)             # a separate one, to stop for "registry down" tests
     reg.stop(); reg.start()
     locked = start_registry(5001, auth=("chainscan", "s3cret"))   # htpasswd basic auth
+    watched = start_registry(5003, access_log=True); watched.requests("GET", "/blobs/")   # what was read
 
 Registries listen on 127.0.0.1 only and keep their blobs under
 ``$CHAINSCAN_TEST_WORLD`` (default: ``<tmp>/chainscan-test-world``)/registry-PORT, so a
@@ -56,6 +57,7 @@ class Registry:
     port: int
     root: Path
     auth: tuple[str, str] | None = None
+    access_log: bool = False  # one line a request in log_path, read back by requests()
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -142,6 +144,11 @@ class Registry:
         except (OSError, ValueError):
             pass
 
+    def requests(self, method: str, path_part: str) -> int:
+        """How many ``method`` requests whose path holds ``path_part`` the access log has recorded so far."""
+        lines = self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
+        return sum(1 for line in lines if f'"{method} ' in line and path_part in line.split('"')[1])
+
     @property
     def running(self) -> bool:
         return bool(self.process and self.process.poll() is None)
@@ -169,7 +176,7 @@ class Registry:
             "log:",
             "  level: warn",
             "  accesslog:",
-            "    disabled: true",
+            f"    disabled: {'false' if self.access_log else 'true'}",
             "storage:",
             "  filesystem:",
             f"    rootdirectory: {self.root / 'data'}",
@@ -205,10 +212,13 @@ def htpasswd_line(username: str, password: str) -> str:
     return f"{username}:{hashed}\n"
 
 
-def start_registry(port: int, *, auth: tuple[str, str] | None = None, root: Path | None = None) -> Registry:
-    """Start a registry of our own on 127.0.0.1:PORT (fails if the port already answers)."""
+def start_registry(
+    port: int, *, auth: tuple[str, str] | None = None, root: Path | None = None, access_log: bool = False
+) -> Registry:
+    """Start a registry of our own on 127.0.0.1:PORT (fails if the port already answers); ``access_log``: it logs
+    every request (:meth:`Registry.requests` counts them)."""
     suffix = "-auth" if auth else ""
-    return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth).start()
+    return Registry(port, root or world_dir() / f"registry-{port}{suffix}", auth, access_log).start()
 
 
 def start_auth_registry(
