@@ -23,6 +23,7 @@ from typing import Any
 SEPARATOR = "|"
 PKG_ID = "aquasecurity:trivy:PkgID"
 OS_COMPONENT = "operating-system"
+OS_CLASS = "os-pkgs"
 _BATCH_ROOT = "chainscan-batch"
 _BATCH_OS = "chainscan-batch-os"
 
@@ -214,11 +215,17 @@ def restore(inventory: Inventory, results: Iterable[dict[str, Any]]) -> dict[str
 
     Trivy's SBOM reader gives every package a PkgID, but an image scan gives none to wheels, gems and jars (only to
     OS packages and node modules): a package whose component in Trivy's CycloneDX has no PkgID property loses the
-    one the reader made up (``requests@2.31.0``), so its findings read as the image scan's."""
+    one the reader made up (``requests@2.31.0``), so its findings read as the image scan's.
+
+    Only the OS result's target names what was scanned (the SBOM file, not the image) and is taken from the scan;
+    language results already bear the image scan's names (``Java``, ``Python``, or a file's path, and an image may
+    hold several files of one type, ``a.deps.json`` and ``b.deps.json``, which one name by type would mix up)."""
     unnamed = _without_pkg_id(inventory.cyclonedx)
     restored = []
     for result in results:
-        target = inventory.targets.get(_target_key(result), result.get("Target", ""))
+        target = result.get("Target", "")
+        if result.get("Class") == OS_CLASS:
+            target = inventory.targets.get(_target_key(result), target)
         entry = {**result, "Target": target, "Packages": _forget_ids(result.get("Packages"), "Identifier", unnamed)}
         if "Vulnerabilities" in result:
             entry["Vulnerabilities"] = _forget_ids(result["Vulnerabilities"], "PkgIdentifier", unnamed)

@@ -8,6 +8,7 @@ documents, trimmed to the fields read."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,11 @@ def test_a_language_package_the_image_scan_gave_no_pkg_id_loses_the_one_trivy_sb
 def test_a_result_whose_kind_the_scan_did_not_have_keeps_trivys_target(kept):
     stray = {"Target": "Java", "Class": "lang-pkgs", "Type": "jar", "Packages": []}
     assert restore(kept, [stray])["Results"][0]["Target"] == "Java"
+
+
+def test_several_files_of_one_language_type_keep_their_own_targets(kept):
+    """The image scan named both; a name by Class/Type alone would give both findings the last one."""
+    services = [f"srv/{name}/{name}.deps.json" for name in ("orders", "billing")]
+    kept = replace(kept, targets={**kept.targets, "lang-pkgs/dotnet-core": services[-1]})
+    answers = [{"Target": path, "Class": "lang-pkgs", "Type": "dotnet-core", "Packages": []} for path in services]
+    assert [r["Target"] for r in restore(kept, answers)["Results"]] == services
