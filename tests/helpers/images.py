@@ -904,6 +904,7 @@ def jar_bytes(group: str, artifact: str, version: str) -> bytes:
 POLYGLOT_PYTHON = ("requests", "2.31.0")
 POLYGLOT_NODE = ("lodash", "4.17.20")
 POLYGLOT_GEM = ("rack", "2.2.3")
+POLYGLOT_DOTNET = (("orders", "Newtonsoft.Json", "13.0.1"), ("billing", "System.Text.Json", "8.0.0"))
 
 
 def dist_info(name: str, version: str) -> tuple[str, bytes]:
@@ -915,6 +916,17 @@ def dist_info(name: str, version: str) -> tuple[str, bytes]:
 def node_package(name: str, version: str) -> tuple[str, bytes]:
     """An installed node module's ``package.json``."""
     return f"/srv/web/node_modules/{name}/package.json", json.dumps({"name": name, "version": version}).encode()
+
+
+def deps_json(service: str, name: str, version: str) -> tuple[str, bytes]:
+    """A .NET application's ``*.deps.json`` naming one NuGet package: Trivy reports each such file on its own."""
+    library = f"{name}/{version}"
+    deps = {
+        "runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"},
+        "targets": {".NETCoreApp,Version=v8.0": {library: {"runtime": {f"lib/net8.0/{name}.dll": {}}}}},
+        "libraries": {library: {"type": "package", "serviceable": True}},
+    }
+    return f"/srv/{service}/{service}.deps.json", json.dumps(deps).encode()
 
 
 def gemspec(name: str, version: str) -> tuple[str, bytes]:
@@ -977,7 +989,7 @@ EXTRA_IMAGES: dict[str, ImageSpec] = {
     "library/polyglot:1": _debian_app(
         "library/polyglot",
         "2024-07-14T10:00:00Z",
-        "Debian 12 with a wheel, a node module, a gem and javaapp's jar, in two layers",
+        "Debian 12 with a wheel, a node module, a gem, javaapp's jar and two .NET services, in three layers",
         Layer(
             "RUN /bin/sh -c pip install requests==2.31.0 && npm install lodash@4.17.20 # buildkit",
             files=(dist_info(*POLYGLOT_PYTHON), node_package(*POLYGLOT_NODE)),
@@ -986,6 +998,11 @@ EXTRA_IMAGES: dict[str, ImageSpec] = {
         Layer(
             "COPY bundle/ lib/ /usr/local/ # buildkit",
             files=(gemspec(*POLYGLOT_GEM), (JAR_PATH, jar_bytes(*JAR_GAV))),
+            comment=BUILDKIT,
+        ),
+        Layer(
+            "COPY services/ /srv/ # buildkit",
+            files=tuple(deps_json(*service) for service in POLYGLOT_DOTNET),
             comment=BUILDKIT,
         ),
         ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),

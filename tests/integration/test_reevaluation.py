@@ -1,6 +1,7 @@
 """A new DB judges every kept inventory again (#22): what ``Scanner.reevaluate`` and the scans after it answer is
 what a fresh ``trivy image`` with the new DB finds, finding for finding, on every test image — Debian, Wolfi, no
-OS, both platforms of the multi-platform one, a jar, and the polyglot image's wheel, node module, gem and jar —
+OS, both platforms of the multi-platform one, a jar, and the polyglot image's wheel, node module, gem, jar and two
+.NET services —
 with fewer Trivy runs than images and no layer read from the registry.
 
 The world: a registry of this module's own that logs every request (so blob reads are counted), every test image
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.integration
 
 ARM = "linux/arm64/v8"
 OS_NEWS = ("CVE-2026-90001", "CVE-2026-90002")  # glibc on Debian 12, openssl on Wolfi
-LANGUAGE_NEWS = ("CVE-2026-91001", "CVE-2026-91002", "CVE-2026-91003", "CVE-2026-91004")
+LANGUAGE_NEWS = ("CVE-2026-91001", "CVE-2026-91002", "CVE-2026-91003", "CVE-2026-91004", "CVE-2026-91005")
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,15 @@ def test_the_new_advisories_reach_os_and_language_packages(world, reevaluated):
         OS_NEWS[0] in found[("library/multi:1", ARM)] and OS_NEWS[0] in found[("library/mariadb:latest", "linux/amd64")]
     )
     assert found[("library/noos:1", "linux/amd64")] == set()
+
+
+def test_each_file_of_one_language_type_keeps_its_own_target(reevaluated):
+    polyglot = next(r for t, r in reevaluated.judged.items() if t.reference.endswith("/library/polyglot:1"))
+    dotnet = {f.id: f.target for f in polyglot.vulnerabilities if f.purl.startswith("pkg:nuget/")}
+    assert dotnet == {
+        "CVE-2026-91005": "srv/orders/orders.deps.json",
+        "CVE-2024-43485": "srv/billing/billing.deps.json",
+    }
 
 
 def test_scans_after_the_reevaluation_are_served_from_it_without_running_trivy(reevaluated):
