@@ -138,13 +138,17 @@ def _scanners(world: World, db: Path, mp: pytest.MonkeyPatch, redis: Redis) -> d
 def _key(finding: Finding) -> tuple:
     f = finding
     return (f.id, f.package, f.installed, f.fixed, f.status, f.severity, f.layer, f.purl, f.package_id, f.source,
-            f.target, f.cvss_score, f.cvss_vector, f.title)  # fmt: skip
+            f.target, f.cvss_score, f.cvss_vector, f.title, f.url, tuple(f.aliases))  # fmt: skip
 
 
 def _same(report: ScanReport, fresh: ScanReport) -> None:
     """Finding for finding, counts and per-layer counts: ``report`` is what a fresh scan with the new DB says."""
-    assert sorted(map(_key, report.vulnerabilities)) == sorted(map(_key, fresh.vulnerabilities))
+    assert Counter(map(_key, report.vulnerabilities)) == Counter(map(_key, fresh.vulnerabilities))
     assert report.counts == fresh.counts and report.fixable == fresh.fixable
+    image, fresh_image = report.image, fresh.image
+    assert (image.os, image.size_bytes, image.created, image.labels, report.base) == (
+        fresh_image.os, fresh_image.size_bytes, fresh_image.created, fresh_image.labels, fresh.base
+    )  # fmt: skip
     assert [(layer.diff_id, layer.counts) for layer in report.layers] == [
         (layer.diff_id, layer.counts) for layer in fresh.layers
     ]
