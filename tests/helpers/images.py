@@ -900,6 +900,50 @@ def jar_bytes(group: str, artifact: str, version: str) -> bytes:
     return out.getvalue()
 
 
+# Language packages as Trivy's image analysers read them: installed metadata, never lock files (TRIVY-OFFLINE.md).
+POLYGLOT_PYTHON = ("requests", "2.31.0")
+POLYGLOT_NODE = ("lodash", "4.17.20")
+POLYGLOT_GEM = ("rack", "2.2.3")
+POLYGLOT_DOTNET = (("orders", "Newtonsoft.Json", "13.0.1"), ("billing", "System.Text.Json", "8.0.0"))
+
+
+def dist_info(name: str, version: str) -> tuple[str, bytes]:
+    """A wheel's installed ``*.dist-info/METADATA`` in site-packages."""
+    path = f"/usr/local/lib/python3.11/site-packages/{name}-{version}.dist-info/METADATA"
+    return path, f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nLicense: Apache-2.0\n".encode()
+
+
+def node_package(name: str, version: str) -> tuple[str, bytes]:
+    """An installed node module's ``package.json``."""
+    return f"/srv/web/node_modules/{name}/package.json", json.dumps({"name": name, "version": version}).encode()
+
+
+def deps_json(service: str, name: str, version: str) -> tuple[str, bytes]:
+    """A .NET application's ``*.deps.json`` naming one NuGet package: Trivy reports each such file on its own."""
+    library = f"{name}/{version}"
+    deps = {
+        "runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"},
+        "targets": {".NETCoreApp,Version=v8.0": {library: {"runtime": {f"lib/net8.0/{name}.dll": {}}}}},
+        "libraries": {library: {"type": "package", "serviceable": True}},
+    }
+    return f"/srv/{service}/{service}.deps.json", json.dumps(deps).encode()
+
+
+def gemspec(name: str, version: str) -> tuple[str, bytes]:
+    """An installed gem's ``specifications/*.gemspec``, as RubyGems writes it."""
+    text = (
+        f'# -*- encoding: utf-8 -*-\nGem::Specification.new do |s|\n  s.name = "{name}".freeze\n'
+        f'  s.version = "{version}"\n  s.licenses = ["MIT".freeze]\nend\n'
+    )
+    return f"/usr/local/bundle/specifications/{name}-{version}.gemspec", text.encode()
+
+
+def _debian_app(repository: str, created: str, description: str, *top: Step) -> ImageSpec:
+    """``repository:1``: an amd64 Debian 12 image, the debian base with ``top`` on it."""
+    variant = Variant("amd64", BOOKWORM, _debian_base() + top, created=created)
+    return ImageSpec(repository, ("1",), (variant,), description=description)
+
+
 EXTRA_IMAGES: dict[str, ImageSpec] = {
     "library/app:1": ImageSpec(
         "library/app",
@@ -935,26 +979,33 @@ EXTRA_IMAGES: dict[str, ImageSpec] = {
         ),
         description="app:1 with OpenSSL upgraded in its top layer",
     ),
-    "library/javaapp:1": ImageSpec(
+    "library/javaapp:1": _debian_app(
         "library/javaapp",
-        ("1",),
-        (
-            Variant(
-                "amd64",
-                BOOKWORM,
-                _debian_base()
-                + (
-                    Layer(
-                        "COPY lib/ /opt/app/lib/ # buildkit",
-                        files=((JAR_PATH, jar_bytes(*JAR_GAV)),),
-                        comment=BUILDKIT,
-                    ),
-                    ConfigStep('CMD ["java", "-jar", "/opt/app/lib/demo-1.2.0.jar"]', cmd=("java",), comment=BUILDKIT),
-                ),
-                created="2024-07-13T10:00:00Z",
-            ),
+        "2024-07-13T10:00:00Z",
+        "Debian 12 with one jar (org.example:demo 1.2.0)",
+        Layer("COPY lib/ /opt/app/lib/ # buildkit", files=((JAR_PATH, jar_bytes(*JAR_GAV)),), comment=BUILDKIT),
+        ConfigStep('CMD ["java", "-jar", "/opt/app/lib/demo-1.2.0.jar"]', cmd=("java",), comment=BUILDKIT),
+    ),
+    "library/polyglot:1": _debian_app(
+        "library/polyglot",
+        "2024-07-14T10:00:00Z",
+        "Debian 12 with a wheel, a node module, a gem, javaapp's jar and two .NET services, in three layers",
+        Layer(
+            "RUN /bin/sh -c pip install requests==2.31.0 && npm install lodash@4.17.20 # buildkit",
+            files=(dist_info(*POLYGLOT_PYTHON), node_package(*POLYGLOT_NODE)),
+            comment=BUILDKIT,
         ),
-        description="Debian 12 with one jar (org.example:demo 1.2.0)",
+        Layer(
+            "COPY bundle/ lib/ /usr/local/ # buildkit",
+            files=(gemspec(*POLYGLOT_GEM), (JAR_PATH, jar_bytes(*JAR_GAV))),
+            comment=BUILDKIT,
+        ),
+        Layer(
+            "COPY services/ /srv/ # buildkit",
+            files=tuple(deps_json(*service) for service in POLYGLOT_DOTNET),
+            comment=BUILDKIT,
+        ),
+        ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),
     ),
 }
 

@@ -4,6 +4,7 @@
     reg = start_registry(5002)             # a separate one, to stop for "registry down" tests
     reg.stop(); reg.start()
     locked = start_registry(5001, auth=("chainscan", "s3cret"))   # htpasswd basic auth
+    watched = start_registry(5003, access_log=True); watched.count("GET", "/blobs/")   # what was read
 
 Registries listen on 127.0.0.1 only and keep their blobs under
 ``$CHAINSCAN_TEST_WORLD`` (default: ``<tmp>/chainscan-test-world``)/registry-PORT, so a
@@ -144,6 +145,10 @@ class Registry:
                 self.pid_path.unlink()
         except (OSError, ValueError):
             pass
+
+    def count(self, method: str, path_part: str) -> int:
+        """How many ``method`` requests whose path holds ``path_part`` the access log has recorded so far."""
+        return sum(1 for verb, path in self.requests() if verb == method and path_part in path)
 
     @property
     def running(self) -> bool:

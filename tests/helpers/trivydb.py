@@ -13,7 +13,9 @@ Bucket layout written (as Trivy reads it):
     data-source/<platform>                  -> {"ID", "Name", "URL"}
     <platform>/<source package>/<ID>        -> {"FixedVersion"?, "Status"?, "Severity"?, "VendorIDs"?}
 
-Platforms are ``debian 12``, ``wolfi`` and ``chainguard``.
+Platforms are ``debian 12``, ``wolfi`` and ``chainguard``. Language packages' advisories (`language=`) go in
+``<ecosystem>::<source>/<package>/<ID>`` buckets: `MAVEN_ADVISORIES`, and the pip, npm and RubyGems ones of
+``data/language-advisories.json`` (`language_advisories()`).
 """
 
 from __future__ import annotations
@@ -1284,6 +1286,34 @@ MAVEN_ADVISORIES: list[LanguageAdvisory] = [
 ]
 
 
+LANGUAGE_DATA = Path(__file__).parent / "data" / "language-advisories.json"
+
+
+def _language_table() -> dict:
+    return json.loads(LANGUAGE_DATA.read_text())
+
+
+def language_advisories(when: str = "first") -> list[tuple[LanguageAdvisory, Vulnerability]]:
+    """The advisories of ``data/language-advisories.json``: ``first`` (the DB a scan starts from) or ``later``
+    (an update), each with its vulnerability."""
+    found = []
+    for entry in _language_table()[when]:
+        vulnerability = Vulnerability(
+            entry["id"],
+            entry["title"],
+            f"A test advisory for {entry['package']}.",
+            nvd_score=entry["score"],
+            nvd_vector=entry["vector"],
+            vendor_severity=entry["severity"],
+            published="2024-05-01T00:00:00.000Z",
+        )
+        advisory = LanguageAdvisory(
+            entry["id"], entry["bucket"], entry["package"], tuple(entry["vulnerable"]), tuple(entry.get("patched", ()))
+        )
+        found.append((advisory, vulnerability))
+    return found
+
+
 # --- writing --------------------------------------------------------------------------
 def _json(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
@@ -1295,7 +1325,8 @@ def _tree(
     language: Iterable[LanguageAdvisory] = (),
 ) -> dict:
     language = list(language)
-    sources = {**DATA_SOURCES, **({GHSA_MAVEN: MAVEN_DATA_SOURCE} if language else {})}
+    known = {GHSA_MAVEN: MAVEN_DATA_SOURCE, **_language_table()["data_sources"]}
+    sources = {**DATA_SOURCES, **{lang.bucket: known[lang.bucket] for lang in language}}
     vulnerabilities = {**vulnerabilities, **(MAVEN_VULNERABILITIES if language else {})}
     tree: dict[bytes, dict] = {
         b"vulnerability": {v.encode(): _json(vuln.to_json()) for v, vuln in vulnerabilities.items()},
@@ -1361,16 +1392,21 @@ def new_critical(vuln_id: str, source: str, platform: str = DEBIAN_12) -> tuple[
 
 
 def build_updated_trivy_db(
-    cache_dir: str | Path, extra: Iterable[tuple[Advisory, Vulnerability]] = (), days_later: int = 7
+    cache_dir: str | Path,
+    extra: Iterable[tuple[Advisory | LanguageAdvisory, Vulnerability]] = (),
+    days_later: int = 7,
+    language: Iterable[LanguageAdvisory] = (),
 ) -> dict:
-    """The test DB as a later update: every advisory of :func:`build_trivy_db` plus ``extra``, with an
-    ``UpdatedAt`` ``days_later`` than the default (so cached scans of the old DB are not reused)."""
+    """The test DB as a later update: every advisory of :func:`build_trivy_db` (and ``language``) plus ``extra``
+    (OS or language advisories), with an ``UpdatedAt`` ``days_later`` than the default (so cached scans of the old
+    DB are not reused)."""
     extra = list(extra)
     return build_trivy_db(
         cache_dir,
         updated_at=DEFAULT_UPDATED_AT + timedelta(days=days_later),
-        advisories=ADVISORIES + [advisory for advisory, _ in extra],
+        advisories=ADVISORIES + [a for a, _ in extra if isinstance(a, Advisory)],
         vulnerabilities={**VULNERABILITIES, **{v.id: v for _, v in extra}},
+        language=[*language, *(a for a, _ in extra if isinstance(a, LanguageAdvisory))],
     )
 
 

@@ -24,6 +24,7 @@ SEPARATOR = "|"
 PKG_ID = "aquasecurity:trivy:PkgID"
 OS_COMPONENT = "operating-system"
 BATCH_PACKAGES = 5000  # packages one Trivy run judges at most (its JSON answer: ~1 MB per 500 packages)
+OS_CLASS = "os-pkgs"
 _BATCH_ROOT = "chainscan-batch"
 _BATCH_OS = "chainscan-batch-os"
 
@@ -65,8 +66,22 @@ class Inventory:
 
     @property
     def has_applications(self) -> bool:
-        """Language packages (jars, wheels, node modules …): such an inventory runs alone."""
-        return any(c.get("type") == "application" for c in self.cyclonedx.get("components") or [])
+        """Language packages (jars, wheels, gems, node modules …): such an inventory runs alone. Trivy's CycloneDX of
+        an image lists installed ones as libraries hanging from the image, not from the operating system, with no
+        application component (that is for lock files): merged, the same jar in two images is one package to Trivy
+        (named ``group:artifact:version`` whatever its bom-ref) and one image's finding went to the other."""
+        components = self.cyclonedx.get("components") or []
+        os_refs = {c.get("bom-ref") for c in components if c.get("type") == OS_COMPONENT}
+        under_os = {
+            child
+            for dependency in self.cyclonedx.get("dependencies") or []
+            if dependency.get("ref") in os_refs
+            for child in dependency.get("dependsOn") or []
+        }
+        return any(
+            c.get("type") == "application" or (c.get("type") == "library" and c.get("bom-ref") not in under_os)
+            for c in components
+        )
 
 
 def keep(
@@ -205,12 +220,45 @@ def _unprefixed(item: dict[str, Any], id_field: str, identifier_field: str) -> t
 
 
 def restore(inventory: Inventory, results: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """``trivy sbom``'s results for one inventory, read as its image scan's JSON (its metadata and targets)."""
+    """``trivy sbom``'s results for one inventory, read as its image scan's JSON (its metadata and targets).
+
+    Trivy's SBOM reader gives every package a PkgID, but an image scan gives none to wheels, gems and jars (only to
+    OS packages and node modules): a package whose component in Trivy's CycloneDX has no PkgID property loses the
+    one the reader made up (``requests@2.31.0``), so its findings read as the image scan's.
+
+    Only the OS result's target names what was scanned (the SBOM file, not the image) and is taken from the scan;
+    language results already bear the image scan's names (``Java``, ``Python``, or a file's path, and an image may
+    hold several files of one type, ``a.deps.json`` and ``b.deps.json``, which one name by type would mix up)."""
+    unnamed = _without_pkg_id(inventory.cyclonedx)
     restored = []
     for result in results:
-        target = inventory.targets.get(_target_key(result), result.get("Target", ""))
-        restored.append({**result, "Target": target})
+        target = result.get("Target", "")
+        if result.get("Class") == OS_CLASS:
+            target = inventory.targets.get(_target_key(result), target)
+        entry = {**result, "Target": target, "Packages": _forget_ids(result.get("Packages"), "Identifier", unnamed)}
+        if "Vulnerabilities" in result:
+            entry["Vulnerabilities"] = _forget_ids(result["Vulnerabilities"], "PkgIdentifier", unnamed)
+        restored.append(entry)
     return {"Metadata": inventory.metadata, "Results": restored}
+
+
+def _without_pkg_id(cyclonedx: dict[str, Any]) -> set[str]:
+    """The purls of the packages the image scan gave no PkgID (their components have no such property)."""
+    return {
+        c["purl"]
+        for c in cyclonedx.get("components") or []
+        if c.get("purl") and not any(p.get("name") == PKG_ID for p in c.get("properties") or [])
+    }
+
+
+def _forget_ids(items: list[dict[str, Any]] | None, identifier_field: str, unnamed: set[str]) -> list[dict[str, Any]]:
+    """``items`` (packages or findings) without the ``ID``/``PkgID`` of those whose purl is in ``unnamed``."""
+    return [
+        {k: v for k, v in item.items() if k not in ("ID", "PkgID")}
+        if (item.get(identifier_field) or {}).get("PURL") in unnamed
+        else item
+        for item in items or []
+    ]
 
 
 def package_count(results: Iterable[dict[str, Any]]) -> int:
