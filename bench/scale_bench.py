@@ -26,7 +26,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue
 
-from bench.scan_bench import forget_reports, raw_trivy, through_queue
+from bench.scan_bench import alternated, forget_reports, through_queue
 from bench.world import prepare
 from tests.helpers.fixtures import free_port
 from tests.helpers.images import IMAGES, push_on_base
@@ -166,14 +166,7 @@ def shared_base_ratio(queue: Queue, settings: Settings, base: str, targets: list
     """Medians of (through the queue, raw trivy with the memory cache) over ``targets`` ((reference, registry
     target) pairs), after ``base`` was scanned once so its layers are in the cache; which goes first alternates."""
     through_queue(queue, settings, base)
-    shared, raw = [], []
-    for round_, (reference, target) in enumerate(targets):
-        if round_ % 2:
-            shared.append(through_queue(queue, settings, reference))
-            raw.append(raw_trivy(target, settings))
-        else:
-            raw.append(raw_trivy(target, settings))
-            shared.append(through_queue(queue, settings, reference))
+    shared, raw = alternated(queue, settings, targets)
     return statistics.median(shared), statistics.median(raw)
 
 

@@ -67,20 +67,26 @@ def raw_trivy(target: str, settings: Settings) -> float:
     return time.perf_counter() - started
 
 
-def cold_vs_raw(queue: Queue, settings: Settings, redis: Redis, reference: str, target: str):
-    """(cold scans through the queue, raw runs), ROUNDS of each; which goes first alternates, so warm caches favour
-    neither. The first scan (untimed) warms the pool and verifies the layers once (workers.scan.layers)."""
-    through_queue(queue, settings, reference)
-    cold, raw = [], []
-    for round_ in range(ROUNDS):
-        forget_reports(redis)
+def alternated(queue: Queue, settings: Settings, targets: list[tuple[str, str]], before=lambda: None):
+    """(through the queue, raw trivy) timings over ``targets`` ((reference, registry target) pairs); which goes
+    first alternates, so warm caches favour neither; ``before`` runs ahead of each pair, untimed."""
+    queued, raw = [], []
+    for round_, (reference, target) in enumerate(targets):
+        before()
         if round_ % 2:
-            cold.append(through_queue(queue, settings, reference))
+            queued.append(through_queue(queue, settings, reference))
             raw.append(raw_trivy(target, settings))
         else:
             raw.append(raw_trivy(target, settings))
-            cold.append(through_queue(queue, settings, reference))
-    return cold, raw
+            queued.append(through_queue(queue, settings, reference))
+    return queued, raw
+
+
+def cold_vs_raw(queue: Queue, settings: Settings, redis: Redis, reference: str, target: str):
+    """(cold scans through the queue, raw runs), ROUNDS of each. The first scan (untimed) warms the pool and
+    verifies the layers once (workers.scan.layers)."""
+    through_queue(queue, settings, reference)
+    return alternated(queue, settings, [(reference, target)] * ROUNDS, before=lambda: forget_reports(redis))
 
 
 def push_real_debian(env: dict[str, str]) -> None:
