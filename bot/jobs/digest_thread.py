@@ -214,7 +214,7 @@ def _alternatives(references: list[str], settings, redis: Redis) -> dict[str, st
     found = {}
     for reference in references:
         try:
-            mapping = plan_alternative(parse_reference(reference), settings, redis)
+            mapping = plan_alternative(parse_reference(reference), settings, redis, suggest=False)
         except InvalidReference:
             continue
         if mapping.scannable:

@@ -67,8 +67,11 @@ def _from_dict(data: dict) -> RefreshResult:
 
 
 def plan_alternative(
-    ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False
+    ref: ImageRef, settings: Settings, redis: Redis | None = None, *, dev: bool = False, suggest: bool = True
 ) -> ChainguardMapping:
-    """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any."""
+    """What to compare ``ref`` with: the shipped catalog, updated by the last registry refresh if any (``suggest``:
+    see :func:`workers.chainguard.alternatives.find_alternative`)."""
     catalog = current_catalog(redis, settings)
-    return find_alternative(ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=dev)
+    return find_alternative(
+        ref, catalog, settings.chainguard_registry, settings.chainguard_org_registry, dev=dev, suggest=suggest
+    )

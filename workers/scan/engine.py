@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import docker
+import requests
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 
@@ -190,8 +191,8 @@ class Scanner:
                 refs.append(parse_reference(reference) if isinstance(reference, str) else reference)
             except InvalidReference:
                 continue
-        with ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:  # one manifest GET each, side by side
-            resolved_all = list(pool.map(self._resolved_directly, refs))
+        with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
+            resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
         wanted: dict[tuple[str, str], Wanted] = {}
         for ref, resolved in zip(refs, resolved_all, strict=True):
             if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
@@ -223,12 +224,12 @@ class Scanner:
             total.runs += judged.runs
         return total
 
-    def _resolved_directly(self, ref: ImageRef) -> ResolvedImage | None:
+    def _resolved_directly(self, ref: ImageRef, http=None) -> ResolvedImage | None:
         """``ref`` resolved by one manifest GET (noted as served and as the tag's answer for RESOLVE_TTL, so the scan
         that follows asks nothing more); None when that fails or the registry is refused."""
         source = source_reference(ref, self.settings)
         try:
-            data = inspect_registry(ref, self.settings)
+            data = inspect_registry(ref, self.settings, http)
             resolved = interpret(ref, self.settings, data)
         except (RegistryReadError, RegistryRefused, ScanError, ValueError, KeyError) as exc:
             log.info("%s not resolved for re-evaluation: %s", ref, exc)

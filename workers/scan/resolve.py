@@ -64,13 +64,14 @@ def inspect(ref: ImageRef, settings: Settings, client: docker.DockerClient) -> d
         raise registry_error(ErrorKind.DOCKER_UNAVAILABLE, ref.familiar) from None
 
 
-def inspect_registry(ref: ImageRef, settings: Settings) -> dict:
+def inspect_registry(ref: ImageRef, settings: Settings, http=None) -> dict:
     """What :func:`inspect` answers, read from the registry itself in one manifest GET (mirror applied): the
     fleet's re-evaluation resolves each watched tag with it and nothing more. The digest is the bot's own hash of
     the bytes, so the answer also proves the registry serves that digest. Raises RegistryReadError or
-    RegistryRefused; the caller falls back to the engine's look-up, whose failures are sentences."""
+    RegistryRefused; the caller falls back to the engine's look-up, whose failures are sentences. ``http``: a
+    requests session to share (its connections are reused across many look-ups)."""
     source = source_reference(ref, settings)
-    client = client_for(admit(source, settings.registry_policy), settings)
+    client = client_for(admit(source, settings.registry_policy), settings, http)
     answer, digest = client.manifest(source.repository, source.digest or source.tag or "latest")
     if answer.status != 200:
         raise RegistryReadError(f"{source.registry} answered HTTP {answer.status} for {source}")
