@@ -183,9 +183,12 @@ def collect(
     observed, repositories = [], []
     watched = store.watched(team, channel)
     alternatives = _alternatives(watched, settings.engine, redis)
-    scanner.reevaluate(watched + list(alternatives.values()))  # after a DB update: judged in batches, images unread
+    snapshots = {reference: store.snapshot(team, channel, reference) for reference in watched}
+    last_digests = {reference: s.digest for reference, s in snapshots.items() if s and s.digest}
+    # after a DB update: judged in batches (last week's digests while the tags are resolved), no image read
+    scanner.reevaluate(watched + list(alternatives.values()), likely=last_digests)
     for reference in watched:
-        previous, weeks = store.snapshot(team, channel, reference), store.weeks(team, channel, reference)
+        previous, weeks = snapshots[reference], store.weeks(team, channel, reference)
         try:
             ref = parse_reference(reference)
             report = scanner.scan(ref)

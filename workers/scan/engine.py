@@ -176,23 +176,25 @@ class Scanner:
         self.store.count_trivy_run()
         return trivy.run_json(args, timeout=self.settings.scan_timeout, extra_env=extra_env, what=ref.familiar)
 
-    def reevaluate(self, references: Iterable[str | ImageRef]) -> Judged:
+    def reevaluate(self, references: Iterable[str | ImageRef], likely: Mapping[str, str] | None = None) -> Judged:
         """Before reading many images one by one (a digest, an alert pass, the fleet after a DB update): resolve
         each with one manifest request to its registry and judge again, in batched ``trivy sbom`` runs, every digest
         that has a stored inventory and no report for the current DB. Whatever this cannot do (a reference that
         does not resolve this way, a digest without inventory, a Trivy failure) is left to :meth:`scan`, which
-        reads the image and says what went wrong in its own sentence."""
+        reads the image and says what went wrong in its own sentence.
+
+        ``likely``: reference → the digest it had last time (a digest's snapshots). Tags rarely move, so those are
+        judged while the tags are resolved; a digest a tag no longer points at is judged for nothing, and its report
+        is shown to nobody unless its registry serves it (:meth:`_cached`)."""
         version = self._db_version()
         if not version:
             return Judged()
-        refs = []
-        for reference in references:
-            try:
-                refs.append(parse_reference(reference) if isinstance(reference, str) else reference)
-            except InvalidReference:
-                continue
-        with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
-            resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
+        refs = _parsed(references)
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            early = ahead.submit(self._judge, self._wanted(refs, likely or {}, version), version)
+            with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
+                resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
+            judged = early.result()
         wanted: dict[tuple[str, str], Wanted] = {}
         for ref, resolved in zip(refs, resolved_all, strict=True):
             if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
@@ -200,11 +202,27 @@ class Scanner:
             wanted.setdefault(
                 (resolved.digest, resolved.platform), Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
             )
+        rest = self._judge(list(wanted.values()), version)
+        rest.count, rest.runs = rest.count + judged.count, rest.runs + judged.runs
+        return rest
+
+    def _wanted(self, refs: list[ImageRef], likely: Mapping[str, str], version: str) -> list[Wanted]:
+        """The digests ``likely`` names for ``refs`` that have no report for the current DB yet."""
+        wanted = {}
+        for ref in refs:
+            digest = likely.get(str(ref)) or likely.get(ref.familiar)
+            if digest and not self.redis.exists(cache_key(digest, self.settings.platform, version)):
+                wanted.setdefault(digest, Wanted(digest, self.settings.platform, str(ref), ref.name))
+        return list(wanted.values())
+
+    def _judge(self, wanted: list[Wanted], version: str) -> Judged:
+        if not wanted:
+            return Judged()
         try:
-            return reevaluate(list(wanted.values()), self._judging(version), self.store, self.inventories)
+            return reevaluate(wanted, self._judging(version), self.store, self.inventories)
         except ScanError as exc:
             log.warning("re-evaluating %d digests failed (%s); each is scanned instead", len(wanted), exc.message)
-            return Judged(without_inventory=list(wanted.values()))
+            return Judged(without_inventory=wanted)
 
     def reevaluate_stored(self) -> Judged:
         """Every stored inventory with no report for the current DB judged again, by digest (no registry request),
@@ -408,6 +426,17 @@ class Scanner:
             self.inventories.put(replace(inventory, inconsistent_layers=inconsistent))
         except RedisError as exc:  # a speed-up for the next DB, never the scan's failure
             log.warning("the inventory of %s was not kept: %s", resolved.source, exc)
+
+
+def _parsed(references: Iterable[str | ImageRef]) -> list[ImageRef]:
+    """The references that parse; the others are left to :meth:`Scanner.scan`, which says why."""
+    refs = []
+    for reference in references:
+        try:
+            refs.append(parse_reference(reference) if isinstance(reference, str) else reference)
+        except InvalidReference:
+            continue
+    return refs
 
 
 def _now() -> str:
