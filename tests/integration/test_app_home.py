@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import pytest
 
 from tests.helpers.slack_requests import JSON, event_body, post_signed
-from tests.integration.conftest import SECRET, run_workers, scan, serving, stored_report
+from tests.integration.conftest import SECRET, routed_web, run_workers, scan, stored_report
 
 pytestmark = pytest.mark.integration
 CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
@@ -20,26 +19,22 @@ CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
 
 @pytest.fixture
 def home_web(slack_env, tmp_path, monkeypatch, redis_client):
-    path = tmp_path / "owners.yaml"
-    path.write_text(f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n")
-    monkeypatch.setenv("OWNERS_FILE", str(path))
-    with serving({**os.environ, **slack_env}) as url:
-        yield f"{url}/slack/events"
+    owners = f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n"
+    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
+        yield url
 
 
 @pytest.fixture
 def grouped_web(slack_env, slack, tmp_path, monkeypatch, redis_client):
     """Two teams with user groups: data (nobody named) and web (U0BOB named as a member)."""
-    path = tmp_path / "owners.yaml"
-    path.write_text(
+    owners = (
         "teams:\n"
         f"  - {{name: data, channel: {CHANNEL}, group: S0DATA, repositories: [mariadb]}}\n"
         "  - {name: web, channel: C0WEB, group: S0WEB, members: [U0BOB], repositories: [nginx]}\n"
     )
-    monkeypatch.setenv("OWNERS_FILE", str(path))
     slack.usergroups.update({"S0DATA": ["U0BOB", "U0CAROL"], "S0WEB": ["U0DAVE"]})
-    with serving({**os.environ, **slack_env}) as url:
-        yield f"{url}/slack/events"
+    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
+        yield url
 
 
 def _teams_shown(slack, user: str) -> list[str]:
