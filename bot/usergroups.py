@@ -72,6 +72,8 @@ def membership(redis: Redis, client: WebClient, user: str | None, groups: Iterab
 def teams_of(redis: Redis, client: WebClient, routes: Routes, user: str) -> list[Team]:
     """The teams ``user`` is in: a member by the routing file, or in a team's user group by Slack (asked only
     for the groups of teams the file does not already list them in). When Slack cannot say, the file's members."""
+    if not user:
+        return []  # a request that names nobody: Slack is not asked
     asked = {t.group for t in routes.teams if t.group and user not in t.members}
     return routes.teams_of(user, membership(redis, client, user, asked).groups if asked else frozenset())
 
