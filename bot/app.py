@@ -25,6 +25,7 @@ BOT_SCOPES = [
     "chat:write.public",
     "files:write",
     "files:read",
+    "usergroups:read",  # who is in a team's user group (App Home) or an allowed one (TRIAGE_ALLOWED_GROUPS)
 ]  # as deploy/slack-app-manifest.yml
 
 

@@ -1,6 +1,7 @@
 """Publishing a user's App Home tab (``views.publish``): on ``app_home_opened`` and after their decisions, one
 job at a time per user (a burst of decisions is one publish). Reads only Redis: the routing file's teams, each
-team channel's watched images, their latest cached reports seen through the team's triage; never scans."""
+team channel's watched images, their latest cached reports seen through the team's triage; never scans. Who is in
+a team's user group comes from Slack, cached for a few minutes (:mod:`bot.usergroups`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.jobs.triage_thread import applied_for
 from bot.render.home import ImageHome, TeamHome, home_view
 from bot.slack_client import client_for, error_code
 from bot.threads import ThreadStore
+from bot.usergroups import teams_of
 from workers.digests.store import DigestStore
 from workers.owners.lookup import routes_in_force
 from workers.reference import InvalidReference, parse_reference
@@ -50,7 +52,8 @@ def publish_home(workspace: str, user: str) -> dict:
     client = client_for(settings, redis, workspace)
     routes = routes_in_force(settings.engine, redis)
     now = datetime.now(UTC)
-    teams = [_team_home(settings, redis, client, workspace, team, now) for team in routes.teams_of(user)]
+    mine = teams_of(redis, client, routes, user)  # by the file's members, or by their user groups (Slack, cached)
+    teams = [_team_home(settings, redis, client, workspace, team, now) for team in mine]
     view = home_view(teams, now.strftime("%Y-%m-%d %H:%M UTC"), routed=bool(routes.teams))
     try:
         client.views_publish(user_id=user, view=view)

@@ -20,7 +20,7 @@ from bot import config as bot_config
 from bot.findings_messages import FindingsMessages
 from bot.render import slack_text
 from bot.render.blocks import context
-from bot.render.findings import base_text, decided_block, decision_note, findings_blocks, rows_for
+from bot.render.findings import base_text, decided, decided_block, decision_note, findings_blocks, rows_for
 from bot.slack_client import client_for
 from bot.threads import ThreadState, ThreadStore
 from workers.report import ScanReport
@@ -115,33 +115,39 @@ def enqueue_show_decision(queue: Queue, key: str, version: int, *, with_note: bo
 
 
 def show_decision(key: str, version: int, with_note: bool = True) -> dict:
-    """Update every row of ``key`` to its current decision and note the change in each thread, once."""
+    """Update every row of ``key`` to the decision that now applies to it and note the change in each thread,
+    once. The row, the note and the card's counts read the same decisions (:func:`applied_for`), so a team- or
+    base-wide decision shows on the row as it counts on the card."""
     job = get_current_job()
     redis = job.connection
     target = DecisionStore(redis).resolve_action_key(key)
     if target is None:
         return {"error": "unknown key"}
-    decision = DecisionStore(redis).get_one(target.team, target.repository, target.vulnerability, target.package)
+    own = DecisionStore(redis).get_one(target.team, target.repository, target.vulnerability, target.package)
     client = client_for(bot_config.current(), redis, target.team)
     messages = FindingsMessages(redis)
     now = datetime.now(UTC)
     updated = 0
     for place in messages.places(key):
+        card = messages.card(place.channel, place.thread_ts)
+        report = ScanReport.from_dict(card["report"]) if card else None
+        applied = applied_for(redis, target.team, report, now) if report else None
+        decision, state = _shown(target, report, applied, own, now)
         with redis.lock(f"chainscan:lock:findings-message:{place.channel}:{place.ts}", timeout=30, blocking_timeout=30):
             blocks = messages.blocks(place.channel, place.ts)
             if blocks is None:
                 continue
-            state = _state(decision, now)
             new = decided_block(place.base, key, place.severity, decision, state)
             blocks = [new if b.get("block_id") == f"row:{key}" else b for b in blocks]
             client.chat_update(channel=place.channel, ts=place.ts, text="Findings (updated)", blocks=blocks)
             messages.replace_blocks(place.channel, place.ts, blocks)
         updated += 1
-        _redraw_card(client, redis, target.team, place.channel, place.thread_ts, now)
+        if card:
+            _redraw_card(client, card, report, applied, place.channel, place.thread_ts, now)
         if with_note and redis.set(
             f"{NOTED}{key}:{version}:{place.channel}:{place.ts}", "1", nx=True, ex=30 * 24 * 3600
         ):
-            said = decision_note(decision, _state(decision, now)) if decision else ""
+            said = decision_note(decision, state) if decision else ""
             text = (
                 slack_text.escape(f"{target.vulnerability} in {', '.join(target.all_packages)}")
                 + ": "
@@ -151,21 +157,32 @@ def show_decision(key: str, version: int, with_note: bool = True) -> dict:
     return {"rows": updated}
 
 
-def _redraw_card(client: WebClient, redis: Redis, team: str, channel: str, thread_ts: str, now: datetime) -> None:
+def _shown(
+    target: ActionTarget, report: ScanReport | None, applied: Applied | None, own: Decision | None, now: datetime
+) -> tuple[Decision | None, TriageState]:
+    """The decision a row shows and the state that counts: of the decisions that may match its thread's image
+    (the repository's, its owning team's, its base's), the one that applies; the repository's own when the
+    thread's card is gone (an alert's rows, or a thread older than 30 days)."""
+    wanted = (target.vulnerability, target.package)
+    finding = next((f for f in report.vulnerabilities if (f.id, f.package) == wanted), None) if report else None
+    if finding is None:
+        return own, _state(own, now)
+    return decided(applied, finding)
+
+
+def _redraw_card(
+    client: WebClient, card: dict, report: ScanReport, applied: Applied, channel: str, thread_ts: str, now: datetime
+) -> None:
     """The thread's card with the counts the new decision makes ("2 critical (1 accepted)")."""
     from bot.render.blocks import pair_card
     from workers.chainguard.alternatives import ChainguardMapping
     from workers.pair import PairResult
 
-    data = FindingsMessages(redis).card(channel, thread_ts)
-    if data is None:
-        return  # drawn by an older release or expired: the next scan draws it
-    report = ScanReport.from_dict(data["report"])
-    alternative = ScanReport.from_dict(data["alternative"]) if data["alternative"] else None
-    mapping = ChainguardMapping.from_dict(data["mapping"]) if data["mapping"] else None
-    result = PairResult(report, alternative, mapping, data["reason"], None)
-    card = pair_card(result, applied_for(redis, team, report, now), findings_link=data["link"], now=now)
-    client.chat_update(channel=channel, ts=thread_ts, text=card.text, blocks=card.blocks)
+    alternative = ScanReport.from_dict(card["alternative"]) if card["alternative"] else None
+    mapping = ChainguardMapping.from_dict(card["mapping"]) if card["mapping"] else None
+    result = PairResult(report, alternative, mapping, card["reason"], None)
+    drawn = pair_card(result, applied, findings_link=card["link"], now=now)
+    client.chat_update(channel=channel, ts=thread_ts, text=drawn.text, blocks=drawn.blocks)
 
 
 def _state(decision, now: datetime) -> TriageState:

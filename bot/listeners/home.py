@@ -1,5 +1,6 @@
 """The App Home tab: ``app_home_opened`` queues a publish; its Rescan and Triage buttons queue a scan thread in
-the team's channel (checked against the routing file: a tampered value cannot post elsewhere)."""
+the team's channel (checked against the routing file and the user's user groups: a tampered value cannot post
+elsewhere)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.jobs.scan_thread import enqueue_open_thread, request_from_command
 from bot.limits import Action
 from bot.listeners.context import ListenerContext, enqueue_or_explain, nested_id, over_limit, scan_denied, text_id
 from bot.render.home import HOME_RESCAN, HOME_TRIAGE
+from bot.usergroups import teams_of
 from workers.owners.lookup import routes_in_force
 from workers.telemetry.context import Source
 
@@ -35,15 +37,15 @@ def register(app: App, ctx: ListenerContext) -> None:
         @app.action(action_id)
         def home_button(ack: Ack, body: dict, action: dict, client) -> None:
             ack()
-            _scan_from_home(ctx, body, action)
+            _scan_from_home(ctx, client, body, action)
 
 
-def _scan_from_home(ctx: ListenerContext, body: dict, action: dict) -> None:
+def _scan_from_home(ctx: ListenerContext, client, body: dict, action: dict) -> None:
     value = action.get("value") if isinstance(action, dict) else None
     channel, _, reference = value.partition("|") if isinstance(value, str) else ("", "", "")
     user, team = nested_id(body, "user"), nested_id(body, "team")
     triage = action.get("action_id") == HOME_TRIAGE
-    teams = routes_in_force(ctx.settings.engine, ctx.redis).teams_of(user or "")
+    teams = teams_of(ctx.redis, client, routes_in_force(ctx.settings.engine, ctx.redis), user or "")
     parsed = parse_command(
         f"{'triage ' if triage else ''}{reference} {'' if triage else '--rescan'}", ctx.settings.engine.registry_policy
     )

@@ -41,6 +41,7 @@ from bot.render.triage_views import (
     triage_modal,
 )
 from bot.slack_client import error_code, tell_user
+from bot.usergroups import membership
 from workers.reference import InvalidReference, parse_reference
 from workers.triage.decide import Change, decide
 from workers.triage.imports import IMPORT_SEVERITY, Proposal, refusals
@@ -357,24 +358,7 @@ def _decider_denied(ctx: ListenerContext, client, user: str | None) -> str | Non
 
 
 def _in_groups(ctx: ListenerContext, client, user: str | None, groups: frozenset[str]) -> bool:
-    for group in sorted(groups):
-        cache = f"chainscan:usergroup:{group}"
-        members = ctx.redis.smembers(cache)
-        if not members:
-            try:
-                found = client.usergroups_users_list(usergroup=group).get("users") or []
-            except SlackApiError as exc:
-                log.warning("usergroups.users.list failed for %s: %s", group, error_code(exc))
-                continue
-            if found:
-                with ctx.redis.pipeline() as pipe:
-                    pipe.sadd(cache, *found)
-                    pipe.expire(cache, 300)
-                    pipe.execute()
-            members = {m.encode() for m in found}
-        if user and user.encode() in members:
-            return True
-    return False
+    return bool(membership(ctx.redis, client, user, groups).groups)
 
 
 def _severity(ctx: ListenerContext, key: str) -> str:

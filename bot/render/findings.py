@@ -16,9 +16,9 @@ from bot.render.format import truncate
 from bot.render.slack_text import user
 from workers.feeds.risk import feeds_note, matches, ranking_available
 from workers.groups import FindingGroup, group_findings
-from workers.report import ScanReport, at_or_above
+from workers.report import Finding, ScanReport, at_or_above
 from workers.triage.apply import Applied, finding_key
-from workers.triage.model import Decision, TriageState
+from workers.triage.model import SUPPRESSING, Decision, Scope, TriageState
 
 TRIAGE_ACTION = "triage_menu"
 TRIAGED_SEVERITIES = ("critical", "high")
@@ -73,15 +73,24 @@ def rows_for(
     suppressed = {id(f) for f, _ in applied.suppressed} if applied else set()
     rows = []
     for group in group_findings(findings):
-        decision = applied.decided.get(finding_key(group.first)) if applied else None
-        if decision is None:
-            state = TriageState.OPEN
-        elif decision.state in (TriageState.ACCEPTED, TriageState.FALSE_POSITIVE):
-            state = decision.state if id(group.first) in suppressed else TriageState.OPEN
-        else:
-            state = decision.state
+        decision, state = decided(applied, group.first, suppressed)
         rows.append(Row(group, decision, state, None, ranked))
     return rows
+
+
+def decided(
+    applied: Applied | None, finding: Finding, suppressed: set[int] | None = None
+) -> tuple[Decision | None, TriageState]:
+    """The decision that applies to ``finding`` (whatever its scope: digest, repository, base or team) and the
+    state that counts now: an acceptance that ended is open. ``suppressed``: ids of the hidden findings, when the
+    caller has them already."""
+    decision = applied.decided.get(finding_key(finding)) if applied else None
+    if decision is None:
+        return None, TriageState.OPEN
+    if decision.state in SUPPRESSING:
+        hidden = suppressed if suppressed is not None else {id(f) for f, _ in applied.suppressed}
+        return decision, decision.state if id(finding) in hidden else TriageState.OPEN
+    return decision, decision.state
 
 
 def base_text(group: FindingGroup, *, ranked: bool = False) -> str:
@@ -118,10 +127,11 @@ def with_decision(base: str, decision: Decision | None, state: TriageState) -> s
 
 
 def decision_note(decision: Decision | None, state: TriageState) -> str:
-    """``✔ accepted by @ana until 2027-03-01: only used in the build stage``; empty for an open finding."""
+    """``✔ accepted by @ana until 2027-03-01: only used in the build stage``; a team- or base-wide decision says
+    so (``✔ accepted by @ana for every image of team data until …``); empty for an open finding."""
     if decision is None or decision.state is TriageState.OPEN:
         return ""
-    who = user(decision.by)
+    who = user(decision.by) + _wide(decision)
     reason = f": {escape(truncate(decision.reason, 120))}" if decision.reason else ""
     if decision.state is TriageState.ACCEPTED:
         until = "until a fix exists" if decision.until_fixed else f"until {decision.until}"
@@ -133,6 +143,12 @@ def decision_note(decision: Decision | None, state: TriageState) -> str:
     if decision.state is TriageState.ASSIGNED:
         return f"→ assigned to {user(decision.assignee or '')} by {who}{reason}"
     return f"👀 acknowledged by {who}{reason}"
+
+
+def _wide(decision: Decision) -> str:
+    """`` for every image of team data`` when the decision is team- or base-wide (a base's name is a label's or a
+    Dockerfile's: escaped)."""
+    return f" for {escape(decision.scope_target)}" if decision.scope in (Scope.TEAM, Scope.BASE) else ""
 
 
 def menu(key: str | None, severity: str, decision: Decision | None) -> dict | None:

@@ -92,6 +92,17 @@ def web(slack_env, redis_client):
         yield f"{url}/slack/events"
 
 
+@contextmanager
+def routed_web(slack_env: dict, tmp_path: Path, monkeypatch, owners: str) -> Iterator[str]:
+    """The Slack app's events URL, served for real with ``owners`` as its routing file (``OWNERS_FILE``, set for
+    the test's workers too)."""
+    path = tmp_path / "owners.yaml"
+    path.write_text(owners)
+    monkeypatch.setenv("OWNERS_FILE", str(path))
+    with serving({**os.environ, **slack_env}) as url:
+        yield f"{url}/slack/events"
+
+
 def run_workers(redis_client) -> None:
     queue = Queue(Settings.from_env().queue_name, connection=redis_client)
     SimpleWorker([queue], connection=redis_client).work(burst=True)

@@ -1,16 +1,17 @@
 """App Home over the real HTTP server: ``app_home_opened`` → a worker publishes the user's teams with the open
 counts of the stored reports through the team's triage; a decision republishes; a user in no team gets the
-sentence; the Home buttons scan in the team's channel only."""
+sentence; a user in a team's user group sees the team (Slack asked once per group while its answer is cached),
+and when Slack will not say, the file's members alone; the Home buttons scan in the team's channel only."""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 
 import pytest
 
 from tests.helpers.slack_requests import JSON, event_body, post_signed
-from tests.integration.conftest import SECRET, run_workers, scan, serving, stored_report
+from tests.integration.conftest import SECRET, routed_web, run_workers, scan, stored_report
 
 pytestmark = pytest.mark.integration
 CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
@@ -18,11 +19,27 @@ CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
 
 @pytest.fixture
 def home_web(slack_env, tmp_path, monkeypatch, redis_client):
-    path = tmp_path / "owners.yaml"
-    path.write_text(f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n")
-    monkeypatch.setenv("OWNERS_FILE", str(path))
-    with serving({**os.environ, **slack_env}) as url:
-        yield f"{url}/slack/events"
+    owners = f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n"
+    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
+        yield url
+
+
+@pytest.fixture
+def grouped_web(slack_env, slack, tmp_path, monkeypatch, redis_client):
+    """Two teams with user groups: data (nobody named) and web (U0BOB named as a member)."""
+    owners = (
+        "teams:\n"
+        f"  - {{name: data, channel: {CHANNEL}, group: S0DATA, repositories: [mariadb]}}\n"
+        "  - {name: web, channel: C0WEB, group: S0WEB, members: [U0BOB], repositories: [nginx]}\n"
+    )
+    slack.usergroups.update({"S0DATA": ["U0BOB", "U0CAROL"], "S0WEB": ["U0DAVE"]})
+    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
+        yield url
+
+
+def _teams_shown(slack, user: str) -> list[str]:
+    text = _home(slack, user)
+    return [name for name in ("data", "web") if f"*{name}* in <#" in text]
 
 
 def _opened(web, user: str):
@@ -87,3 +104,30 @@ def test_a_user_in_no_team_gets_the_sentence(home_web, slack, redis_client):
     _opened(home_web, "U0BOB")
     run_workers(redis_client)
     assert "You are in no team of the routing file" in _home(slack, "U0BOB")
+
+
+def test_a_user_in_a_teams_user_group_sees_the_team_and_slack_is_asked_once_per_group(grouped_web, slack, redis_client):
+    for user in ("U0CAROL", "U0DAVE", "U0BOB", "U0CAROL"):
+        redis_client.delete(f"chainscan:home:queued:T0TEST:{user}")
+        assert _opened(grouped_web, user).status_code == 200
+        run_workers(redis_client)
+    assert _teams_shown(slack, "U0CAROL") == ["data"]  # by S0DATA alone
+    assert _teams_shown(slack, "U0DAVE") == ["web"]
+    assert _teams_shown(slack, "U0BOB") == ["data", "web"]  # a member of web by name, of data by its group
+    asked = [c.params.get("usergroup") for c in slack.calls("usergroups.users.list")]
+    assert sorted(asked) == ["S0DATA", "S0WEB"]  # four opens, each group asked once: the rest came from Redis
+
+
+def test_when_slack_will_not_say_who_is_in_a_group_home_shows_the_files_members_and_logs_one_line(
+    grouped_web, slack, redis_client, caplog
+):
+    slack.fail_next("usergroups.users.list", "missing_scope", times=10)
+    with caplog.at_level(logging.WARNING, logger="bot.usergroups"):
+        for user in ("U0CAROL", "U0BOB"):
+            assert _opened(grouped_web, user).status_code == 200
+            run_workers(redis_client)
+    assert "You are in no team of the routing file" in _home(slack, "U0CAROL")
+    assert _teams_shown(slack, "U0BOB") == ["web"]  # named in the file; S0DATA unread
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.usergroups"]
+    assert len(lines) == 2 and all("missing_scope" in line for line in lines)  # one line a publish
+    assert len(slack.calls("usergroups.users.list")) == 2  # after the first failure, no other group is asked

@@ -12,7 +12,15 @@ import pytest
 
 from bot.render.triage_views import ACCEPT_CALLBACK, REASON, SCOPE, UNTIL
 from tests.helpers.slack_requests import block_action_body, post_signed, view_submission_body
-from tests.integration.conftest import CHANNEL, SECRET, all_text, parent_and_replies, run_workers, scan
+from tests.integration.conftest import (
+    CHANNEL,
+    SECRET,
+    all_text,
+    parent_and_replies,
+    routed_web,
+    run_workers,
+    scan,
+)
 from workers.triage.store import DecisionStore
 
 pytestmark = pytest.mark.integration
@@ -44,6 +52,31 @@ def _click(web, slack, message, row, verb, *, option=None, responses="triage", *
         **kwargs,
     )
     return post_signed(web, body, SECRET)
+
+
+def _opened_view(slack) -> dict:
+    view = slack.last("views.open").params["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def _accept(web, view: dict, reason: str, until: str, scope: str = "repository"):
+    """The accept modal, submitted signed with these fields."""
+    values = {
+        REASON: {REASON: {"type": "plain_text_input", "value": reason}},
+        UNTIL: {UNTIL: {"type": "datepicker", "selected_date": until}},
+        SCOPE: {SCOPE: {"type": "radio_buttons", "selected_option": {"value": scope}}},
+    }
+    body = view_submission_body(ACCEPT_CALLBACK, values, private_metadata=view["private_metadata"])
+    return post_signed(web, body, SECRET)
+
+
+def _accept_form(web, slack, redis_client):
+    """A scan's thread, and the accept modal its first triaged row's menu opened: (thread ts, findings message,
+    row, view)."""
+    ts, message = _scan_and_thread(web, slack, redis_client)
+    row = _rows_with_menus(message)[0]
+    _click(web, slack, message, row, "accept")
+    return ts, message, row, _opened_view(slack)
 
 
 def _scan_and_thread(web, slack, redis_client, image="mariadb"):
@@ -83,21 +116,11 @@ def test_acknowledge_updates_the_row_in_place_and_notes_it_once(web, slack, redi
 def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_apart(
     web, slack, redis_client, test_images
 ):
-    ts, message = _scan_and_thread(web, slack, redis_client)
-    row = _rows_with_menus(message)[0]
-    _click(web, slack, message, row, "accept")
-    view = slack.last("views.open").params["view"]
-    view = json.loads(view) if isinstance(view, str) else view
+    ts, _, _, view = _accept_form(web, slack, redis_client)
     assert view["callback_id"] == ACCEPT_CALLBACK
 
     def submit(reason, until):
-        values = {
-            REASON: {REASON: {"type": "plain_text_input", "value": reason}},
-            UNTIL: {UNTIL: {"type": "datepicker", "selected_date": until}},
-            SCOPE: {SCOPE: {"type": "radio_buttons", "selected_option": {"value": "repository"}}},
-        }
-        body = view_submission_body(ACCEPT_CALLBACK, values, private_metadata=view["private_metadata"])
-        return post_signed(web, body, SECRET)
+        return _accept(web, view, reason, until)
 
     missing = submit("", "2099-01-01")
     assert missing.status_code == 200 and missing.json()["response_action"] == "errors"
@@ -346,3 +369,43 @@ def test_an_acceptance_that_ends_redraws_its_row_as_open(web, slack, redis_clien
     assert "accepted by" not in json.dumps(rows[-1].params["blocks"])
     notes = [m for m in slack.messages_in_thread(CHANNEL, ts) if "open again" in m.get("text", "")]
     assert len(notes) == len(target.all_packages)
+
+
+@pytest.fixture
+def owned_web(slack_env, tmp_path, monkeypatch, redis_client):
+    """The app with a routing file: team data owns mariadb, so the triage modal offers its images."""
+    owners = f"teams:\n  - {{name: data, channel: {CHANNEL}, repositories: [mariadb]}}\n"
+    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
+        yield url
+
+
+def _blocks(call) -> list[dict]:
+    blocks = call.params.get("blocks")
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+def test_a_team_wide_acceptance_shows_on_the_row_where_it_was_made_as_the_card_counts_it(
+    owned_web, slack, redis_client, test_images
+):
+    from datetime import date, timedelta
+
+    ts, message, row, view = _accept_form(owned_web, slack, redis_client)
+    assert "Every image of team data" in json.dumps(view)
+    until = (date.today() + timedelta(days=20)).isoformat()
+    answer = _accept(owned_web, view, "not reachable <!here>", until, scope="team")
+    assert answer.status_code == 200 and not answer.text.strip()
+    target = DecisionStore(redis_client).resolve_action_key(row["block_id"].removeprefix("row:"))
+    assert DecisionStore(redis_client).get(target.team, target.repository) == []  # stored once, for the team
+    assert DecisionStore(redis_client).get(target.team, "team:data")
+    run_workers(redis_client)
+
+    updates = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == message["ts"]]
+    assert updates, "the findings message was not updated"
+    (drawn,) = [b for b in _blocks(updates[-1]) if b.get("block_id") == row["block_id"]]
+    said = f"accepted by <@U0TEST> for every image of team data until {until}: not reachable &lt;!here&gt;"
+    assert said in drawn["text"]["text"]
+    assert "Reopen" in [o["text"]["text"] for o in drawn["accessory"]["options"]]
+    notes = [m["text"] for m in slack.messages_in_thread(CHANNEL, ts) if "for every image of team data" in m["text"]]
+    assert len(notes) == 1 and said in notes[0]  # the thread's note says the same
+    card = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == ts][-1]
+    assert "accepted)" in json.dumps(_blocks(card))  # and the card counts it apart

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.render.triage_views import ACCEPT_CALLBACK, REASON, UNTIL
+from bot.usergroups import cache_key
 from tests.helpers.slack_requests import block_action_body, message_shortcut_body, view_submission_body
 from workers.triage.store import ActionTarget, DecisionStore
 
@@ -106,7 +107,7 @@ def test_a_member_of_an_allowed_user_group_may_accept(dispatcher, slack):
     view = json.loads(view) if isinstance(view, str) else view
     assert view["callback_id"] == ACCEPT_CALLBACK  # allowed: the modal opened
     slack.usergroups["S0SEC"] = ["U0ELSE"]
-    dispatcher.redis.delete("chainscan:usergroup:S0SEC")
+    dispatcher.redis.delete(cache_key("S0SEC"))
     dispatcher.send(
         dispatcher.app(TRIAGE_ALLOWED_GROUPS="S0SEC"), _menu("fp", key, response_url=slack.response_url("g"))
     )
