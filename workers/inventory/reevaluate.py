@@ -136,7 +136,10 @@ def to_cyclonedx(trivy_json: dict, settings: Settings) -> dict | None:
         path.write_text(json.dumps(without_findings(trivy_json), separators=(",", ":")))
         try:
             return trivy.run_json(
-                trivy.convert_command(settings.trivy_bin, str(path)), timeout=120, what="the package inventory"
+                trivy.convert_command(settings.trivy_bin, str(path)),
+                timeout=120,
+                what="the package inventory",
+                counted=False,  # not a scan: chainscan_trivy_runs_total counts scans
             )
         except ScanError as exc:
             log.warning("no package inventory kept: %s", exc.message)

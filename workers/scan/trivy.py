@@ -153,15 +153,18 @@ def run_json(
     extra_env: Mapping[str, str] | None = None,
     what: str,
     server: str | None = None,
+    counted: bool = True,
 ) -> dict:
     """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence. Each run is counted
-    in ``chainscan_trivy_runs_total`` by result."""
+    in ``chainscan_trivy_runs_total`` by result, unless ``counted`` is False (a ``trivy convert``: no scan)."""
     try:
         output = _run_json(args, timeout=timeout, extra_env=extra_env, what=what, server=server)
     except ScanError:
-        metrics.trivy_ran(ok=False)
+        if counted:
+            metrics.trivy_ran(ok=False)
         raise
-    metrics.trivy_ran(ok=True)
+    if counted:
+        metrics.trivy_ran(ok=True)
     return output
 
 
