@@ -332,3 +332,25 @@ def test_a_batch_whose_mates_packages_trivy_merges_is_judged_one_by_one(world, r
     assert "judging them one by one" in caplog.text
     for target in (first, second):
         _same(judged.reports[(target.digest, target.platform)], fresh[target])
+
+
+def test_last_weeks_digest_is_judged_while_tags_resolve_and_a_moved_tag_adds_no_history(world, redis_client):
+    """``likely`` (a digest's snapshots) says where each tag pointed last week; a tag that moved since (app:3 "was"
+    app:1's digest) has its old digest judged for nothing, and only the digest it points at joins the history."""
+    old, moved = _named(world, "library/app:1", "library/app:3")
+    with pytest.MonkeyPatch.context() as mp:
+        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
+        for target in (old, moved):
+            scanner.scan(target.reference)
+        repository = parse_reference(moved.reference).name
+        before = len(scanner.store.history(repository))
+        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        watch = Watch(world, scanner)
+        judged = scanner.reevaluate([moved.reference], likely={moved.reference: old.digest})
+        assert set(judged.reports) == {(old.digest, old.platform), (moved.digest, moved.platform)}
+        assert watch.trivy() == Counter(sbom=2) and watch.manifest_gets() == 1 and watch.blob_gets() == 0
+        added = scanner.store.history(repository)[: len(scanner.store.history(repository)) - before]
+        assert [entry["digest"] for entry in added] == [moved.digest], "the old digest is not history"
+        report = scanner.scan(moved.reference)
+    assert report.cached and report.image.digest == moved.digest
+    _same(report, world.fresh(moved))

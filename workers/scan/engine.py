@@ -196,7 +196,12 @@ class Scanner:
                 resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
             judged = early.result()
         wanted: dict[tuple[str, str], Wanted] = {}
+        historied: set[tuple[str, str]] = set()
         for ref, resolved in zip(refs, resolved_all, strict=True):
+            key = (resolved.digest, resolved.platform) if resolved else None
+            if key in judged.reports and key not in historied:
+                self.store.add_history(judged.reports[key], ref.name)  # the tag still points there: now it is history
+                historied.add(key)
             if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
                 continue
             wanted.setdefault(
@@ -204,6 +209,7 @@ class Scanner:
             )
         rest = self._judge(list(wanted.values()), version)
         rest.count, rest.runs = rest.count + judged.count, rest.runs + judged.runs
+        rest.reports = {**judged.reports, **rest.reports}
         return rest
 
     def _wanted(self, refs: list[ImageRef], likely: Mapping[str, str], version: str) -> list[Wanted]:
@@ -212,7 +218,8 @@ class Scanner:
         for ref in refs:
             digest = likely.get(str(ref)) or likely.get(ref.familiar)
             if digest and not self.redis.exists(cache_key(digest, self.settings.platform, version)):
-                wanted.setdefault(digest, Wanted(digest, self.settings.platform, str(ref), ref.name))
+                # no history yet: a tag that moved must not add its old digest to it (added once resolved, above)
+                wanted.setdefault(digest, Wanted(digest, self.settings.platform, str(ref), None))
         return list(wanted.values())
 
     def _judge(self, wanted: list[Wanted], version: str) -> Judged:

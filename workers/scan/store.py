@@ -52,6 +52,20 @@ class ReportStore:
 
     def put(self, key: str, report: ScanReport, repository: str | None) -> None:
         """Cache ``report``; with a repository, also add it to that repository's history."""
+        with self.redis.pipeline() as pipe:
+            pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
+            if repository:
+                self._push_history(pipe, report, repository)
+            pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
+            pipe.execute()
+
+    def add_history(self, report: ScanReport, repository: str) -> None:
+        """Add ``report`` (cached already) to ``repository``'s history."""
+        with self.redis.pipeline() as pipe:
+            self._push_history(pipe, report, repository)
+            pipe.execute()
+
+    def _push_history(self, pipe, report: ScanReport, repository: str) -> None:
         summary = {
             "digest": report.image.digest,
             "reference": report.image.reference,
@@ -67,14 +81,9 @@ class ReportStore:
             "labels": report.image.labels,
         }
         history = f"{PREFIX}history:{repository}"
-        with self.redis.pipeline() as pipe:
-            pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
-            if repository:
-                pipe.lpush(history, json.dumps(summary))
-                pipe.ltrim(history, 0, self.history_length - 1)
-                pipe.expire(history, self.history_ttl)
-            pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
-            pipe.execute()
+        pipe.lpush(history, json.dumps(summary))
+        pipe.ltrim(history, 0, self.history_length - 1)
+        pipe.expire(history, self.history_ttl)
 
     def last_db(self) -> DbInfo | None:
         """The vulnerability DB the workers used for their latest scan."""
