@@ -11,8 +11,6 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qs
 
 from slack_bolt.request import BoltRequest
@@ -25,23 +23,11 @@ from bot.web import create_flask_app
 from tests.helpers.fixtures import free_port
 from tests.helpers.slack_api import SlackAPIServer
 from tests.helpers.slack_requests import FORM, sign
-from tests.helpers.socket_mode import SocketModeServer, envelope_of
+from tests.helpers.socket_mode import SocketModeServer
+from tests.helpers.transport import ACK_WITHIN, Acked, deliver
 
 SECRET = "in-process-secret"
 APP_TOKEN = "xapp-test"
-ACK_WITHIN = 3.0  # seconds: Slack shows the user an error when the ack takes longer
-
-
-@dataclass(frozen=True)
-class Acked:
-    """A Socket Mode ack read as the HTTP answer it stands for: a 200 whose body is the ack's payload."""
-
-    payload: dict[str, Any] | None
-    status: int = 200
-
-    @property
-    def body(self) -> str:
-        return json.dumps(self.payload) if self.payload else ""
 
 
 class SocketLink:
@@ -61,12 +47,7 @@ class SocketLink:
             self.handler.connect()
             self.server.wait_connected(timeout=10)
         self.handler.app = app
-        kind, payload = envelope_of(body, content_type)
-        retries = {"retry_attempt": 0, "retry_reason": ""} if kind == "events_api" else {}
-        started = time.monotonic()
-        ack = self.server.wait_for_ack(self.server.send_envelope(kind, payload, **retries), timeout=ACK_WITHIN)
-        assert time.monotonic() - started < ACK_WITHIN, f"the {kind} envelope was acked after {ACK_WITHIN}s"
-        return Acked(ack.get("payload"))
+        return deliver(self.server, body, content_type)
 
     def close(self) -> None:
         """Slack goes away first, then the handler closes: closing an open connection waits out slack_sdk's 3 s

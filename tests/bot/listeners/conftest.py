@@ -2,7 +2,8 @@
 into the app (as bolt-python's own ``tests/scenario_tests`` do) and as a Socket Mode envelope through the
 WebSocket stand-in to slack-bolt's ``SocketModeHandler`` (one connection a module). Real Redis (the queue), the
 recording Slack Web API stand-in for the few calls a listener makes (views.open, response_url); no HTTP server
-in between, so each test takes milliseconds. A test marked ``http_only("why")`` runs over HTTP alone."""
+in between, so each test takes milliseconds. A test marked ``http_only("why")`` runs over HTTP alone (the
+``transport`` parameter: tests/helpers/transport.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,6 @@ from tests.helpers.slack_api import SlackAPIServer
 def slack():
     with SlackAPIServer(token="xoxb-test") as server:
         yield server
-
-
-def pytest_generate_tests(metafunc):
-    if "transport" in metafunc.fixturenames:
-        only_http = metafunc.definition.get_closest_marker("http_only")
-        metafunc.parametrize("transport", ["http"] if only_http else ["http", "socket"])
 
 
 @pytest.fixture(scope="module")
