@@ -1,4 +1,5 @@
-"""App Home over the real HTTP server: ``app_home_opened`` → a worker publishes the user's teams with the open
+"""App Home, served by ``python -m bot serve`` over both of Slack's transports (``slack_app``: a signed POST, and
+a Socket Mode envelope acked within 3 s): ``app_home_opened`` → a worker publishes the user's teams with the open
 counts of the stored reports through the team's triage; a decision republishes; a user in no team gets the
 sentence; a user in a team's user group sees the team (Slack asked once per group while its answer is cached),
 and when Slack will not say, the file's members alone; the Home buttons scan in the team's channel only."""
@@ -10,31 +11,41 @@ import logging
 
 import pytest
 
-from tests.helpers.slack_requests import JSON, event_body, post_signed
-from tests.integration.conftest import SECRET, routed_web, run_workers, scan, stored_report
+from tests.helpers.slack_requests import JSON, event_body
+from tests.integration.conftest import routing_file, run_workers, scan, stored_report
 
 pytestmark = pytest.mark.integration
 CHANNEL = "C0SCANS"  # where `scan` posts: the team's channel here
 
 
 @pytest.fixture
-def home_web(slack_env, tmp_path, monkeypatch, redis_client):
+def owners_file(tmp_path, monkeypatch):
+    """A routing file with one team; set before ``slack_app`` starts, which reads it."""
     owners = f"teams:\n  - {{name: data, channel: {CHANNEL}, members: [U0ALICE], repositories: [mariadb]}}\n"
-    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
-        yield url
+    routing_file(tmp_path, monkeypatch, owners)
 
 
 @pytest.fixture
-def grouped_web(slack_env, slack, tmp_path, monkeypatch, redis_client):
-    """Two teams with user groups: data (nobody named) and web (U0BOB named as a member)."""
+def home_app(owners_file, slack_app):
+    return slack_app
+
+
+@pytest.fixture
+def grouped_owners_file(slack, tmp_path, monkeypatch):
+    """Two teams with user groups: data (nobody named) and web (U0BOB named as a member); set before ``slack_app``
+    starts."""
     owners = (
         "teams:\n"
         f"  - {{name: data, channel: {CHANNEL}, group: S0DATA, repositories: [mariadb]}}\n"
         "  - {name: web, channel: C0WEB, group: S0WEB, members: [U0BOB], repositories: [nginx]}\n"
     )
     slack.usergroups.update({"S0DATA": ["U0BOB", "U0CAROL"], "S0WEB": ["U0DAVE"]})
-    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
-        yield url
+    routing_file(tmp_path, monkeypatch, owners)
+
+
+@pytest.fixture
+def grouped_app(grouped_owners_file, slack_app):
+    return slack_app
 
 
 def _teams_shown(slack, user: str) -> list[str]:
@@ -42,9 +53,9 @@ def _teams_shown(slack, user: str) -> list[str]:
     return [name for name in ("data", "web") if f"*{name}* in <#" in text]
 
 
-def _opened(web, user: str):
+def _opened(app, user: str):
     body = event_body({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"})
-    return post_signed(web, body, SECRET, content_type=JSON)
+    return app.send(body, content_type=JSON)
 
 
 def _home(slack, user: str) -> str:
@@ -54,14 +65,14 @@ def _home(slack, user: str) -> str:
     return json.dumps(json.loads(view) if isinstance(view, str) else view, ensure_ascii=False)
 
 
-def test_opening_home_publishes_the_users_team_with_the_open_counts(home_web, slack, redis_client, test_images):
+def test_opening_home_publishes_the_users_team_with_the_open_counts(home_app, slack, redis_client, test_images):
     from workers.digests.store import DigestStore
 
     DigestStore(redis_client).watch("T0TEST", CHANNEL, ["docker.io/library/mariadb:latest"], limit=50)
-    scan(home_web, slack, "mariadb --no-alternative")
+    scan(home_app, slack, "mariadb --no-alternative")
     run_workers(redis_client)
     report = stored_report(redis_client, "library/mariadb")
-    assert _opened(home_web, "U0ALICE").status_code == 200
+    assert _opened(home_app, "U0ALICE").status_code == 200
     run_workers(redis_client)
     text = _home(slack, "U0ALICE")
     c, h = report.counts["critical"], report.counts["high"]
@@ -100,16 +111,16 @@ def test_opening_home_publishes_the_users_team_with_the_open_counts(home_web, sl
     assert f"`mariadb:latest` · {c - hidden} critical, {h} high open" in _home(slack, "U0ALICE")
 
 
-def test_a_user_in_no_team_gets_the_sentence(home_web, slack, redis_client):
-    _opened(home_web, "U0BOB")
+def test_a_user_in_no_team_gets_the_sentence(home_app, slack, redis_client):
+    _opened(home_app, "U0BOB")
     run_workers(redis_client)
     assert "You are in no team of the routing file" in _home(slack, "U0BOB")
 
 
-def test_a_user_in_a_teams_user_group_sees_the_team_and_slack_is_asked_once_per_group(grouped_web, slack, redis_client):
+def test_a_user_in_a_teams_user_group_sees_the_team_and_slack_is_asked_once_per_group(grouped_app, slack, redis_client):
     for user in ("U0CAROL", "U0DAVE", "U0BOB", "U0CAROL"):
         redis_client.delete(f"chainscan:home:queued:T0TEST:{user}")
-        assert _opened(grouped_web, user).status_code == 200
+        assert _opened(grouped_app, user).status_code == 200
         run_workers(redis_client)
     assert _teams_shown(slack, "U0CAROL") == ["data"]  # by S0DATA alone
     assert _teams_shown(slack, "U0DAVE") == ["web"]
@@ -119,12 +130,12 @@ def test_a_user_in_a_teams_user_group_sees_the_team_and_slack_is_asked_once_per_
 
 
 def test_when_slack_will_not_say_who_is_in_a_group_home_shows_the_files_members_and_logs_one_line(
-    grouped_web, slack, redis_client, caplog
+    grouped_app, slack, redis_client, caplog
 ):
     slack.fail_next("usergroups.users.list", "missing_scope", times=10)
     with caplog.at_level(logging.WARNING, logger="bot.usergroups"):
         for user in ("U0CAROL", "U0BOB"):
-            assert _opened(grouped_web, user).status_code == 200
+            assert _opened(grouped_app, user).status_code == 200
             run_workers(redis_client)
     assert "You are in no team of the routing file" in _home(slack, "U0CAROL")
     assert _teams_shown(slack, "U0BOB") == ["web"]  # named in the file; S0DATA unread

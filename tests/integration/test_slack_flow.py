@@ -1,4 +1,11 @@
-"""From a signed ``/scan`` over real HTTP to the thread content, with real workers."""
+"""From ``/scan`` to the thread content, with real workers and the real Trivy, the app served by ``python -m bot
+serve`` over both of Slack's transports (``slack_app``): a test about what a listener does with a request (the
+command's ack, what it queues for which channel, the rescan button, the policies, the answers with Redis down or
+embedded) runs as ``[http]``, signed POSTs, and as ``[socket]``, the same bodies as Socket Mode envelopes acked
+within 3 s. Marked ``http_only`` with their reason: the tests about the HTTP edge (signatures) and those about what
+the workers do once the job is queued (the transport ends at the enqueue). View submissions, shortcuts and events
+run in both transports in test_triage_flow.py and test_app_home.py.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from tests.integration.conftest import (
     parent_and_replies,
     run_workers,
     scan,
+    served,
+    serving,
     stored_report,
 )
 from workers.config import Settings
@@ -29,8 +38,8 @@ from workers.config import Settings
 pytestmark = pytest.mark.integration
 
 
-def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_images):
-    response = scan(web, slack, "mariadb")
+def test_scan_is_acked_then_answered_in_a_thread(slack_app, slack, redis_client, test_images):
+    response = scan(slack_app, slack, "mariadb")
     assert response.status_code == 200
     assert response.json()["response_type"] == "ephemeral"
     assert "Queued a scan of `mariadb:latest`" in response.json()["text"]
@@ -66,9 +75,10 @@ def test_scan_is_acked_then_answered_in_a_thread(web, slack, redis_client, test_
     assert "1 of 2 images scanned" in updates[0] and "critical" in updates[-1]  # progress in place, then the card
 
 
-def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, monkeypatch, test_images):
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_overflowing_findings_go_to_an_attached_file(slack_app, slack, redis_client, monkeypatch, test_images):
     monkeypatch.setenv("TOP_FINDINGS", "5")
-    assert scan(web, slack, "big:1").status_code == 200
+    assert scan(slack_app, slack, "big:1").status_code == 200
     run_workers(redis_client)
     ts, thread = parent_and_replies(slack)
     uploads = slack.uploads(completed_only=True)
@@ -80,7 +90,9 @@ def test_overflowing_findings_go_to_an_attached_file(web, slack, redis_client, m
     assert "showing 5 of" in findings and "attached" in findings
 
 
-def test_forged_and_stale_signatures_are_rejected(web, slack, redis_client):
+@pytest.mark.http_only("signatures are HTTP's: a Socket Mode envelope is not signed")
+def test_forged_and_stale_signatures_are_rejected(slack_app, slack, redis_client):
+    web = slack_app.url
     body = slash_command_body("mariadb", channel_id=CHANNEL, response_url=slack.response_url())
     forged = post_signed(web, body, "not-the-secret")
     stale = post_signed(web, body, SECRET, timestamp=int(time.time()) - 3600)
@@ -89,32 +101,33 @@ def test_forged_and_stale_signatures_are_rejected(web, slack, redis_client):
     assert len(Queue(Settings.from_env().queue_name, connection=redis_client)) == 0
 
 
-@pytest.mark.parametrize(
-    "text, says",
-    [
-        ("", "Scan a container image"),
-        ("help", "Scan a container image"),
-        ("mariadb please now", "did not understand `please`"),
-        ("MariaDB", "lower case"),
-        ("$(curl evil.example)", "cannot contain"),
-        ("x" * 5000, "characters"),
-    ],
-)
-def test_help_and_bad_input_answer_privately_and_queue_nothing(web, slack, redis_client, text, says):
-    response = scan(web, slack, text)
-    assert response.status_code == 200 and says in response.json()["text"]
+HELP_AND_BAD_INPUT = [
+    ("", "Scan a container image"),
+    ("help", "Scan a container image"),
+    ("mariadb please now", "did not understand `please`"),
+    ("MariaDB", "lower case"),
+    ("$(curl evil.example)", "cannot contain"),
+    ("x" * 5000, "characters"),
+]
+
+
+def test_help_and_bad_input_answer_privately_and_queue_nothing(slack_app, slack, redis_client):
+    for text, says in HELP_AND_BAD_INPUT:  # one served app for them all
+        response = scan(slack_app, slack, text)
+        assert response.status_code == 200 and says in response.json()["text"], text[:40]
     assert len(Queue(Settings.from_env().queue_name, connection=redis_client)) == 0
 
 
-def test_status_answers_without_workers(web, slack, redis_client):
-    response = scan(web, slack, "status")
+def test_status_answers_without_workers(slack_app, slack, redis_client):
+    response = scan(slack_app, slack, "status")
     assert response.status_code == 200
     text = response.json()["text"]
     assert "Workers alive*: 0" in text and "Queue" in text and "Vulnerability DB" in text
 
 
-def test_a_missing_image_ends_in_one_sentence_in_the_thread(web, slack, redis_client, test_images):
-    scan(web, slack, "mariadb:99.99")
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_a_missing_image_ends_in_one_sentence_in_the_thread(slack_app, slack, redis_client, test_images):
+    scan(slack_app, slack, "mariadb:99.99")
     run_workers(redis_client)
     ts, (parent, *replies) = parent_and_replies(slack)
     assert "scanning" not in all_text(parent).lower() and "failed" in all_text(parent)
@@ -127,9 +140,11 @@ def test_a_missing_image_ends_in_one_sentence_in_the_thread(web, slack, redis_cl
     "error, says",
     [("not_in_channel", "/invite"), ("channel_not_found", "private channels"), ("invalid_auth", "SLACK_BOT_TOKEN")],
 )
-def test_permanent_slack_errors_are_told_through_the_response_url(web, slack, redis_client, test_images, error, says):
+def test_permanent_slack_errors_are_told_through_the_response_url(
+    slack_app, slack, redis_client, test_images, error, says
+):
     slack.fail_next("chat.postMessage", error=error)
-    scan(web, slack, "mariadb")
+    scan(slack_app, slack, "mariadb")
     run_workers(redis_client)
     notes = slack.responses("r1")
     assert len(notes) == 1 and says in notes[0]["text"] and notes[0]["response_type"] == "ephemeral"
@@ -137,10 +152,11 @@ def test_permanent_slack_errors_are_told_through_the_response_url(web, slack, re
     assert len(slack.calls("chat.postMessage")) == 1  # not retried: another try cannot fix it
 
 
-def test_rate_limits_are_honoured_and_nothing_is_posted_twice(web, slack, redis_client, test_images):
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_rate_limits_are_honoured_and_nothing_is_posted_twice(slack_app, slack, redis_client, test_images):
     slack.rate_limit_next("chat.update", retry_after=1)
     slack.server_error_next("chat.postMessage", status=503)
-    scan(web, slack, "python:3.12")
+    scan(slack_app, slack, "python:3.12")
     run_workers(redis_client)
     ts, (parent, *replies) = parent_and_replies(slack)
     updates = slack.calls("chat.update")
@@ -150,8 +166,9 @@ def test_rate_limits_are_honoured_and_nothing_is_posted_twice(web, slack, redis_
     assert len(texts) == len(set(texts))
 
 
-def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_client, slack_env, test_images):
-    scan(web, slack, "big:1")
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_a_worker_killed_mid_scan_ends_in_a_clear_message(slack_app, slack, redis_client, slack_env, test_images):
+    scan(slack_app, slack, "big:1")
     queue = Queue(Settings.from_env().queue_name, connection=redis_client)
     SimpleWorker([queue], connection=redis_client).work(burst=True, max_jobs=1)  # open_thread only
     worker = subprocess.Popen(
@@ -175,37 +192,38 @@ def test_a_worker_killed_mid_scan_ends_in_a_clear_message(web, slack, redis_clie
     assert len(replies) == 1 and "stopped before it finished" in all_text(replies[0])
 
 
-def test_with_redis_down_the_command_still_gets_a_sentence_not_a_500(slack_env, slack):
-    from tests.integration.conftest import serving
-
+def test_with_redis_down_the_server_is_up_but_not_ready(slack_env):
     with serving({**os.environ, **slack_env, "REDIS_URL": "redis://127.0.0.1:1/0"}) as url:
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200  # the process is up
         ready = requests.get(f"{url}/readyz", timeout=5)
         assert ready.status_code == 503 and ready.json()["problems"] == [
             "Redis is not answering: check REDIS_URL and that Redis is up."
         ]
+
+
+def test_with_redis_down_the_command_still_gets_a_sentence_not_a_500(transport, slack_env, slack, tmp_path):
+    env = {**os.environ, **slack_env, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    with served(transport, env, slack, tmp_path / "serve.log") as app:  # each answer within 3 s, or Slack errs
         body = slash_command_body("mariadb", channel_id=CHANNEL, response_url=slack.response_url())
-        response = post_signed(f"{url}/slack/events", body, SECRET)
-        assert response.status_code == 200 and "job queue (Redis) is not answering" in response.json()["text"]
-        status = post_signed(f"{url}/slack/events", slash_command_body("status", channel_id=CHANNEL), SECRET)
-        assert status.status_code == 200 and "Redis is not answering" in status.json()["text"]
-        slowest = max(response.elapsed, status.elapsed).total_seconds()
-        assert slowest < 3, f"the sentence took {slowest:.1f}s: Slack has shown its own error after 3 s"
+        assert "job queue (Redis) is not answering" in app.send(body).json()["text"]
+        status = app.send(slash_command_body("status", channel_id=CHANNEL))
+        assert "Redis is not answering" in status.json()["text"]
 
 
-def test_serve_without_redis_url_brings_an_embedded_valkey_and_workers(slack_env, slack, test_images):
-    from tests.integration.conftest import serving
-
+def test_serve_without_redis_url_brings_an_embedded_valkey_and_workers(
+    transport, slack_env, slack, tmp_path, test_images
+):
     env = {k: v for k, v in {**os.environ, **slack_env}.items() if k != "REDIS_URL"}
-    with serving(env) as url:
+    with served(transport, env, slack, tmp_path / "serve.log") as app:
         body = slash_command_body("python:3.12", channel_id=CHANNEL, response_url=slack.response_url())
-        assert "Queued a scan" in post_signed(f"{url}/slack/events", body, SECRET).json()["text"]
+        assert "Queued a scan" in app.send(body).json()["text"]
         updates = slack.wait_for("chat.update", timeout=60, predicate=lambda c: "critical" in c.params.get("text", ""))
         assert updates[0].params["text"].startswith("python:3.12: ")
 
 
-def test_an_image_without_a_chainguard_equivalent_says_so_on_the_card(web, slack, redis_client, test_images):
-    scan(web, slack, "clean:1")
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_an_image_without_a_chainguard_equivalent_says_so_on_the_card(slack_app, slack, redis_client, test_images):
+    scan(slack_app, slack, "clean:1")
     run_workers(redis_client)
     ts, (parent, *replies) = parent_and_replies(slack)
     card = all_text(parent)
@@ -214,8 +232,9 @@ def test_an_image_without_a_chainguard_equivalent_says_so_on_the_card(web, slack
     assert any("No findings" in all_text(r) for r in replies)
 
 
-def test_a_pinned_tag_gets_the_free_tier_note_on_the_card(web, slack, redis_client, test_images):
-    scan(web, slack, "mariadb:11.4")
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_a_pinned_tag_gets_the_free_tier_note_on_the_card(slack_app, slack, redis_client, test_images):
+    scan(slack_app, slack, "mariadb:11.4")
     run_workers(redis_client)
     ts, (parent, *_) = parent_and_replies(slack)
     assert "Note: You asked for mariadb:11.4; Chainguard's free tier serves only :latest and :latest-dev" in all_text(
@@ -223,9 +242,7 @@ def test_a_pinned_tag_gets_the_free_tier_note_on_the_card(web, slack, redis_clie
     )
 
 
-def test_scans_and_builds_only_where_configured(slack_env, slack, redis_client):
-    from tests.integration.conftest import serving
-
+def test_scans_and_builds_only_where_configured(transport, slack_env, slack, redis_client, tmp_path):
     env = {
         **os.environ,
         **slack_env,
@@ -233,20 +250,13 @@ def test_scans_and_builds_only_where_configured(slack_env, slack, redis_client):
         "BUILDS_ENABLED": "true",
         "BUILD_ALLOWED_USERS": "U0BUILDER",
     }
-    with serving(env) as url:
-        events = f"{url}/slack/events"
-        elsewhere = post_signed(
-            events, slash_command_body("mariadb", channel_id="C0NOPE", response_url=slack.response_url()), SECRET
-        )
+    with served(transport, env, slack, tmp_path / "serve.log") as app:
+        elsewhere = app.send(slash_command_body("mariadb", channel_id="C0NOPE", response_url=slack.response_url()))
         assert "not enabled in this channel" in elsewhere.json()["text"]
-        allowed = post_signed(
-            events, slash_command_body("mariadb", channel_id="C0OK", response_url=slack.response_url()), SECRET
-        )
+        allowed = app.send(slash_command_body("mariadb", channel_id="C0OK", response_url=slack.response_url()))
         assert "Queued a scan" in allowed.json()["text"]
-        build = post_signed(
-            events,
-            slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url()),
-            SECRET,
+        build = app.send(
+            slash_command_body("build", channel_id="C0OK", user_id="U0OTHER", response_url=slack.response_url())
         )
         assert "not on the list of people who may build" in build.json()["text"] and slack.calls("views.open") == []
     assert redis_client.llen("rq:queue:chainscan") == 1
@@ -289,11 +299,11 @@ def test_the_scheduler_refreshes_the_catalog_once_a_day(slack_env, redis_client,
     assert redis_client.exists("chainscan:catalog:refresh")
 
 
-def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis_client, test_images):
+def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(slack_app, slack, redis_client, test_images):
     from tests.helpers.slack_requests import block_action_body
     from workers.scan.store import ReportStore
 
-    scan(web, slack, "python:3.12")
+    scan(slack_app, slack, "python:3.12")
     run_workers(redis_client)
     ts, (parent, *_) = parent_and_replies(slack)
     buttons = {b["action_id"]: b for b in parent["blocks"][-1]["elements"]}
@@ -304,7 +314,7 @@ def test_the_rescan_button_starts_a_fresh_scan_in_a_new_thread(web, slack, redis
     click = block_action_body(
         "rescan", button["value"], channel_id=CHANNEL, message_ts=ts, response_url=slack.response_url()
     )
-    assert post_signed(web, click, SECRET).status_code == 200
+    assert slack_app.send(click).status_code == 200
     run_workers(redis_client)
     parents = [c for c in slack.calls("chat.postMessage") if c.ok and not c.params.get("thread_ts")]
     assert len(parents) == 2
@@ -335,11 +345,11 @@ def test_a_job_queued_under_the_old_module_path_still_runs_after_the_deploy(web,
     assert "critical" in all_text(parent) and replies
 
 
-def test_attack_scan_status_shows_only_the_asking_channels_failed_images(web, slack, redis_client, test_images):
-    scan(web, slack, "mariadb:99.99")
+def test_attack_scan_status_shows_only_the_asking_channels_failed_images(slack_app, slack, redis_client, test_images):
+    scan(slack_app, slack, "mariadb:99.99")
     run_workers(redis_client)
-    here = scan(web, slack, "status").json()["text"]
+    here = scan(slack_app, slack, "status").json()["text"]
     assert "mariadb:99.99" in here, "the channel that asked sees its failure"
     body = slash_command_body("status", channel_id="C0OTHER", response_url=slack.response_url("r2"))
-    elsewhere = post_signed(web, body, SECRET).json()["text"]
+    elsewhere = slack_app.send(body).json()["text"]
     assert "mariadb:99.99" not in elsewhere and "*Recent failures*: none" in elsewhere

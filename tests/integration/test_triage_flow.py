@@ -1,6 +1,8 @@
-"""Triage in the thread, end to end: signed menu clicks and modal submissions over the app's real HTTP
-server, the decision stored in Redis, the row updated in place by a real RQ worker, and the next scan
-honouring it. The Web API stand-in records views.open and chat.update."""
+"""Triage in the thread, end to end: menu clicks, message shortcuts and modal submissions to ``python -m bot serve``
+over both of Slack's transports (``slack_app``: signed POSTs, and Socket Mode envelopes acked within 3 s), the
+decision stored in Redis, the row updated in place by a real RQ worker, and the next scan honouring it. The Web API
+stand-in records views.open, views.update and chat.update. Marked ``http_only`` with their reason: the tests about
+what the workers do once the job is queued (the transport ends at the enqueue)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,8 @@ import sys
 import pytest
 
 from bot.render.triage_views import ACCEPT_CALLBACK, REASON, SCOPE, UNTIL
-from tests.helpers.slack_requests import block_action_body, post_signed, view_submission_body
-from tests.integration.conftest import (
-    CHANNEL,
-    SECRET,
-    all_text,
-    parent_and_replies,
-    routed_web,
-    run_workers,
-    scan,
-)
+from tests.helpers.slack_requests import block_action_body, view_submission_body
+from tests.integration.conftest import CHANNEL, SECRET, all_text, parent_and_replies, routing_file, run_workers, scan
 from workers.triage.store import DecisionStore
 
 pytestmark = pytest.mark.integration
@@ -39,8 +33,8 @@ def _option(row, verb):
     return next(o for o in row["accessory"]["options"] if o["value"].startswith(verb + "|"))
 
 
-def _click(web, slack, message, row, verb, *, option=None, responses="triage", **kwargs):
-    """A signed click on the row's menu (``option``: a forged one instead of the row's own)."""
+def _click(app, slack, message, row, verb, *, option=None, responses="triage", **kwargs):
+    """A click on the row's menu (``option``: a forged one instead of the row's own)."""
     body = block_action_body(
         "triage_menu",
         action_type="overflow",
@@ -51,7 +45,7 @@ def _click(web, slack, message, row, verb, *, option=None, responses="triage", *
         selected_option=option or _option(row, verb),
         **kwargs,
     )
-    return post_signed(web, body, SECRET)
+    return app.send(body)
 
 
 def _opened_view(slack) -> dict:
@@ -59,35 +53,36 @@ def _opened_view(slack) -> dict:
     return json.loads(view) if isinstance(view, str) else view
 
 
-def _accept(web, view: dict, reason: str, until: str, scope: str = "repository"):
-    """The accept modal, submitted signed with these fields."""
+def _accept(app, view: dict, reason: str, until: str, scope: str = "repository"):
+    """The accept modal, submitted with these fields."""
     values = {
         REASON: {REASON: {"type": "plain_text_input", "value": reason}},
         UNTIL: {UNTIL: {"type": "datepicker", "selected_date": until}},
         SCOPE: {SCOPE: {"type": "radio_buttons", "selected_option": {"value": scope}}},
     }
     body = view_submission_body(ACCEPT_CALLBACK, values, private_metadata=view["private_metadata"])
-    return post_signed(web, body, SECRET)
+    return app.send(body)
 
 
-def _accept_form(web, slack, redis_client):
+def _accept_form(app, slack, redis_client):
     """A scan's thread, and the accept modal its first triaged row's menu opened: (thread ts, findings message,
     row, view)."""
-    ts, message = _scan_and_thread(web, slack, redis_client)
+    ts, message = _scan_and_thread(app, slack, redis_client)
     row = _rows_with_menus(message)[0]
-    _click(web, slack, message, row, "accept")
+    _click(app, slack, message, row, "accept")
     return ts, message, row, _opened_view(slack)
 
 
-def _scan_and_thread(web, slack, redis_client, image="mariadb"):
-    assert scan(web, slack, image).status_code == 200
+def _scan_and_thread(app, slack, redis_client, image="mariadb"):
+    assert scan(app, slack, image).status_code == 200
     run_workers(redis_client)
     ts, _ = parent_and_replies(slack)
     return ts, _findings_message(slack, ts)
 
 
-def test_critical_and_high_rows_carry_the_triage_menu(web, slack, redis_client, test_images):
-    _, message = _scan_and_thread(web, slack, redis_client)
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_critical_and_high_rows_carry_the_triage_menu(slack_app, slack, redis_client, test_images):
+    _, message = _scan_and_thread(slack_app, slack, redis_client)
     rows = _rows_with_menus(message)
     assert rows, "no row with a triage menu"
     labels = [o["text"]["text"] for o in rows[0]["accessory"]["options"]]
@@ -95,11 +90,11 @@ def test_critical_and_high_rows_carry_the_triage_menu(web, slack, redis_client, 
     assert all(len(o["value"]) <= 150 for r in rows for o in r["accessory"]["options"])
 
 
-def test_acknowledge_updates_the_row_in_place_and_notes_it_once(web, slack, redis_client, test_images):
-    ts, message = _scan_and_thread(web, slack, redis_client)
+def test_acknowledge_updates_the_row_in_place_and_notes_it_once(slack_app, slack, redis_client, test_images):
+    ts, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
-    assert _click(web, slack, message, row, "ack").status_code == 200
-    assert _click(web, slack, message, row, "ack").status_code == 200  # a double click
+    assert _click(slack_app, slack, message, row, "ack").status_code == 200
+    assert _click(slack_app, slack, message, row, "ack").status_code == 200  # a double click
     run_workers(redis_client)
     updates = [c for c in slack.calls("chat.update") if c.ok and c.params.get("ts") == message["ts"]]
     assert updates, "the findings message was not updated"
@@ -114,13 +109,13 @@ def test_acknowledge_updates_the_row_in_place_and_notes_it_once(web, slack, redi
 
 
 def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_apart(
-    web, slack, redis_client, test_images
+    slack_app, slack, redis_client, test_images
 ):
-    ts, _, _, view = _accept_form(web, slack, redis_client)
+    ts, _, _, view = _accept_form(slack_app, slack, redis_client)
     assert view["callback_id"] == ACCEPT_CALLBACK
 
     def submit(reason, until):
-        return _accept(web, view, reason, until)
+        return _accept(slack_app, view, reason, until)
 
     missing = submit("", "2099-01-01")
     assert missing.status_code == 200 and missing.json()["response_action"] == "errors"
@@ -143,7 +138,7 @@ def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_
     assert "accepted)" in json.dumps(card_updates[-1].params.get("blocks"))
 
     # the next scan of the repository honours it: counted apart on the card, and in the CLI's JSON
-    assert scan(web, slack, "mariadb --rescan").status_code == 200
+    assert scan(slack_app, slack, "mariadb --rescan").status_code == 200
     run_workers(redis_client)
     cards = [c.params["text"] for c in slack.calls("chat.update") if c.ok and "open" in c.params.get("text", "")]
     assert cards
@@ -151,18 +146,19 @@ def test_accept_risk_opens_a_modal_checks_it_inline_and_the_next_scan_counts_it_
     assert "accepted)" in blocks_text
 
 
-def test_a_tampered_menu_value_is_refused_with_a_sentence(web, slack, redis_client, test_images):
-    _, message = _scan_and_thread(web, slack, redis_client)
+def test_a_tampered_menu_value_is_refused_with_a_sentence(slack_app, slack, redis_client, test_images):
+    _, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
     forged = dict(_option(row, "ack"), value="ack|t1:000000000000")
-    assert _click(web, slack, message, row, "ack", option=forged, responses="forged").status_code == 200
+    assert _click(slack_app, slack, message, row, "ack", option=forged, responses="forged").status_code == 200
     assert any("do not recognise that menu" in r.get("text", "") for r in slack.responses("forged"))
 
 
-def test_only_the_allowed_people_may_accept_risks(web, slack, redis_client, test_images, monkeypatch):
-    _, message = _scan_and_thread(web, slack, redis_client)
+@pytest.mark.http_only("it drives the listener in process itself; the served app only scans")
+def test_only_the_allowed_people_may_accept_risks(slack_app, slack, redis_client, test_images, monkeypatch):
+    _, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
-    # the web fixture's app reads its settings at start: drive the listener in process with the allow-list set
+    # the served app read its settings at start: drive the listener in process with the allow-list set
     import os
 
     from slack_bolt.request import BoltRequest
@@ -208,8 +204,9 @@ def test_the_cli_sets_lists_and_shows_the_history_of_decisions(engine_env, redis
     assert "open → acknowledged" in history.stdout
 
 
-def test_scan_vex_uploads_the_false_positives_as_openvex(web, slack, redis_client, test_images):
-    _, message = _scan_and_thread(web, slack, redis_client)
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_scan_vex_uploads_the_false_positives_as_openvex(slack_app, slack, redis_client, test_images):
+    _, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
     key = row["block_id"].removeprefix("row:")
     target = DecisionStore(redis_client).resolve_action_key(key)
@@ -229,7 +226,7 @@ def test_scan_vex_uploads_the_false_positives_as_openvex(web, slack, redis_clien
         now=datetime.now(UTC),
         change=Change("false_positive", by="U0TEST", justification="vulnerable_code_not_in_execute_path"),
     )
-    assert "OpenVEX" in scan(web, slack, "vex mariadb").json()["text"]
+    assert "OpenVEX" in scan(slack_app, slack, "vex mariadb").json()["text"]
     run_workers(redis_client)
     (upload,) = [u for u in slack.uploads(completed_only=True) if u.filename.endswith(".openvex.json")]
     document = json.loads(upload.content)
@@ -239,8 +236,9 @@ def test_scan_vex_uploads_the_false_positives_as_openvex(web, slack, redis_clien
     assert statement["justification"] == "vulnerable_code_not_in_execute_path"
 
 
-def test_scan_triage_lists_only_critical_and_high_with_menus(web, slack, redis_client, test_images):
-    assert scan(web, slack, "triage mariadb").status_code == 200
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_scan_triage_lists_only_critical_and_high_with_menus(slack_app, slack, redis_client, test_images):
+    assert scan(slack_app, slack, "triage mariadb").status_code == 200
     run_workers(redis_client)
     ts, _ = parent_and_replies(slack)
     message = _findings_message(slack, ts)
@@ -248,7 +246,7 @@ def test_scan_triage_lists_only_critical_and_high_with_menus(web, slack, redis_c
     assert rows and all("accessory" in b for b in rows)
 
 
-def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, redis_client, test_images):
+def test_importing_an_ignore_file_is_confirmed_first_then_honoured(slack_app, slack, redis_client, test_images):
     from datetime import date, timedelta
 
     from bot.render.triage_views import IMPORT_CALLBACK, REPOSITORY
@@ -268,7 +266,7 @@ def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, r
     body = message_shortcut_body(
         "import_triage", message=message, channel_id=CHANNEL, response_url=slack.response_url("import")
     )
-    assert post_signed(web, body, SECRET).status_code == 200
+    assert slack_app.send(body).status_code == 200
     opened = slack.last("views.open")
     assert "Reading the file" in json.dumps(opened.params["view"])
     run_workers(redis_client)  # reads the file, shows what it would decide
@@ -279,7 +277,7 @@ def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, r
 
     values = {REPOSITORY: {REPOSITORY: {"type": "plain_text_input", "value": "mariadb"}}}
     confirm = view_submission_body(IMPORT_CALLBACK, values, private_metadata=shown["private_metadata"])
-    assert post_signed(web, confirm, SECRET).status_code == 200
+    assert slack_app.send(confirm).status_code == 200
     (decision,) = DecisionStore(redis_client).all()
     assert (decision.repository, decision.vulnerability, decision.package) == (
         "docker.io/library/mariadb",
@@ -291,7 +289,7 @@ def test_importing_an_ignore_file_is_confirmed_first_then_honoured(web, slack, r
 
 
 def test_attack_an_import_past_the_menus_limit_is_refused_and_changes_no_decision(
-    web, slack, redis_client, test_images
+    slack_app, slack, redis_client, test_images
 ):
     from datetime import date, timedelta
 
@@ -305,39 +303,40 @@ def test_attack_an_import_past_the_menus_limit_is_refused_and_changes_no_decisio
     snippet = slack.add_snippet(ignore, name=".trivyignore.yaml")
     message = {"type": "message", "user": "U0OTHER", "ts": "1700000000.000400", "text": "x", "files": [snippet]}
     body = message_shortcut_body("import_triage", message=message, channel_id=CHANNEL)
-    assert post_signed(web, body, SECRET).status_code == 200
+    assert slack_app.send(body).status_code == 200
     run_workers(redis_client)
     shown = slack.last("views.update").params["view"]
     shown = json.loads(shown) if isinstance(shown, str) else shown
     values = {REPOSITORY: {REPOSITORY: {"type": "plain_text_input", "value": "mariadb"}}}
     confirm = view_submission_body(IMPORT_CALLBACK, values, private_metadata=shown["private_metadata"])
-    answer = post_signed(web, confirm, SECRET)
+    answer = slack_app.send(confirm)
     assert answer.status_code == 200
     error = answer.json()["errors"][REPOSITORY]
     assert error.startswith("Nothing was imported: CVE-2024-9999 in zlib1g") and "at most 30 days" in error
     assert DecisionStore(redis_client).all() == [], "not even the acceptance within the limit"
 
 
-def test_importing_a_file_that_is_neither_format_says_so(web, slack, redis_client, test_images):
+def test_importing_a_file_that_is_neither_format_says_so(slack_app, slack, redis_client, test_images):
     from tests.helpers.slack_requests import message_shortcut_body
 
     snippet = slack.add_snippet("hello world", name="notes.txt")
     message = {"type": "message", "user": "U0OTHER", "ts": "1700000000.000300", "text": "x", "files": [snippet]}
     body = message_shortcut_body("import_triage", message=message, channel_id=CHANNEL)
-    assert post_signed(web, body, SECRET).status_code == 200
+    assert slack_app.send(body).status_code == 200
     run_workers(redis_client)
     shown = json.dumps(slack.last("views.update").params["view"])
     assert "neither an OpenVEX document" in shown
 
 
-def test_an_acceptance_that_ends_redraws_its_row_as_open(web, slack, redis_client, test_images):
+@pytest.mark.http_only("the workers' side: the transport ends at the enqueue")
+def test_an_acceptance_that_ends_redraws_its_row_as_open(slack_app, slack, redis_client, test_images):
     from datetime import UTC, date, datetime, timedelta
 
     from rq import Queue
 
     from workers.config import Settings
 
-    ts, message = _scan_and_thread(web, slack, redis_client)
+    ts, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
     target = DecisionStore(redis_client).resolve_action_key(row["block_id"].removeprefix("row:"))
     until = (date.today() + timedelta(days=3)).isoformat()
@@ -372,11 +371,10 @@ def test_an_acceptance_that_ends_redraws_its_row_as_open(web, slack, redis_clien
 
 
 @pytest.fixture
-def owned_web(slack_env, tmp_path, monkeypatch, redis_client):
-    """The app with a routing file: team data owns mariadb, so the triage modal offers its images."""
-    owners = f"teams:\n  - {{name: data, channel: {CHANNEL}, repositories: [mariadb]}}\n"
-    with routed_web(slack_env, tmp_path, monkeypatch, owners) as url:
-        yield url
+def data_owns_mariadb(tmp_path, monkeypatch):
+    """A routing file in which team data owns mariadb, so the triage modal offers its images; set before
+    ``slack_app`` starts, which reads it."""
+    routing_file(tmp_path, monkeypatch, f"teams:\n  - {{name: data, channel: {CHANNEL}, repositories: [mariadb]}}\n")
 
 
 def _blocks(call) -> list[dict]:
@@ -385,14 +383,14 @@ def _blocks(call) -> list[dict]:
 
 
 def test_a_team_wide_acceptance_shows_on_the_row_where_it_was_made_as_the_card_counts_it(
-    owned_web, slack, redis_client, test_images
+    data_owns_mariadb, slack_app, slack, redis_client, test_images
 ):
     from datetime import date, timedelta
 
-    ts, message, row, view = _accept_form(owned_web, slack, redis_client)
+    ts, message, row, view = _accept_form(slack_app, slack, redis_client)
     assert "Every image of team data" in json.dumps(view)
     until = (date.today() + timedelta(days=20)).isoformat()
-    answer = _accept(owned_web, view, "not reachable <!here>", until, scope="team")
+    answer = _accept(slack_app, view, "not reachable <!here>", until, scope="team")
     assert answer.status_code == 200 and not answer.text.strip()
     target = DecisionStore(redis_client).resolve_action_key(row["block_id"].removeprefix("row:"))
     assert DecisionStore(redis_client).get(target.team, target.repository) == []  # stored once, for the team
