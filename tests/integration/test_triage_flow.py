@@ -14,7 +14,7 @@ import pytest
 
 from bot.render.triage_views import ACCEPT_CALLBACK, REASON, SCOPE, UNTIL
 from tests.helpers.slack_requests import block_action_body, view_submission_body
-from tests.integration.conftest import CHANNEL, SECRET, all_text, parent_and_replies, routing_file, run_workers, scan
+from tests.integration.conftest import CHANNEL, all_text, parent_and_replies, routing_file, run_workers, scan
 from workers.triage.store import DecisionStore
 
 pytestmark = pytest.mark.integration
@@ -154,36 +154,18 @@ def test_a_tampered_menu_value_is_refused_with_a_sentence(slack_app, slack, redi
     assert any("do not recognise that menu" in r.get("text", "") for r in slack.responses("forged"))
 
 
-@pytest.mark.http_only("it drives the listener in process itself; the served app only scans")
-def test_only_the_allowed_people_may_accept_risks(slack_app, slack, redis_client, test_images, monkeypatch):
+@pytest.fixture
+def only_the_boss_triages(monkeypatch):
+    """An allow-list for risk acceptance, set before ``slack_app`` starts (it reads its settings once)."""
+    monkeypatch.setenv("TRIAGE_ALLOWED_USERS", "U0BOSS")
+
+
+def test_only_the_allowed_people_may_accept_risks(only_the_boss_triages, slack_app, slack, redis_client, test_images):
     _, message = _scan_and_thread(slack_app, slack, redis_client)
     row = _rows_with_menus(message)[0]
-    # the served app read its settings at start: drive the listener in process with the allow-list set
-    import os
-
-    from slack_bolt.request import BoltRequest
-
-    from bot.app import create_app
-    from bot.config import SlackSettings
-    from tests.helpers.slack_requests import sign
-
-    env = {**os.environ, "TRIAGE_ALLOWED_USERS": "U0BOSS"}
-    app = create_app(SlackSettings.from_env(env), redis_client)
-    body = block_action_body(
-        "triage_menu",
-        action_type="overflow",
-        block_id=row["block_id"],
-        channel_id=CHANNEL,
-        message_ts=message["ts"],
-        response_url=slack.response_url("deny"),
-        selected_option=_option(row, "accept"),
-    )
-    headers = {
-        "content-type": "application/x-www-form-urlencoded",
-        **{k.lower(): v for k, v in sign(body, SECRET).items()},
-    }
-    assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    assert _click(slack_app, slack, message, row, "accept", responses="deny").status_code == 200
     assert any("<@U0BOSS>" in r.get("text", "") for r in slack.responses("deny"))
+    assert slack.calls("views.open") == []  # no modal for someone who may not accept
 
 
 def test_the_cli_sets_lists_and_shows_the_history_of_decisions(engine_env, redis_client, test_images):
