@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.helpers.markup import HOSTILE, assert_no_live_markup, strings
-from tests.integration.conftest import CHANNEL, parent_and_replies, run_workers, scan
+from tests.integration.conftest import CHANNEL, ServedApp, parent_and_replies, run_workers, scan
 from tests.integration.test_triage_flow import _click, _findings_message, _rows_with_menus
 from workers.scan.store import ReportStore
 
@@ -60,7 +60,8 @@ def test_attack_slack_markup_in_untrusted_text_is_never_live(web, slack, redis_c
     ts = next(t for t in parents if t != first_ts)
     message = _findings_message(slack, ts)
     row = _rows_with_menus(message)[0]
-    assert _click(web, slack, message, row, "ack").status_code == 200  # the note names the hostile package
+    acknowledged = _click(ServedApp(url=web), slack, message, row, "ack")  # the note names the hostile package
+    assert acknowledged.status_code == 200
     run_workers(redis_client)
 
     registry = ThreadingHTTPServer(("127.0.0.1", 0), _HostileRegistry)
