@@ -37,26 +37,13 @@ class InventoryStore:
         return len(data)
 
     def get(self, digest: str, platform: str) -> Inventory | None:
-        raw = self.redis.get(inventory_key(digest, platform))
-        if raw is None:
-            return None
-        try:
-            return Inventory.from_dict(json.loads(zlib.decompress(raw)))
-        except (zlib.error, ValueError, TypeError, KeyError):
-            return None  # an old or corrupt entry: the digest is scanned again, as a cache miss is
+        return _decoded(self.redis.get(inventory_key(digest, platform)))
 
     def get_many(self, wanted: list[tuple[str, str]]) -> list[Inventory | None]:
         """The inventories of ``wanted`` (digest, platform) pairs, in order, read in one round trip."""
         if not wanted:
             return []
-        keys = [inventory_key(digest, platform) for digest, platform in wanted]
-        found = []
-        for raw in self.redis.mget(keys):
-            try:
-                found.append(Inventory.from_dict(json.loads(zlib.decompress(raw))) if raw else None)
-            except (zlib.error, ValueError, TypeError, KeyError):
-                found.append(None)
-        return found
+        return [_decoded(raw) for raw in self.redis.mget([inventory_key(d, p) for d, p in wanted])]
 
     def touch(self, digest: str, platform: str) -> None:
         """The digest was read again: keep its inventory another TTL."""
@@ -72,3 +59,14 @@ class InventoryStore:
     def stored_bytes(self, digest: str, platform: str) -> int:
         """Redis's own MEMORY USAGE of the entry (value, key and overhead)."""
         return int(self.redis.memory_usage(inventory_key(digest, platform), samples=0) or 0)
+
+
+def _decoded(raw: bytes | None) -> Inventory | None:
+    """A stored inventory; None when there is none, or an old or corrupt one (the digest is then scanned again, as
+    a cache miss is)."""
+    if raw is None:
+        return None
+    try:
+        return Inventory.from_dict(json.loads(zlib.decompress(raw)))
+    except (zlib.error, ValueError, TypeError, KeyError):
+        return None

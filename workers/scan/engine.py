@@ -267,9 +267,8 @@ class Scanner:
     def _judged_again(self, resolved: ResolvedImage, ref: ImageRef, version: str | None) -> ScanReport | None:
         """The digest's stored inventory judged on the current DB (once its registry has shown it serves the digest,
         as for a cached report); None without an inventory."""
-        if version is None or self.inventories.get(resolved.digest, resolved.platform) is None:
-            return None
-        if not self._served(resolved):
+        inventory = self.inventories.get(resolved.digest, resolved.platform) if version else None
+        if inventory is None or not self._served(resolved):
             return None
         try:
             judged = reevaluate(
@@ -277,6 +276,7 @@ class Scanner:
                 self._judging(version),
                 self.store,
                 self.inventories,
+                found=[inventory],  # read once
             )
         except ScanError as exc:
             log.warning("re-evaluating %s failed (%s); scanning the image instead", ref, exc.message)
