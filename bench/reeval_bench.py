@@ -33,6 +33,7 @@ from redis import Redis
 
 from bench.digest_bench import CHANNEL, FIRST_MONDAY, TEAM, digest_once, push_bench_images, raw_trivy
 from bench.world import prepare
+from bot.cli.processes import preload
 from tests.helpers.fixtures import free_port
 from tests.helpers.registry import start_registry
 from tests.helpers.slack_api import SlackAPIServer
@@ -68,6 +69,8 @@ def digest_figures(args, redis: Redis, references: list[str], targets: list[str]
     mark = len(registry.requests())
     cold = digest_once(redis, settings, FIRST_MONDAY - timedelta(weeks=1))
     cold_reads = registry_reads(registry, mark)
+    preload()  # as `python -m bot worker` does once at start: warm imports, and the heap so far frozen (here the
+    # bench's own set-up too, which a worker does not have and whose garbage collections it would not pay)
     digests, raws, reads = [], [], []
     for round_ in range(args.rounds):
         new_db(days_later=10 + round_)

@@ -122,13 +122,19 @@ def _work_until_stopped(queues: list[str], redis, *, burst: bool) -> None:
 
 
 def preload() -> None:
-    """Import the job modules and load the catalog before workers fork, so each job starts warm."""
+    """Import the job modules (the digest's chart library too) and load the catalog before workers fork, so each
+    job starts warm; then freeze what that made (workers.worker.freeze_heap)."""
     import bot.jobs.build_thread  # noqa: F401
+    import bot.jobs.digest_thread  # noqa: F401
     import bot.jobs.scan_thread  # noqa: F401
     import workers.jobs  # noqa: F401
+    from bot.render.chart import load_backend
     from workers.chainguard.catalog import load_catalog
+    from workers.worker import freeze_heap
 
     load_catalog()
+    load_backend()
+    freeze_heap()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

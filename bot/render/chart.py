@@ -24,10 +24,17 @@ class Chart:
     weeks: int  # periods on the x axis
 
 
-def trend_chart(history: dict[str, Weeks], period: str) -> Chart:
+def load_backend() -> None:
+    """Import matplotlib with its Agg backend (a worker does it before its first digest; the bot never)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
+
+
+def trend_chart(history: dict[str, Weeks], period: str) -> Chart:
+    load_backend()
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 

@@ -28,10 +28,12 @@ from tests.helpers.images import build_and_push_all, push_extra
 from tests.helpers.registry import Registry, start_registry
 from workers.config import Settings, default_trivy_binary
 from workers.inventory.model import PKG_ID
+from workers.inventory.reevaluate import Wanted, start
 from workers.inventory.store import InventoryStore, inventory_key
 from workers.reference import parse_reference
 from workers.report import DbInfo, Finding, ScanReport, normalize
 from workers.scan.engine import Scanner
+from workers.scan.store import cache_key
 
 pytestmark = pytest.mark.integration
 
@@ -354,3 +356,23 @@ def test_last_weeks_digest_is_judged_while_tags_resolve_and_a_moved_tag_adds_no_
         report = scanner.scan(moved.reference)
     assert report.cached and report.image.digest == moved.digest
     _same(report, world.fresh(moved))
+
+
+def test_a_reevaluation_left_unread_leaves_no_trivy_running_and_no_file(world, redis_client):
+    """The digest starts the first runs before it resolves its tags; if it fails in between, leaving the
+    re-evaluation kills its runs and removes their files (nothing is stored, the scans judge again)."""
+    targets = _named(world, "library/mariadb:latest", "chainguard/mariadb:latest")
+    with pytest.MonkeyPatch.context() as mp:
+        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
+        for target in targets:
+            scanner.scan(target.reference)
+        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        version = scanner._db_version()
+        wanted = [Wanted(t.digest, t.platform, t.reference) for t in targets]
+        with start(wanted, scanner._judging(version), scanner.inventories) as pending:
+            runs = list(pending.running.values())
+            assert len(runs) == 2, "Debian and Wolfi: two batches, both started"
+            assert all(run.process.process.poll() is None for run in runs), "still starting up"
+        assert all(run.process.process.returncode is not None for run in runs), "killed, not left running"
+        assert not any(Path(run.directory.name).exists() for run in runs)
+        assert not any(redis_client.exists(cache_key(t.digest, t.platform, version)) for t in targets)

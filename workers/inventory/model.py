@@ -15,7 +15,6 @@ language packages runs alone: applications are not merged.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,12 +178,15 @@ def merge(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _prefixed(component: dict[str, Any], prefix: str) -> dict[str, Any]:
-    component = copy.deepcopy(component)
-    component["bom-ref"] = prefix + component["bom-ref"]
-    for prop in component.get("properties") or []:
-        if prop.get("name") == PKG_ID:
-            prop["value"] = prefix + prop["value"]
-    return component
+    """A copy of ``component`` with its bom-ref and PkgID prefixed; what it shares with the original (hashes,
+    licenses, the other properties) is never changed, only serialised."""
+    prefixed = {**component, "bom-ref": prefix + component["bom-ref"]}
+    if "properties" in component:
+        prefixed["properties"] = [
+            {**prop, "value": prefix + prop["value"]} if prop.get("name") == PKG_ID else prop
+            for prop in component["properties"] or []
+        ]
+    return prefixed
 
 
 def split(output: dict[str, Any], count: int) -> list[list[dict[str, Any]]]:

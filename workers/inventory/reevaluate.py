@@ -5,7 +5,8 @@ OS release a Trivy run), runs REEVALUATE_CONCURRENCY of them at once, hands each
 and stores each report under the current DB as a fresh scan's report is stored (cache and history), so whoever
 asks next (a digest, an alert pass, ``/scan``) reads it from the cache. A batch whose answer does not give every
 inventory all of its packages back is run again one inventory a run: batching is a speed-up, never a change in
-what is found. I/O: Trivy processes and Redis.
+what is found. :func:`start` and :meth:`Reevaluation.finish` are its two halves, for a caller with work to do
+while the first runs start up (a digest resolves its tags then). I/O: Trivy processes and Redis.
 
 :func:`to_cyclonedx` makes an inventory's CycloneDX at scan time with ``trivy convert`` (Trivy's own encoder).
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 from workers.config import Settings
 from workers.errors import ScanError
-from workers.inventory.model import Inventory, merge, package_count, plan, restore, split, without_findings
+from workers.inventory.model import Batch, Inventory, merge, package_count, plan, restore, split, without_findings
 from workers.inventory.store import InventoryStore
 from workers.report import DbInfo, ScanReport, normalize
 from workers.scan import trivy
@@ -72,60 +73,140 @@ def reevaluate(
 ) -> Judged:
     """Judge every ``wanted`` digest that has an inventory (``found``: already read, in the same order); store and
     return their reports."""
+    with start(wanted, judging, inventories, found) as pending:
+        return pending.finish(reports, inventories)
+
+
+def start(
+    wanted: Sequence[Wanted],
+    judging: Judging,
+    inventories: InventoryStore,
+    found: Sequence[Inventory | None] | None = None,
+) -> Reevaluation:
+    """Plan the batches and start the first REEVALUATE_CONCURRENCY Trivy runs; :meth:`Reevaluation.finish` runs
+    the rest and reads them all. Between the two the caller may do other work (resolve the tags) while Trivy
+    starts up, which is most of a small run's time."""
     found = inventories.get_many([(w.digest, w.platform) for w in wanted]) if found is None else found
-    judged = Judged(without_inventory=[w for w, inventory in zip(wanted, found, strict=True) if inventory is None])
-    pairs = [(w, inventory) for w, inventory in zip(wanted, found, strict=True) if inventory is not None]
-    if not pairs:
+    pending = Reevaluation(
+        judging,
+        pairs=[(w, inventory) for w, inventory in zip(wanted, found, strict=True) if inventory is not None],
+        without_inventory=[w for w, inventory in zip(wanted, found, strict=True) if inventory is None],
+    )
+    pending.batches = plan([inventory for _, inventory in pending.pairs], judging.settings.reevaluate_batch)
+    try:
+        for index in range(min(len(pending.batches), judging.settings.reevaluate_concurrency)):
+            pending.running[index] = _launch(pending.members(index), judging)
+    except ScanError as exc:  # Trivy missing: finish() says so, as a run would
+        pending.failure = exc
+    return pending
+
+
+@dataclass
+class Reevaluation:
+    """A re-evaluation under way: its batches planned, the first of them running in Trivy."""
+
+    judging: Judging
+    pairs: list[tuple[Wanted, Inventory]]  # the wanted digests that have an inventory, with it
+    without_inventory: list[Wanted]
+    batches: list[Batch] = field(default_factory=list)
+    running: dict[int, _Run] = field(default_factory=dict)  # by batch index
+    failure: ScanError | None = None
+
+    def members(self, index: int) -> list[Inventory]:
+        return [self.pairs[i][1] for i in self.batches[index].members]
+
+    def finish(self, reports: ReportStore, inventories: InventoryStore) -> Judged:
+        """Run the batches not started yet (REEVALUATE_CONCURRENCY at a time), read every run, and store each
+        inventory's report under the current DB. A failed run raises its :class:`ScanError`."""
+        if self.failure:
+            raise self.failure
+        judged = Judged(without_inventory=self.without_inventory)
+        if not self.batches:
+            return judged
+        with ThreadPoolExecutor(max_workers=self.judging.settings.reevaluate_concurrency) as pool:
+            outcomes = list(pool.map(self._outcome, range(len(self.batches))))
+        for batch, (results, runs) in zip(self.batches, outcomes, strict=True):
+            judged.runs += runs
+            for index, found_results in zip(batch.members, results, strict=True):
+                want, inventory = self.pairs[index]
+                report = self._report(want, inventory, found_results)
+                reports.put(cache_key(want.digest, want.platform, self.judging.version), report, want.repository)
+                inventories.touch(want.digest, want.platform)
+                judged.reports[(want.digest, want.platform)] = report
+                judged.count += 1
+        for _ in range(judged.runs):
+            reports.count_trivy_run()
         return judged
-    stored = [inventory for _, inventory in pairs]
-    batches = plan(stored, judging.settings.reevaluate_batch)
-    with ThreadPoolExecutor(max_workers=judging.settings.reevaluate_concurrency) as pool:
-        outcomes = list(pool.map(lambda b: _judge([stored[i] for i in b.members], judging), batches))
-    for batch, (results, runs) in zip(batches, outcomes, strict=True):
-        judged.runs += runs
-        for index, found_results in zip(batch.members, results, strict=True):
-            want, inventory = pairs[index]
-            report = normalize(
-                restore(inventory, found_results),
-                reference=want.reference,
-                digest=want.digest,
-                db=judging.db,
-                platform=want.platform,
-                scanned_at=judging.scanned_at,
-            )
-            report.inconsistent_layers = inventory.inconsistent_layers
-            reports.put(cache_key(want.digest, want.platform, judging.version), report, want.repository)
-            inventories.touch(want.digest, want.platform)
-            judged.reports[(want.digest, want.platform)] = report
-            judged.count += 1
-    for _ in range(judged.runs):
-        reports.count_trivy_run()
-    return judged
+
+    def _outcome(self, index: int) -> tuple[list[list[dict]], int]:
+        """Each inventory's results of batch ``index``, and the Trivy runs they took: one for the batch, or one
+        each more when the batch's answer misses a package of any of them."""
+        batch = self.members(index)
+        run = self.running.pop(index, None) or _launch(batch, self.judging)
+        results = split(run.json(), len(batch))
+        if len(batch) == 1 or all(package_count(r) == i.packages for r, i in zip(results, batch, strict=True)):
+            return results, 1
+        log.warning("a batch of %d inventories lost packages in one Trivy run; judging them one by one", len(batch))
+        alone = [split(_launch([inventory], self.judging).json(), 1)[0] for inventory in batch]
+        return alone, 1 + len(batch)
+
+    def _report(self, want: Wanted, inventory: Inventory, results: list[dict]) -> ScanReport:
+        report = normalize(
+            restore(inventory, results),
+            reference=want.reference,
+            digest=want.digest,
+            db=self.judging.db,
+            platform=want.platform,
+            scanned_at=self.judging.scanned_at,
+        )
+        report.inconsistent_layers = inventory.inconsistent_layers
+        return report
+
+    def __enter__(self) -> Reevaluation:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        """Runs never read (the caller failed, or gave up) are killed, not left behind."""
+        for run in self.running.values():
+            run.stop()
+        self.running.clear()
 
 
-def _judge(batch: list[Inventory], judging: Judging) -> tuple[list[list[dict]], int]:
-    """Each inventory's results from one ``trivy sbom`` run over the batch; one run each when the batch's answer
-    misses a package of any of them. Returns (results per inventory, Trivy runs)."""
-    results = split(_sbom(merge([i.cyclonedx for i in batch]), judging, len(batch)), len(batch))
-    if len(batch) == 1 or all(package_count(r) == i.packages for r, i in zip(results, batch, strict=True)):
-        return results, 1
-    log.warning("a batch of %d inventories lost packages in one Trivy run; judging them one by one", len(batch))
-    alone = [split(_sbom(merge([i.cyclonedx]), judging, 1), 1)[0] for i in batch]
-    return alone, 1 + len(batch)
+@dataclass
+class _Run:
+    """One ``trivy sbom`` over a batch's merged CycloneDX, written to a directory of its own until it is read."""
+
+    directory: tempfile.TemporaryDirectory
+    process: trivy.Running
+
+    def json(self) -> dict:
+        try:
+            return self.process.json()
+        finally:
+            self.directory.cleanup()
+
+    def stop(self) -> None:
+        self.process.stop()
+        self.directory.cleanup()
 
 
-def _sbom(document: dict, judging: Judging, count: int) -> dict:
+def _launch(batch: list[Inventory], judging: Judging) -> _Run:
     settings = judging.settings
-    with tempfile.TemporaryDirectory(prefix="chainscan-sbom-") as directory:
-        path = Path(directory) / "inventories.cdx.json"
-        path.write_text(json.dumps(document, separators=(",", ":")))
+    directory = tempfile.TemporaryDirectory(prefix="chainscan-sbom-")
+    try:
+        path = Path(directory.name) / "inventories.cdx.json"
+        path.write_text(json.dumps(merge([i.cyclonedx for i in batch]), separators=(",", ":")))
         args = trivy.sbom_command(
             settings.trivy_bin, str(path), timeout=settings.scan_timeout, env=judging.env, **judging.dbs
         )
-        what = "a stored inventory" if count == 1 else f"{count} stored inventories"
-        return trivy.run_json(
+        what = "a stored inventory" if len(batch) == 1 else f"{len(batch)} stored inventories"
+        running = trivy.start(
             args, timeout=settings.scan_timeout, extra_env=_MEMORY_CACHE, what=what, server=judging.dbs.get("server")
         )
+    except BaseException:
+        directory.cleanup()
+        raise
+    return _Run(directory, running)
 
 
 def to_cyclonedx(trivy_json: dict, settings: Settings) -> dict | None:

@@ -28,7 +28,8 @@ from workers.builds.secrets import scrub_all
 from workers.config import Settings
 from workers.errors import ErrorKind, ScanError
 from workers.inventory.model import keep
-from workers.inventory.reevaluate import Judged, Judging, Wanted, reevaluate, to_cyclonedx
+from workers.inventory.reevaluate import Judged, Judging, Reevaluation, Wanted, reevaluate, to_cyclonedx
+from workers.inventory.reevaluate import start as start_reevaluation
 from workers.inventory.store import InventoryStore
 from workers.reference import ImageRef, InvalidReference, parse_reference
 from workers.registry_client import RegistryReadError, admit, serves
@@ -190,11 +191,10 @@ class Scanner:
         if not version:
             return Judged()
         refs = _parsed(references)
-        with ThreadPoolExecutor(max_workers=1) as ahead:
-            early = ahead.submit(self._judge, self._wanted(refs, likely or {}, version), version)
+        with self._start(self._wanted(refs, likely or {}, version), version) as early:  # Trivy starts up meanwhile
             with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
                 resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
-            judged = early.result()
+            judged = self._finish(early)
         wanted: dict[tuple[str, str], Wanted] = {}
         historied: set[tuple[str, str]] = set()
         for ref, resolved in zip(refs, resolved_all, strict=True):
@@ -223,11 +223,17 @@ class Scanner:
         return list(wanted.values())
 
     def _judge(self, wanted: list[Wanted], version: str) -> Judged:
-        if not wanted:
-            return Judged()
+        with self._start(wanted, version) as pending:
+            return self._finish(pending)
+
+    def _start(self, wanted: list[Wanted], version: str) -> Reevaluation:
+        return start_reevaluation(wanted, self._judging(version), self.inventories)
+
+    def _finish(self, pending: Reevaluation) -> Judged:
         try:
-            return reevaluate(wanted, self._judging(version), self.store, self.inventories)
+            return pending.finish(self.store, self.inventories)
         except ScanError as exc:
+            wanted = [w for w, _ in pending.pairs] + pending.without_inventory
             log.warning("re-evaluating %d digests failed (%s); each is scanned instead", len(wanted), exc.message)
             return Judged(without_inventory=wanted)
 

@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from workers.errors import ErrorKind, ScanError
@@ -146,7 +147,14 @@ def _common_flags(
     return args
 
 
-def run_json(
+def run_json(args: list[str], **options) -> dict:
+    """Run Trivy and parse its JSON (``options`` as for :func:`start`); every failure becomes a :class:`ScanError`
+    sentence. Each run is counted in ``chainscan_trivy_runs_total`` by result, unless ``counted`` is False (a
+    ``trivy convert``: no scan)."""
+    return start(args, **options).json()
+
+
+def start(
     args: list[str],
     *,
     timeout: int,
@@ -154,36 +162,61 @@ def run_json(
     what: str,
     server: str | None = None,
     counted: bool = True,
-) -> dict:
-    """Run Trivy and parse its JSON; every failure becomes a :class:`ScanError` sentence. Each run is counted
-    in ``chainscan_trivy_runs_total`` by result, unless ``counted`` is False (a ``trivy convert``: no scan)."""
-    try:
-        output = _run_json(args, timeout=timeout, extra_env=extra_env, what=what, server=server)
-    except ScanError:
-        if counted:
-            metrics.trivy_ran(ok=False)
-        raise
-    if counted:
-        metrics.trivy_ran(ok=True)
-    return output
-
-
-def _run_json(
-    args: list[str], *, timeout: int, extra_env: Mapping[str, str] | None, what: str, server: str | None
-) -> dict:
+) -> Running:
+    """Start Trivy and return at once: its JSON is read by :meth:`Running.json` (a caller that has other work,
+    such as resolving tags, does it while Trivy starts up and works)."""
     env = trivy_env(os.environ, extra_env)  # never the worker's secrets (childenv)
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, env=env, check=False)
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env
+        )
     except FileNotFoundError:
+        if counted:
+            metrics.trivy_ran(ok=False)
         raise ScanError.of(ErrorKind.TRIVY_MISSING, binary=args[0]) from None
-    except subprocess.TimeoutExpired:
-        raise ScanError.of(ErrorKind.TIMEOUT, "scan", what=what, seconds=timeout) from None
-    if proc.returncode != 0:
-        raise classify_failure(proc.stderr, what, timeout, server)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise ScanError.of(ErrorKind.TRIVY_FAILED, "unreadable", what=what) from None
+    return Running(process, timeout=timeout, what=what, server=server, counted=counted)
+
+
+@dataclass
+class Running:
+    """A Trivy process started by :func:`start`, its output not read yet."""
+
+    process: subprocess.Popen
+    timeout: int  # Trivy's own --timeout; the process is killed 30 s after it
+    what: str  # what it reads, for the failure's sentence
+    server: str | None = None
+    counted: bool = True
+
+    def json(self) -> dict:
+        """Wait for it and parse its JSON; a failure becomes one :class:`ScanError` sentence."""
+        try:
+            output = self._json()
+        except ScanError:
+            if self.counted:
+                metrics.trivy_ran(ok=False)
+            raise
+        if self.counted:
+            metrics.trivy_ran(ok=True)
+        return output
+
+    def stop(self) -> None:
+        """Kill it if it still runs (its output is no longer wanted)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+    def _json(self) -> dict:
+        try:
+            stdout, stderr = self.process.communicate(timeout=self.timeout + 30)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise ScanError.of(ErrorKind.TIMEOUT, "scan", what=self.what, seconds=self.timeout) from None
+        if self.process.returncode != 0:
+            raise classify_failure(stderr, self.what, self.timeout, self.server)
+        try:
+            return json.loads(stdout)
+        except ValueError:
+            raise ScanError.of(ErrorKind.TRIVY_FAILED, "unreadable", what=self.what) from None
 
 
 def classify_failure(stderr: str, what: str, timeout: int, server: str | None = None) -> ScanError:
