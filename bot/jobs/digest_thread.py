@@ -31,6 +31,7 @@ from workers.errors import ScanError
 from workers.feeds.attach import joined
 from workers.heartbeat import beating
 from workers.reference import InvalidReference, parse_reference
+from workers.report import ScanReport
 from workers.scan import dbupdate, trivy
 from workers.scan.engine import Scanner
 from workers.telemetry import metrics
@@ -187,29 +188,37 @@ def collect(
     last_digests = {reference: s.digest for reference, s in snapshots.items() if s and s.digest}
     # after a DB update: judged in batches (last week's digests while the tags are resolved), no image read
     scanner.reevaluate(watched + list(alternatives.values()), likely=last_digests)
-    for reference in watched:
+    scanned = {reference: _scanned(scanner, reference, alternatives.get(reference)) for reference in watched}
+    reports = {reference: report for reference, (report, _) in scanned.items() if isinstance(report, ScanReport)}
+    risky = dict(zip(reports, joined(redis, list(reports.values()), now), strict=True))  # one look-up: KEV, EPSS
+    for reference, (report, alternative) in scanned.items():
         previous, weeks = snapshots[reference], store.weeks(team, channel, reference)
-        try:
-            ref = parse_reference(reference)
-            report = scanner.scan(ref)
-        except (ScanError, InvalidReference) as exc:
-            error = getattr(exc, "message", str(exc))
-            observed.append(Observed(reference, None, previous, weeks, error=error))
+        if not isinstance(report, ScanReport):
+            observed.append(Observed(reference, None, previous, weeks, error=report))
             continue
-        alternative = None
-        if reference in alternatives:
-            try:
-                alternative = scanner.scan(alternatives[reference])
-            except ScanError as exc:
-                log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
-        report = joined(redis, [report], now)[0]  # KEV first among what is new
+        report = risky[reference]  # KEV first among what is new
         applied = applied_for(redis, team, report, now)
         observed.append(Observed(reference, report, previous, weeks, applied, alternative))
-        repositories.append(ref.name)
+        repositories.append(parse_reference(reference).name)
     decisions = [d for repository in dict.fromkeys(repositories) for d in DecisionStore(redis).get(team, repository)]
     sla = Sla(settings.engine.sla_days_critical, settings.engine.sla_days_high)
     stale_after = max(DB_STALE_AFTER, timedelta(seconds=2 * settings.engine.db_refresh_interval))
     return compose(period, observed, decisions, now, sla, db_updated_at=_worker_db(redis), db_stale_after=stale_after)
+
+
+def _scanned(scanner: Scanner, reference: str, alternative: str | None) -> tuple[ScanReport | str, ScanReport | None]:
+    """The image's report (or the sentence saying why there is none), and its alternative's when that scans."""
+    try:
+        report = scanner.scan(parse_reference(reference))
+    except (ScanError, InvalidReference) as exc:
+        return getattr(exc, "message", str(exc)), None
+    if alternative is None:
+        return report, None
+    try:
+        return report, scanner.scan(alternative)
+    except ScanError as exc:
+        log.info("digest: alternative of %s not scanned: %s", reference, exc.kind.value)
+        return report, None
 
 
 def _alternatives(references: list[str], settings, redis: Redis) -> dict[str, str]:

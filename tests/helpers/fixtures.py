@@ -175,3 +175,9 @@ def docker_client():
         pytest.skip(f"dockerd is unreachable ({error}); start it: nohup dockerd > /var/log/dockerd.log 2>&1 &")
     yield client
     client.close()
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment process ``pid`` started with, from ``/proc/<pid>/environ``."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)

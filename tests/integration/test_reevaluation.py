@@ -23,12 +23,12 @@ from redis import Redis
 
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import trivydb
-from tests.helpers.fixtures import free_port, trivy_scan_json
+from tests.helpers.fixtures import free_port, process_environ, trivy_scan_json
 from tests.helpers.images import build_and_push_all, push_extra
 from tests.helpers.registry import Registry, start_registry
 from workers.config import Settings, default_trivy_binary
 from workers.inventory.model import PKG_ID
-from workers.inventory.reevaluate import Wanted, start
+from workers.inventory.reevaluate import SBOM_MEMORY_LIMIT, Wanted, start
 from workers.inventory.store import InventoryStore, inventory_key
 from workers.reference import parse_reference
 from workers.report import DbInfo, Finding, ScanReport, normalize
@@ -360,7 +360,8 @@ def test_last_weeks_digest_is_judged_while_tags_resolve_and_a_moved_tag_adds_no_
 
 def test_a_reevaluation_left_unread_leaves_no_trivy_running_and_no_file(world, redis_client):
     """The digest starts the first runs before it resolves its tags; if it fails in between, leaving the
-    re-evaluation kills its runs and removes their files (nothing is stored, the scans judge again)."""
+    re-evaluation kills its runs and removes their files (nothing is stored, the scans judge again). Each run
+    starts with Go's collector off up to SBOM_MEMORY_LIMIT."""
     targets = _named(world, "library/mariadb:latest", "chainguard/mariadb:latest")
     with pytest.MonkeyPatch.context() as mp:
         scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
@@ -373,6 +374,9 @@ def test_a_reevaluation_left_unread_leaves_no_trivy_running_and_no_file(world, r
             runs = list(pending.running.values())
             assert len(runs) == 2, "Debian and Wolfi: two batches, both started"
             assert all(run.process.process.poll() is None for run in runs), "still starting up"
+            environments = [process_environ(run.process.process.pid) for run in runs]
+            assert all(e["GOGC"] == "off" and e["GOMEMLIMIT"] == SBOM_MEMORY_LIMIT for e in environments)
         assert all(run.process.process.returncode is not None for run in runs), "killed, not left running"
         assert not any(Path(run.directory.name).exists() for run in runs)
         assert not any(redis_client.exists(cache_key(t.digest, t.platform, version)) for t in targets)
+

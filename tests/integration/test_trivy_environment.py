@@ -7,7 +7,7 @@ import socket
 import threading
 from pathlib import Path
 
-from tests.helpers.fixtures import free_port
+from tests.helpers.fixtures import free_port, process_environ
 from workers.errors import ScanError
 from workers.scan import trivy
 
@@ -30,11 +30,6 @@ def _descendants(root: int) -> list[int]:
         found += children
         frontier += children
     return found
-
-
-def _environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
 def test_attack_trivy_does_not_inherit_the_workers_secrets(trivy_binary, trivy_cache_dir, monkeypatch):
@@ -76,6 +71,6 @@ def _capture(errors: list, args: list[str], extra_env: dict) -> None:
 
 def _safe_environ(pid: int) -> dict[str, str] | None:
     try:
-        return _environ(pid)
+        return process_environ(pid)
     except OSError:  # it ended while the others were read
         return None
