@@ -380,3 +380,27 @@ def test_a_reevaluation_left_unread_leaves_no_trivy_running_and_no_file(world, r
         assert not any(Path(run.directory.name).exists() for run in runs)
         assert not any(redis_client.exists(cache_key(t.digest, t.platform, version)) for t in targets)
 
+
+def _reads(redis: Redis) -> int:
+    stats = redis.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "mget", "exists"))
+
+
+def test_the_scans_of_the_job_that_judged_ask_redis_nothing_more(world, redis_client):
+    """A digest scans each image right after ``reevaluate`` resolved it and read or judged its report: those scans
+    are answered from what it read (one MGET), with no Redis read; another job's Scanner reads Redis as usual."""
+    targets = _named(world, "library/app:1", "library/mariadb:latest", "chainguard/mariadb:latest")
+    with pytest.MonkeyPatch.context() as mp:
+        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
+        for target in targets:
+            scanner.scan(target.reference)
+        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        scanner.reevaluate([parse_reference(t.reference) for t in targets])
+        before = _reads(redis_client)
+        reports = {t: scanner.scan(t.reference) for t in targets}
+        assert _reads(redis_client) == before
+        another = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        assert another.scan(targets[0].reference).cached and _reads(redis_client) > before
+    for target, report in reports.items():
+        assert report.cached and report.image.reference == target.reference
+        _same(report, world.fresh(target))

@@ -133,11 +133,14 @@ class Reevaluation:
             judged.runs += runs
             for index, found_results in zip(batch.members, results, strict=True):
                 want, inventory = self.pairs[index]
-                report = self._report(want, inventory, found_results)
-                reports.put(cache_key(want.digest, want.platform, self.judging.version), report, want.repository)
-                inventories.touch(want.digest, want.platform)
-                judged.reports[(want.digest, want.platform)] = report
-                judged.count += 1
+                judged.reports[(want.digest, want.platform)] = self._report(want, inventory, found_results)
+        wanted = {(w.digest, w.platform): w for w, _ in self.pairs}
+        version = self.judging.version
+        reports.put_many(
+            [(cache_key(*pair, version), r, wanted[pair].repository) for pair, r in judged.reports.items()]
+        )
+        inventories.touch_many(list(judged.reports))
+        judged.count = len(judged.reports)
         for _ in range(judged.runs):
             reports.count_trivy_run()
         return judged

@@ -49,6 +49,13 @@ class InventoryStore:
         """The digest was read again: keep its inventory another TTL."""
         self.redis.expire(inventory_key(digest, platform), self.ttl)
 
+    def touch_many(self, pairs: list[tuple[str, str]]) -> None:
+        """:meth:`touch` for each (digest, platform) pair, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for digest, platform in pairs:
+                pipe.expire(inventory_key(digest, platform), self.ttl)
+            pipe.execute()
+
     def all(self) -> Iterator[tuple[str, str]]:
         """Every stored (digest, platform)."""
         for key in self.redis.scan_iter(f"{PREFIX}*", count=500):

@@ -39,7 +39,7 @@ from workers.scan.keepalive import kept_alive
 from workers.scan.layers import LayerCheck, Verdict
 from workers.scan.layers import check as check_layers
 from workers.scan.resolve import ResolvedImage, inspect, inspect_registry, interpret, source_reference
-from workers.scan.store import ReportStore, cache_key, db_version_key
+from workers.scan.store import ReportStore, cache_key, db_version_key, decoded
 from workers.telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class Scanner:
         )
         self.inventories = InventoryStore(self.redis, ttl=self.settings.inventory_ttl_days * 24 * 3600)
         self._docker: docker.DockerClient | None = None
+        self._answers: dict[str, tuple[str, bytes]] = {}  # reference → (DB version, stored report): _remember
         settings = self.settings  # the embedded Valkey has no REDIS_URL: the client knows where it is
         project_url = settings.redis_url or layercache.connection_url(self.redis.connection_pool.connection_kwargs)
         self.layer_cache = layercache.choose(
@@ -103,8 +104,10 @@ class Scanner:
             admit(source_reference(ref, self.settings), self.settings.registry_policy)
         except RegistryRefused as exc:
             raise ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)) from None
-        resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         version = self._db_version()
+        if not force and (hit := self._answered(ref, version)):
+            return hit
+        resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
         key = cache_key(resolved.digest, resolved.platform, version) if version else None
         if key and not force and (hit := self._cached(key, ref, resolved)):
             return hit
@@ -195,22 +198,40 @@ class Scanner:
             with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
                 resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
             judged = self._finish(early)
+        resolved = [(ref, r) for ref, r in zip(refs, resolved_all, strict=True) if r is not None]
+        self._add_history(judged, resolved)
+        stored = self._remember(resolved, version)
         wanted: dict[tuple[str, str], Wanted] = {}
-        historied: set[tuple[str, str]] = set()
-        for ref, resolved in zip(refs, resolved_all, strict=True):
-            key = (resolved.digest, resolved.platform) if resolved else None
-            if key in judged.reports and key not in historied:
-                self.store.add_history(judged.reports[key], ref.name)  # the tag still points there: now it is history
-                historied.add(key)
-            if resolved is None or self.redis.exists(cache_key(resolved.digest, resolved.platform, version)):
-                continue
-            wanted.setdefault(
-                (resolved.digest, resolved.platform), Wanted(resolved.digest, resolved.platform, str(ref), ref.name)
-            )
+        for ref, r in resolved:
+            if str(ref) not in stored:
+                wanted.setdefault((r.digest, r.platform), Wanted(r.digest, r.platform, str(ref), ref.name))
         rest = self._judge(list(wanted.values()), version)
+        self._remember([(ref, r) for ref, r in resolved if str(ref) not in stored], version)
         rest.count, rest.runs = rest.count + judged.count, rest.runs + judged.runs
         rest.reports = {**judged.reports, **rest.reports}
         return rest
+
+    def _add_history(self, judged: Judged, resolved: list[tuple[ImageRef, ResolvedImage]]) -> None:
+        """A digest judged early joins the history of each repository whose tag still points at it, once."""
+        historied: set[tuple[str, str]] = set()
+        for ref, r in resolved:
+            key = (r.digest, r.platform)
+            if key in judged.reports and key not in historied:
+                self.store.add_history(judged.reports[key], ref.name)
+                historied.add(key)
+
+    def _remember(self, resolved: list[tuple[ImageRef, ResolvedImage]], version: str) -> set[str]:
+        """Read the report each resolved reference's digest has on this DB, all in one round trip, and keep them
+        for :meth:`scan` in this job (a Scanner serves one job): the tag was resolved and its digest served
+        moments ago, so asking Redis and the registry again would only say the same. Returns the references
+        that have one. Not with RESOLVE_TTL=0, which forbids reusing a tag's answer."""
+        keys = [cache_key(r.digest, r.platform, version) for _, r in resolved]
+        found = {str(ref): (version, text) for (ref, _), text in zip(resolved, self.store.texts(keys), strict=True)}
+        found = {reference: entry for reference, entry in found.items() if entry[1] is not None}
+        if self.settings.resolve_ttl:
+            self._answers.update(found)
+        self.inventories.touch_many([(r.digest, r.platform) for ref, r in resolved if str(ref) in found])
+        return set(found)
 
     def _wanted(self, refs: list[ImageRef], likely: Mapping[str, str], version: str) -> list[Wanted]:
         """The digests ``likely`` names for ``refs`` that have no report for the current DB yet."""
@@ -265,9 +286,7 @@ class Scanner:
         except (RegistryReadError, RegistryRefused, ScanError, ValueError, KeyError) as exc:
             log.info("%s not resolved for re-evaluation: %s", ref, exc)
             return None
-        ttl = max(1, self.settings.resolve_ttl)
-        self.store.put_distribution(str(source), data, ttl)
-        self.store.note_served(str(resolved.source), ttl)
+        self.store.note_resolved(str(source), data, str(resolved.source), max(1, self.settings.resolve_ttl))
         return resolved
 
     def _judged_again(self, resolved: ResolvedImage, ref: ImageRef, version: str | None) -> ScanReport | None:
@@ -341,9 +360,19 @@ class Scanner:
         report = self.store.get(key)
         if report is None or not self._served(resolved):
             return None
+        self.inventories.touch(resolved.digest, resolved.platform)  # read again: its inventory is kept longer
+        return self._as_cached(report, ref)
+
+    def _answered(self, ref: ImageRef, version: str | None) -> ScanReport | None:
+        """What :meth:`_remember` kept for ``ref`` in this job, on this DB."""
+        answer = self._answers.get(str(ref))
+        report = decoded(answer[1]) if answer and answer[0] == version else None
+        return self._as_cached(report, ref) if report else None
+
+    @staticmethod
+    def _as_cached(report: ScanReport, ref: ImageRef) -> ScanReport:
         report.image.reference = str(ref)
         report.cached = True
-        self.inventories.touch(resolved.digest, resolved.platform)  # read again: its inventory is kept longer
         metrics.cache_hit()
         return report
 

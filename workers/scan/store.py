@@ -34,6 +34,16 @@ def db_version_key(updated_at: str | None, version: int | None) -> str:
     return f"v{version or 0}@{updated_at or 'unknown'}"
 
 
+def decoded(raw: bytes | str | None) -> ScanReport | None:
+    """A stored report read back; an old or corrupt entry is a cache miss (None), not an error."""
+    if raw is None:
+        return None
+    try:
+        return ScanReport.from_dict(json.loads(raw))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 @dataclass
 class ReportStore:
     redis: Redis
@@ -42,21 +52,26 @@ class ReportStore:
     history_ttl: int = 400 * 24 * 3600  # seconds a history outlives its repository's latest scan
 
     def get(self, key: str) -> ScanReport | None:
-        raw = self.redis.get(key)
-        if raw is None:
-            return None
-        try:
-            return ScanReport.from_dict(json.loads(raw))
-        except (ValueError, KeyError, TypeError):
-            return None  # an old or corrupt entry is a cache miss, not an error
+        return decoded(self.redis.get(key))
+
+    def texts(self, keys: list[str]) -> list[bytes | None]:
+        """The reports stored under ``keys`` as stored (read them with :func:`decoded`), in one round trip."""
+        return self.redis.mget(keys) if keys else []
 
     def put(self, key: str, report: ScanReport, repository: str | None) -> None:
         """Cache ``report``; with a repository, also add it to that repository's history."""
+        self.put_many([(key, report, repository)])
+
+    def put_many(self, entries: list[tuple[str, ScanReport, str | None]]) -> None:
+        """:meth:`put` for each (key, report, repository), in one transaction."""
+        if not entries:
+            return
         with self.redis.pipeline() as pipe:
-            pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
-            if repository:
-                self._push_history(pipe, report, repository)
-            pipe.set(f"{PREFIX}db", json.dumps(asdict(report.db)))
+            for key, report, repository in entries:
+                pipe.set(key, json.dumps(report.to_dict()), ex=self.ttl)
+                if repository:
+                    self._push_history(pipe, report, repository)
+            pipe.set(f"{PREFIX}db", json.dumps(asdict(entries[-1][1].db)))
             pipe.execute()
 
     def add_history(self, report: ScanReport, repository: str) -> None:
@@ -99,6 +114,13 @@ class ReportStore:
 
     def put_distribution(self, reference: str, data: dict, ttl: int) -> None:
         self.redis.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
+
+    def note_resolved(self, reference: str, data: dict, served: str, ttl: int) -> None:
+        """:meth:`put_distribution` and :meth:`note_served` in one round trip (a tag just resolved by its registry)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
+            pipe.set(f"{PREFIX}served:{served}", 1, ex=max(1, ttl))
+            pipe.execute()
 
     def is_served(self, source: str) -> bool:
         """Whether ``source`` (``registry/repo@digest``) was seen served by its registry in the last RESOLVE_TTL."""
