@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
@@ -20,7 +19,7 @@ from bot import config as bot_config
 from bot.jobs.publishing import find_posted
 from bot.jobs.triage_thread import applied_for
 from bot.render.blocks import Message
-from bot.render.chart import Chart, trend_chart
+from bot.render.chart import trend_chart
 from bot.render.digest import digest_markdown, digest_message
 from bot.slack_client import client_for, error_code, is_permanent
 from workers.chainguard.state import plan_alternative
@@ -84,21 +83,18 @@ def send_digest(team: str, channel: str, period: str, late: bool = False, now_is
     store = DigestStore(redis)
     if not store.lease(team, channel, period, job.id):
         return {"skipped": "posted or being sent"}
-    # a killed worker's digest is found abandoned within seconds and retried
-    with beating(job), ThreadPoolExecutor(max_workers=1) as drawing:
+    with beating(job):  # a killed worker's digest is found abandoned within seconds and retried
         now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
-        digest, chart = store.contents(team, channel, period), None
+        digest = store.contents(team, channel, period)
         if digest is None:
             digest, snapshots = collect(redis, settings, team, channel, period, now)
-            # the chart is drawn while the digest is saved and posted (Slack's answer takes longer than the drawing)
-            chart = drawing.submit(trend_chart, digest.weeks, digest.period) if digest.weeks else None
             store.save_scanned(team, channel, period, digest, snapshots)
         schedule = store.schedule(team, channel)
         moment = schedule.moment(period) if schedule else now
         message = digest_message(channel, period, moment, digest, late=late)
         client = client_for(settings, redis, team)
         ts = _post_or_update(client, store, team, channel, period, message)
-        _post_thread_parts(client, store, team, channel, ts, digest, message, moment, chart)
+        _post_thread_parts(client, store, team, channel, ts, digest, message, moment)
         store.mark_posted(team, channel, period)
     return {"ts": ts, "images": len(digest.entries)}
 
@@ -135,11 +131,9 @@ def _post_thread_parts(
     digest: Digest,
     message: Message,
     moment: datetime,
-    chart: Future[Chart] | None = None,
 ) -> None:
-    """The trend chart (``chart``: drawn already, or being drawn), and the full digest as a file when the message
-    was cut, each once: recorded after the upload, and looked for in the thread first (a try killed between the
-    two left it there)."""
+    """The trend chart, and the full digest as a file when the message was cut, each once: recorded after the
+    upload, and looked for in the thread first (a try killed between the two left it there)."""
     period = digest.period
     wanted = ([DigestPart.CHART] if digest.weeks else []) + ([DigestPart.FILE] if message.truncated else [])
     pending = [part for part in wanted if not store.part_posted(team, channel, period, part)]
@@ -147,13 +141,13 @@ def _post_thread_parts(
     for part in pending:
         filename = part.filename(period)
         if filename not in present:
-            upload = _chart_upload(digest, chart) if part is DigestPart.CHART else _file_upload(channel, digest, moment)
+            upload = _chart_upload(digest) if part is DigestPart.CHART else _file_upload(channel, digest, moment)
             client.files_upload_v2(channel=channel, thread_ts=ts, filename=filename, **upload)
         store.mark_part(team, channel, period, part)
 
 
-def _chart_upload(digest: Digest, drawn: Future[Chart] | None) -> dict:
-    chart = drawn.result() if drawn else trend_chart(digest.weeks, digest.period)
+def _chart_upload(digest: Digest) -> dict:
+    chart = trend_chart(digest.weeks, digest.period)
     return {
         "file": chart.png,
         "title": f"Critical and high per image, week {digest.period}",

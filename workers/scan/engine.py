@@ -234,14 +234,17 @@ class Scanner:
         return set(found)
 
     def _wanted(self, refs: list[ImageRef], likely: Mapping[str, str], version: str) -> list[Wanted]:
-        """The digests ``likely`` names for ``refs`` that have no report for the current DB yet."""
-        wanted = {}
+        """The digests ``likely`` names for ``refs`` that have no report for the current DB yet (one round trip)."""
+        named = {}
         for ref in refs:
-            digest = likely.get(str(ref)) or likely.get(ref.familiar)
-            if digest and not self.redis.exists(cache_key(digest, self.settings.platform, version)):
-                # no history yet: a tag that moved must not add its old digest to it (added once resolved, above)
-                wanted.setdefault(digest, Wanted(digest, self.settings.platform, str(ref), None))
-        return list(wanted.values())
+            if digest := likely.get(str(ref)) or likely.get(ref.familiar):
+                # no history yet: a tag that moved must not add its old digest to it (added once resolved)
+                named.setdefault(digest, Wanted(digest, self.settings.platform, str(ref), None))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for digest in named:
+                pipe.exists(cache_key(digest, self.settings.platform, version))
+            reported = pipe.execute() if named else []
+        return [want for want, has in zip(named.values(), reported, strict=True) if not has]
 
     def _judge(self, wanted: list[Wanted], version: str) -> Judged:
         with self._start(wanted, version) as pending:
