@@ -404,3 +404,21 @@ def test_the_scans_of_the_job_that_judged_ask_redis_nothing_more(world, redis_cl
     for target, report in reports.items():
         assert report.cached and report.image.reference == target.reference
         _same(report, world.fresh(target))
+
+
+def test_without_likely_digests_the_tags_last_scanned_digest_is_judged_while_it_resolves(world, redis_client):
+    """An alert pass, or a digest's Chainguard alternatives, name no digest of last week: the repository's history
+    does (its newest scan of that tag). Here app:3's history says it pointed at app:1's digest: that digest is
+    judged early, for nothing, and the digest app:3 resolves to is judged after; neither reads the image."""
+    old, moved = _named(world, "library/app:1", "library/app:3")
+    with pytest.MonkeyPatch.context() as mp:
+        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
+        before = scanner.scan(old.reference)
+        scanner.scan(moved.reference)
+        before.image.reference = moved.reference
+        scanner.store.add_history(before, parse_reference(moved.reference).name)  # app:3 was app:1's digest
+        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        watch = Watch(world, scanner)
+        judged = scanner.reevaluate([moved.reference])
+    assert set(judged.reports) == {(old.digest, old.platform), (moved.digest, moved.platform)}
+    assert judged.runs == 2 and watch.trivy() == Counter(sbom=2) and watch.blob_gets() == 0

@@ -187,14 +187,18 @@ class Scanner:
         does not resolve this way, a digest without inventory, a Trivy failure) is left to :meth:`scan`, which
         reads the image and says what went wrong in its own sentence.
 
-        ``likely``: reference → the digest it had last time (a digest's snapshots). Tags rarely move, so those are
-        judged while the tags are resolved; a digest a tag no longer points at is judged for nothing, and its report
-        is shown to nobody unless its registry serves it (:meth:`_cached`)."""
+        ``likely``: reference → the digest it had last time (a digest's snapshots); for a reference it does not name,
+        the digest of its newest scan in its repository's history. Tags rarely move, so those are judged while the
+        tags are resolved; a digest a tag no longer points at is judged for nothing, and its report is shown to
+        nobody unless its registry serves it (:meth:`_cached`)."""
         version = self._db_version()
         if not version:
             return Judged()
         refs = _parsed(references)
-        with self._start(self._wanted(refs, likely or {}, version), version) as early:  # Trivy starts up meanwhile
+        named = likely or {}
+        unnamed = [(ref.name, str(ref)) for ref in refs if str(ref) not in named and ref.familiar not in named]
+        likely = {**self.store.last_digests(unnamed), **named}
+        with self._start(self._wanted(refs, likely, version), version) as early:  # Trivy starts up meanwhile
             with requests.Session() as http, ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
                 resolved_all = list(pool.map(lambda ref: self._resolved_directly(ref, http), refs))  # side by side
             judged = self._finish(early)

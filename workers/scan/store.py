@@ -108,6 +108,20 @@ class ReportStore:
     def history(self, repository: str, limit: int = 50) -> list[dict]:
         return [json.loads(item) for item in self.redis.lrange(f"{PREFIX}history:{repository}", 0, limit - 1)]
 
+    def last_digests(self, references: list[tuple[str, str]], lookback: int = 20) -> dict[str, str]:
+        """For each (repository, reference) pair: the digest of the newest of the repository's last ``lookback``
+        history entries that names that reference, where there is one; all in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for repository, _ in references:
+                pipe.lrange(f"{PREFIX}history:{repository}", 0, lookback - 1)
+            histories = pipe.execute() if references else []
+        found = {}
+        for (_, reference), entries in zip(references, histories, strict=True):
+            named = (e for e in map(json.loads, entries) if e.get("reference") == reference and e.get("digest"))
+            if entry := next(named, None):
+                found[reference] = entry["digest"]
+        return found
+
     def get_distribution(self, reference: str) -> dict | None:
         raw = self.redis.get(f"{PREFIX}distribution:{reference}")
         return json.loads(raw) if raw else None
