@@ -184,7 +184,7 @@ def collect(
     observed, repositories = [], []
     watched = store.watched(team, channel)
     alternatives = _alternatives(watched, settings.engine, redis)
-    snapshots = {reference: store.snapshot(team, channel, reference) for reference in watched}
+    snapshots, weeks = store.snapshots(team, channel, watched), store.all_weeks(team, channel, watched)
     last_digests = {reference: s.digest for reference, s in snapshots.items() if s and s.digest}
     # after a DB update: judged in batches (last week's digests while the tags are resolved), no image read
     scanner.reevaluate(watched + list(alternatives.values()), likely=last_digests)
@@ -192,13 +192,13 @@ def collect(
     reports = {reference: report for reference, (report, _) in scanned.items() if isinstance(report, ScanReport)}
     risky = dict(zip(reports, joined(redis, list(reports.values()), now), strict=True))  # one look-up: KEV, EPSS
     for reference, (report, alternative) in scanned.items():
-        previous, weeks = snapshots[reference], store.weeks(team, channel, reference)
+        previous = snapshots[reference]
         if not isinstance(report, ScanReport):
-            observed.append(Observed(reference, None, previous, weeks, error=report))
+            observed.append(Observed(reference, None, previous, weeks[reference], error=report))
             continue
         report = risky[reference]  # KEV first among what is new
         applied = applied_for(redis, team, report, now)
-        observed.append(Observed(reference, report, previous, weeks, applied, alternative))
+        observed.append(Observed(reference, report, previous, weeks[reference], applied, alternative))
         repositories.append(parse_reference(reference).name)
     decisions = [d for repository in dict.fromkeys(repositories) for d in DecisionStore(redis).get(team, repository)]
     sla = Sla(settings.engine.sla_days_critical, settings.engine.sla_days_high)

@@ -176,8 +176,14 @@ class DigestStore:
         return f"{PREFIX}digest:weeks:{_p(team)}:{_p(channel)}"
 
     def snapshot(self, team: str, channel: str, reference: str) -> Snapshot | None:
-        raw = self.redis.hget(self._snapshots_key(team, channel), reference)
-        return Snapshot.from_dict(json.loads(raw)) if raw else None
+        return self.snapshots(team, channel, [reference])[reference]
+
+    def snapshots(self, team: str, channel: str, references: list[str]) -> dict[str, Snapshot | None]:
+        """What the last digest saw of each image, in one round trip (None: not in it)."""
+        raws = self.redis.hmget(self._snapshots_key(team, channel), references) if references else []
+        return {
+            ref: Snapshot.from_dict(json.loads(raw)) if raw else None for ref, raw in zip(references, raws, strict=True)
+        }
 
     def save_snapshots(self, team: str, channel: str, snapshots: dict[str, Snapshot]) -> None:
         if snapshots:
@@ -187,8 +193,15 @@ class DigestStore:
 
     def weeks(self, team: str, channel: str, reference: str) -> Weeks:
         """The image's weekly counts in this channel, period → counts (empty before its first digest)."""
-        raw = self.redis.hget(self._weeks_key(team, channel), reference)
-        return {p: WeekCounts.from_list(c) for p, c in json.loads(raw).items()} if raw else {}
+        return self.all_weeks(team, channel, [reference])[reference]
+
+    def all_weeks(self, team: str, channel: str, references: list[str]) -> dict[str, Weeks]:
+        """:meth:`weeks` of each image, in one round trip."""
+        raws = self.redis.hmget(self._weeks_key(team, channel), references) if references else []
+        return {
+            ref: {p: WeekCounts.from_list(c) for p, c in json.loads(raw).items()} if raw else {}
+            for ref, raw in zip(references, raws, strict=True)
+        }
 
     # ------------------------------------------------------------------ one digest, from scanned to posted
 
