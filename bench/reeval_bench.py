@@ -11,7 +11,7 @@
     process and of its largest Trivy child; baseline: one inventory a Trivy run, on a sample, per inventory;
 (d) Redis memory per stored inventory (MEMORY USAGE), by package count.
 
-``--images N --distinct D --rounds R --fleet F`` scale it (defaults 50, 20, 2, 1000).
+``--images N --distinct D --rounds R --fleet F`` scale it (defaults 50, 20, 4, 1000).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--distinct", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--fleet", type=int, default=1000)
     parser.add_argument("--fleet-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)

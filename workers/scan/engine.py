@@ -104,10 +104,10 @@ class Scanner:
             admit(source_reference(ref, self.settings), self.settings.registry_policy)
         except RegistryRefused as exc:
             raise ScanError.of(ErrorKind.INVALID_REFERENCE, detail=str(exc)) from None
-        version = self._db_version()
-        if not force and (hit := self._answered(ref, version)):
-            return hit
+        if not force and self._answers and (hit := self._answered(ref, self._db_version())):
+            return hit  # what reevaluate read for it moments ago
         resolved = interpret(ref, self.settings, self._distribution(ref, fresh=force))
+        version = self._db_version()
         key = cache_key(resolved.digest, resolved.platform, version) if version else None
         if key and not force and (hit := self._cached(key, ref, resolved)):
             return hit
