@@ -154,6 +154,11 @@ def main() -> None:
         slack.stop()
         redis.flushdb()
 
+    report(args, raws, digests, runs, (unchanged, unchanged_runs, posted, charts), (per_image, weeks, findings))
+
+
+def report(args, raws: list, digests: list, runs: list, unchanged: tuple, memory: tuple) -> None:
+    (again, again_runs, posted, charts), (per_image, weeks, findings) = unchanged, memory
     med = statistics.median
     print(
         f"weekly digest, {args.images} watched images ({args.distinct} distinct digests), {args.rounds} rounds, medians"
@@ -161,10 +166,10 @@ def main() -> None:
     print(f"  (a) {args.images} raw `trivy image` runs        {med(raws):8.1f} s")
     print(
         f"      digest after a DB update         {med(digests):8.1f} s   ratio {med(digests) / med(raws):.3f}"
-        f"  (Trivy runs per digest: {', '.join(map(str, runs))}; expected {args.distinct})"
+        f"  (Trivy runs per digest: {', '.join(map(str, runs))}; at most {args.distinct})"
     )
     print(
-        f"  (b) next week, same DB               {unchanged:8.1f} s   Trivy runs: {unchanged_runs}  (target 0);"
+        f"  (b) next week, same DB               {again:8.1f} s   Trivy runs: {again_runs}  (target 0);"
         f" {posted} digests posted, {charts} charts"
     )
     print(

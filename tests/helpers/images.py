@@ -905,6 +905,7 @@ POLYGLOT_PYTHON = ("requests", "2.31.0")
 POLYGLOT_NODE = ("lodash", "4.17.20")
 POLYGLOT_GEM = ("rack", "2.2.3")
 POLYGLOT_DOTNET = (("orders", "Newtonsoft.Json", "13.0.1"), ("billing", "System.Text.Json", "8.0.0"))
+POLYGLOT_COMPOSER = ("guzzlehttp/guzzle", "7.4.0")
 
 
 def dist_info(name: str, version: str) -> tuple[str, bytes]:
@@ -936,6 +937,14 @@ def gemspec(name: str, version: str) -> tuple[str, bytes]:
         f'  s.version = "{version}"\n  s.licenses = ["MIT".freeze]\nend\n'
     )
     return f"/usr/local/bundle/specifications/{name}-{version}.gemspec", text.encode()
+
+
+def composer_installed(name: str, version: str) -> tuple[str, bytes]:
+    """A PHP application's ``vendor/composer/installed.json`` (Composer 2) naming one package."""
+    package = {"name": name, "version": version, "version_normalized": f"{version}.0", "type": "library",
+               "license": ["MIT"], "install-path": f"../{name}"}  # fmt: skip
+    document = {"packages": [package], "dev": False, "dev-package-names": []}
+    return "/srv/shop/vendor/composer/installed.json", json.dumps(document).encode()
 
 
 def _debian_app(repository: str, created: str, description: str, *top: Step) -> ImageSpec:
@@ -1003,6 +1012,11 @@ EXTRA_IMAGES: dict[str, ImageSpec] = {
         Layer(
             "COPY services/ /srv/ # buildkit",
             files=tuple(deps_json(*service) for service in POLYGLOT_DOTNET),
+            comment=BUILDKIT,
+        ),
+        Layer(
+            "COPY shop/ /srv/shop/ # buildkit",
+            files=(composer_installed(*POLYGLOT_COMPOSER),),
             comment=BUILDKIT,
         ),
         ConfigStep('CMD ["app"]', cmd=("app",), comment=BUILDKIT),

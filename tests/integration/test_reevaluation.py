@@ -1,7 +1,7 @@
 """A new DB judges every kept inventory again (#22): what ``Scanner.reevaluate`` and the scans after it answer is
 what a fresh ``trivy image`` with the new DB finds, finding for finding, on every test image — Debian, Wolfi, no
-OS, both platforms of the multi-platform one, a jar, and the polyglot image's wheel, node module, gem, jar and two
-.NET services —
+OS, both platforms of the multi-platform one, a jar, and the polyglot image's wheel, node module, gem, jar, two
+.NET services, and a PHP application's Composer packages —
 with fewer Trivy runs than images and no layer read from the registry.
 
 The world: a registry of this module's own that logs every request (so blob reads are counted), every test image
@@ -39,7 +39,9 @@ pytestmark = pytest.mark.integration
 
 ARM = "linux/arm64/v8"
 OS_NEWS = ("CVE-2026-90001", "CVE-2026-90002")  # glibc on Debian 12, openssl on Wolfi
-LANGUAGE_NEWS = ("CVE-2026-91001", "CVE-2026-91002", "CVE-2026-91003", "CVE-2026-91004", "CVE-2026-91005")
+LANGUAGE_NEWS = (
+    "CVE-2026-91001", "CVE-2026-91002", "CVE-2026-91003", "CVE-2026-91004", "CVE-2026-91005", "CVE-2026-91006"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ class Reevaluated:
     blob_gets: int = 0  # registry blob GETs during both
     manifest_gets_judging: int = 0
     manifest_gets_scanning: int = 0
+    purls: dict[Target, set[str]] = field(default_factory=dict)  # each stored inventory's packages
 
 
 class Watch:
@@ -202,6 +205,9 @@ def reevaluated(world: World) -> Reevaluated:
         scanners = _scanners(world, world.db_a, mp, redis)
         for target in world.targets:  # a second tag of a digest is answered from the first one's report
             scanners[target.platform].scan(target.reference)
+        for target in world.targets:
+            inventory = scanners[target.platform].inventories.get(target.digest, target.platform)
+            seen.purls[target] = {c.get("purl") for c in inventory.cyclonedx.get("components") or []} - {None}
         scanners = _scanners(world, world.db_b, mp, redis)
         judging = Watch(world, scanners["linux/amd64"])
         for platform, scanner in scanners.items():
@@ -249,6 +255,16 @@ def test_each_file_of_one_language_type_keeps_its_own_target(reevaluated):
         "CVE-2026-91005": "srv/orders/orders.deps.json",
         "CVE-2024-43485": "srv/billing/billing.deps.json",
     }
+
+
+def test_composer_packages_are_kept_and_judged(reevaluated):
+    polyglot = next(t for t in reevaluated.judged if t.reference.endswith("/library/polyglot:1"))
+    assert "pkg:composer/guzzlehttp/guzzle@7.4.0" in reevaluated.purls[polyglot]
+    composer = {
+        f.id: f.target for f in reevaluated.judged[polyglot].vulnerabilities if f.purl.startswith("pkg:composer/")
+    }
+    target = "srv/shop/vendor/composer/installed.json"
+    assert composer == {"CVE-2022-31090": target, "CVE-2026-91006": target}, "the old advisory and the new one"
 
 
 def test_scans_after_the_reevaluation_are_served_from_it_without_running_trivy(reevaluated):
