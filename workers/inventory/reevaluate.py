@@ -102,6 +102,9 @@ def start(
             pending.running[index] = _launch(pending.members(index), judging)
     except ScanError as exc:  # Trivy missing: finish() says so, as a run would
         pending.failure = exc
+    except BaseException:  # a file not written: the runs already started are not left behind
+        pending.close()
+        raise
     return pending
 
 
@@ -169,14 +172,17 @@ class Reevaluation:
         report.inconsistent_layers = inventory.inconsistent_layers
         return report
 
-    def __enter__(self) -> Reevaluation:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
+    def close(self) -> None:
         """Runs never read (the caller failed, or gave up) are killed, not left behind."""
         for run in self.running.values():
             run.stop()
         self.running.clear()
+
+    def __enter__(self) -> Reevaluation:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 @dataclass
