@@ -139,6 +139,14 @@ def _scanners(world: World, db: Path, mp: pytest.MonkeyPatch, redis: Redis) -> d
     }
 
 
+def _after_update(world: World, mp: pytest.MonkeyPatch, redis: Redis, targets: list[Target]) -> Scanner:
+    """``targets`` scanned with DB A (their inventories kept), then an amd64 Scanner on DB B."""
+    scanner = _scanners(world, world.db_a, mp, redis)["linux/amd64"]
+    for target in targets:
+        scanner.scan(target.reference)
+    return _scanners(world, world.db_b, mp, redis)["linux/amd64"]
+
+
 def _key(finding: Finding) -> tuple:
     f = finding
     return (f.id, f.package, f.installed, f.fixed, f.status, f.severity, f.layer, f.purl, f.package_id, f.source,
@@ -290,10 +298,7 @@ def _named(world: World, *names: str) -> list[Target]:
 def test_a_scan_after_a_db_change_judges_the_inventory_instead_of_reading_the_image(world, redis_client):
     targets = _named(world, "library/mariadb:latest", "library/javaapp:1", "library/polyglot:1")
     with pytest.MonkeyPatch.context() as mp:
-        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
-        for target in targets:
-            scanner.scan(target.reference)
-        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        scanner = _after_update(world, mp, redis_client, targets)
         watch = Watch(world, scanner)
         reports = {t: scanner.scan(t.reference) for t in targets}
         assert watch.trivy() == Counter(sbom=3) and watch.blob_gets() == 0
@@ -380,10 +385,7 @@ def test_a_reevaluation_left_unread_leaves_no_trivy_running_and_no_file(world, r
     starts with Go's collector off up to SBOM_MEMORY_LIMIT."""
     targets = _named(world, "library/mariadb:latest", "chainguard/mariadb:latest")
     with pytest.MonkeyPatch.context() as mp:
-        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
-        for target in targets:
-            scanner.scan(target.reference)
-        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        scanner = _after_update(world, mp, redis_client, targets)
         version = scanner._db_version()
         wanted = [Wanted(t.digest, t.platform, t.reference) for t in targets]
         with start(wanted, scanner._judging(version), scanner.inventories) as pending:
@@ -407,10 +409,7 @@ def test_the_scans_of_the_job_that_judged_ask_redis_nothing_more(world, redis_cl
     are answered from what it read (one MGET), with no Redis read; another job's Scanner reads Redis as usual."""
     targets = _named(world, "library/app:1", "library/mariadb:latest", "chainguard/mariadb:latest")
     with pytest.MonkeyPatch.context() as mp:
-        scanner = _scanners(world, world.db_a, mp, redis_client)["linux/amd64"]
-        for target in targets:
-            scanner.scan(target.reference)
-        scanner = _scanners(world, world.db_b, mp, redis_client)["linux/amd64"]
+        scanner = _after_update(world, mp, redis_client, targets)
         scanner.reevaluate([parse_reference(t.reference) for t in targets])
         before = _reads(redis_client)
         reports = {t: scanner.scan(t.reference) for t in targets}

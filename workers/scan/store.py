@@ -126,22 +126,23 @@ class ReportStore:
         raw = self.redis.get(f"{PREFIX}distribution:{reference}")
         return json.loads(raw) if raw else None
 
-    def put_distribution(self, reference: str, data: dict, ttl: int) -> None:
-        self.redis.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
+    def put_distribution(self, reference: str, data: dict, ttl: int, client=None) -> None:
+        """``client``: a pipeline to add the write to (default: at once)."""
+        (client or self.redis).set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
 
     def note_resolved(self, reference: str, data: dict, served: str, ttl: int) -> None:
         """:meth:`put_distribution` and :meth:`note_served` in one round trip (a tag just resolved by its registry)."""
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"{PREFIX}distribution:{reference}", json.dumps(data), ex=ttl)
-            pipe.set(f"{PREFIX}served:{served}", 1, ex=max(1, ttl))
+            self.put_distribution(reference, data, ttl, client=pipe)
+            self.note_served(served, ttl, client=pipe)
             pipe.execute()
 
     def is_served(self, source: str) -> bool:
         """Whether ``source`` (``registry/repo@digest``) was seen served by its registry in the last RESOLVE_TTL."""
         return bool(self.redis.exists(f"{PREFIX}served:{source}"))
 
-    def note_served(self, source: str, ttl: int) -> None:
-        self.redis.set(f"{PREFIX}served:{source}", 1, ex=max(1, ttl))
+    def note_served(self, source: str, ttl: int, client=None) -> None:
+        (client or self.redis).set(f"{PREFIX}served:{source}", 1, ex=max(1, ttl))
 
     def lock(self, key: str, timeout: int, wait: int):
         """A Redis lock (redis-py's) for one scan; expires if its holder dies mid-scan."""
